@@ -1,0 +1,40 @@
+# The two commands of the quick start: `make demo` and `make test`.
+# Each prepares what it needs: a virtual environment in .venv with the
+# project installed, and (for the tests) the system packages they drive.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: demo test lint bench system-deps clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[demo,test]'
+	touch $(STAMP)
+
+## Run a whole hall on this machine and print the addresses to open.
+demo: $(STAMP)
+	$(BIN)/hallrate demo $(ARGS)
+
+## Run the whole test suite (lint included) against a real Mosquitto.
+test: $(STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: $(STAMP) system-deps
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/latency.py
+
+system-deps:
+	sh .ci/system-deps
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

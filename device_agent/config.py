@@ -1,0 +1,119 @@
+"""The device agent's configuration file (TOML), validated as a whole up front."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from device_agent.configfile import ConfigReader, in_range
+from device_agent.mqtt import BrokerSettings, read_broker
+from device_agent.protocol import LEVELS
+from device_agent.topics import DEFAULT_BASE, ID_PATTERN
+
+DEFAULT_KEYS: dict[str | int, int] = {
+    "GPIO17": 5,
+    "GPIO27": 4,
+    "GPIO22": 3,
+    "GPIO23": 2,
+    "GPIO24": 1,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluatorSettings:
+    """The buttons: which pin rates which level, and the thank-you light."""
+
+    keys: dict[str | int, int] = field(default_factory=lambda: dict(DEFAULT_KEYS))
+    debounce_ms: int = 80
+    thank_you_pin: str | None = None
+    thank_you_s: float = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSettings:
+    """Where the outbox lives and how unreceipted records are resent."""
+
+    path: Path
+    limit: int = 1_000_000
+    resend_after_s: float = 15.0
+    in_flight: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class AgentConfig:
+    """Everything one device agent needs to run."""
+
+    device: str
+    hall: str
+    window: str | None
+    staff: str | None
+    outbox: OutboxSettings
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    evaluator: EvaluatorSettings = field(default_factory=EvaluatorSettings)
+    base_topic: str = DEFAULT_BASE
+    source: Path | None = None
+
+
+def _id_check(value: str) -> str | None:
+    return None if ID_PATTERN.fullmatch(value) else f"must match {ID_PATTERN.pattern}"
+
+
+def read_agent_config(reader: ConfigReader) -> AgentConfig:
+    """Read an agent configuration, recording every problem in ``reader``."""
+    reader.reject_unknown("", ("device", "broker", "outbox", "evaluator"))
+    reader.reject_unknown("device", ("id", "hall", "window", "staff", "base_topic"))
+    reader.reject_unknown("outbox", ("path", "limit", "resend_after_s", "in_flight"))
+    reader.reject_unknown("evaluator", ("keys", "debounce_ms", "thank_you_pin", "thank_you_s"))
+    device = reader.get("device.id", str, check=_id_check)
+    window = reader.get("device.window", str, default="", check=_id_check) or None
+    staff = reader.get("device.staff", str, default="", check=_id_check) or None
+    outbox = OutboxSettings(
+        path=reader.path_value("outbox.path", default=f"{device or 'agent'}-outbox.sqlite"),
+        limit=reader.get("outbox.limit", int, default=1_000_000, check=in_range(1, 10**9)),
+        resend_after_s=reader.get(
+            "outbox.resend_after_s", float, default=15.0, check=in_range(0.5, 3600)
+        ),
+        in_flight=reader.get("outbox.in_flight", int, default=200, check=in_range(1, 10_000)),
+    )
+    return AgentConfig(
+        device=device,
+        hall=reader.get("device.hall", str, check=_id_check),
+        window=window,
+        staff=staff,
+        base_topic=reader.get("device.base_topic", str, default=DEFAULT_BASE),
+        broker=read_broker(reader),
+        outbox=outbox,
+        evaluator=_read_evaluator(reader),
+        source=reader.path,
+    )
+
+
+def _read_evaluator(reader: ConfigReader) -> EvaluatorSettings:
+    keys: dict[str | int, int] = dict(DEFAULT_KEYS)
+    if reader.has("evaluator.keys"):
+        table = reader.get("evaluator.keys", dict, default={})
+        keys = {}
+        for pin, level in table.items():
+            if not isinstance(level, int) or isinstance(level, bool) or level not in LEVELS:
+                reader.problem(f"evaluator.keys.{pin}", f"level must be 1 to 5, got {level!r}")
+                continue
+            keys[pin] = level
+        if table and not keys:
+            reader.problem("evaluator.keys", "no valid key")
+    thank_you = reader.get("evaluator.thank_you_pin", str, default="")
+    return EvaluatorSettings(
+        keys=keys,
+        debounce_ms=reader.get("evaluator.debounce_ms", int, default=80, check=in_range(0, 2000)),
+        thank_you_pin=thank_you or None,
+        thank_you_s=reader.get(
+            "evaluator.thank_you_s", float, default=3.0, check=in_range(0.5, 60)
+        ),
+    )
+
+
+def load_agent_config(path: str | Path) -> AgentConfig:
+    """Load and validate an agent configuration file; raises ConfigError listing every problem."""
+    reader = ConfigReader(path)
+    config = read_agent_config(reader)
+    reader.finish()
+    return config

@@ -1,0 +1,1 @@
+"""The hall hub: ingest, storage, aggregates, warnings, LED boards, dashboard and API."""

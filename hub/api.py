@@ -1,0 +1,201 @@
+"""The hub's JSON API, version 1: health, votes, quarantine, devices.
+
+Handlers only read the database, through a read-only connection of their
+own; nothing here touches MQTT.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC
+from typing import Any
+
+from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from device_agent.protocol import format_time, parse_time
+from device_agent.storage import open_reader
+
+bp = Blueprint("api", __name__)
+
+MAX_PAGE = 1000
+STALL_S = 10.0  # the ingest loop is called stalled past this
+
+
+def _db() -> Any:
+    if "db" not in g:
+        g.db = open_reader(current_app.config["HALLRATE_DATABASE"])
+    return g.db
+
+
+@bp.teardown_app_request
+def _close_db(exc: BaseException | None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """Whether the hub is connected, writing, and its loop alive; 503 when not."""
+    state = current_app.config["HALLRATE_STATE"]
+    loop_age = time.monotonic() - state.last_loop
+    problems = []
+    if not state.connected:
+        problems.append("not connected to the broker")
+    if state.store_error:
+        problems.append(state.store_error)
+    if loop_age > STALL_S:
+        problems.append(f"ingest loop stalled for {loop_age:.0f} s")
+    body = {
+        "status": "ok" if not problems else "degraded",
+        "problems": problems,
+        "broker_connected": state.connected,
+        "last_commit_at": state.last_commit_at,
+        "stored": state.stored,
+        "repeated": state.repeated,
+        "conflicting": state.conflicting,
+        "quarantined": state.quarantined,
+    }
+    return jsonify(body), 200 if not problems else 503
+
+
+@bp.get("/api/v1/votes")
+def votes() -> ResponseReturnValue:
+    """Stored votes in arrival order, paged by ``after``; filters device, window, staff, since."""
+    limit = _int_arg("limit", 100, 1, MAX_PAGE)
+    after = _int_arg("after", 0, 0, 2**63 - 1)
+    where = ["rowid > ?"]
+    params: list[Any] = [after]
+    for name in ("device", "window", "staff"):
+        value = request.args.get(name)
+        if value:
+            where.append(f"{name} = ?")
+            params.append(value)
+    since = request.args.get("since")
+    if since:
+        try:
+            moment = parse_time(since)
+        except ValueError:
+            abort(400, description="since: must be an ISO 8601 time with offset")
+        where.append("cast_at >= ?")
+        params.append(format_time(moment.astimezone(UTC)))
+    rows = (
+        _db()
+        .execute(
+            f"SELECT rowid, id, device, seq, channel, window, staff, ticket, level, dims, reasons,"
+            f" comment, anonymous, flags, ts, cast_at, sent, received_at, counted FROM votes"
+            f" WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ?",
+            [*params, limit],
+        )
+        .fetchall()
+    )
+    items = [_vote(row) for row in rows]
+    next_after = rows[-1][0] if len(rows) == limit else None
+    return jsonify({"votes": items, "next_after": next_after})
+
+
+@bp.get("/api/v1/quarantine")
+def quarantine() -> ResponseReturnValue:
+    """Payloads the hub refused to count, with the reason, newest last."""
+    limit = _int_arg("limit", 100, 1, MAX_PAGE)
+    after = _int_arg("after", 0, 0, 2**63 - 1)
+    rows = (
+        _db()
+        .execute(
+            "SELECT rowid, topic, device, record_id, reason, payload, first_seen, last_seen, times"
+            " FROM quarantine WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (after, limit),
+        )
+        .fetchall()
+    )
+    items = [
+        {
+            "topic": r[1],
+            "device": r[2],
+            "record_id": r[3],
+            "reason": r[4],
+            "payload": bytes(r[5]).decode("utf-8", "replace"),
+            "payload_bytes": len(r[5]),
+            "first_seen": r[6],
+            "last_seen": r[7],
+            "times": r[8],
+        }
+        for r in rows
+    ]
+    next_after = rows[-1][0] if len(rows) == limit else None
+    return jsonify({"quarantine": items, "next_after": next_after})
+
+
+@bp.get("/api/v1/devices")
+def devices() -> ResponseReturnValue:
+    """Every device of the directory with its last status, info and telemetry."""
+    directory = current_app.config["HALLRATE_DIRECTORY"]
+    seen = {
+        r[0]: r
+        for r in _db().execute(
+            "SELECT id, status, status_at, info, telemetry, telemetry_at FROM devices"
+        )
+    }
+    items = []
+    for device in directory.devices.values():
+        row = seen.get(device.id)
+        items.append(
+            {
+                "id": device.id,
+                "kind": device.kind,
+                "window": device.window,
+                "status": row[1] if row else None,
+                "status_at": row[2] if row else None,
+                "info": _loads(row[3]) if row else None,
+                "telemetry": _loads(row[4]) if row else None,
+                "telemetry_at": row[5] if row else None,
+            }
+        )
+    return jsonify({"devices": items})
+
+
+def _vote(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {
+        "id": row[1],
+        "device": row[2],
+        "seq": row[3],
+        "channel": row[4],
+        "window": row[5],
+        "staff": row[6],
+        "ticket": row[7],
+        "level": row[8],
+        "dims": _loads(row[9]),
+        "reasons": json.loads(row[10]),
+        "comment": row[11],
+        "anonymous": bool(row[12]),
+        "flags": json.loads(row[13]),
+        "ts": row[14],
+        "cast_at": row[15],
+        "sent": row[16],
+        "received_at": row[17],
+        "counted": bool(row[18]),
+    }
+
+
+def _loads(value: str | None) -> Any:
+    if value is None:
+        return None
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        abort(400, description=f"{name}: must be an integer")
+    if not low <= value <= high:
+        abort(400, description=f"{name}: must be between {low} and {high}")
+    return value

@@ -1,0 +1,37 @@
+"""The hub's Flask application factory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+from hub.config import HubConfig
+from hub.ingest import IngestState
+
+
+def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
+    """The hub's web app: the JSON API (and, later, the dashboard and LED wall pages)."""
+    app = Flask(__name__)
+    app.config.update(
+        HALLRATE_DATABASE=str(config.database),
+        HALLRATE_DIRECTORY=config.directory,
+        HALLRATE_STATE=state or IngestState(),
+        MAX_CONTENT_LENGTH=64 * 1024,
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    from hub import api
+
+    app.register_blueprint(api.bp)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        return jsonify({"error": exc.name, "detail": exc.description}), exc.code
+
+    return app

@@ -1,0 +1,57 @@
+"""``hallrate check-config``: validate agent, hub and directory files, listing every problem."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from device_agent.config import read_agent_config
+from device_agent.configfile import ConfigReader
+from hub.config import read_hub_config
+from hub.directory import read_directory
+
+READERS = {
+    "device": ("agent", read_agent_config),
+    "hub": ("hub", read_hub_config),
+    "hall": ("directory", read_directory),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``hallrate check-config``."""
+    parser.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="FILE",
+        help="agent, hub or hall directory files (TOML)",
+    )
+
+
+def check(path: Path) -> tuple[str, list[str]]:
+    """The kind of ``path`` and every problem found in it (none when valid)."""
+    reader = ConfigReader(path)
+    if reader.problems:
+        return "unknown", reader.problems
+    for table, (kind, read) in READERS.items():
+        if table in reader.data:
+            read(reader)
+            return kind, reader.problems
+    tables = ", ".join(f"[{t}]" for t in READERS)
+    return "unknown", [f"{path}: cannot tell what this file configures: it has none of {tables}"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print each file's verdict; 1 if any file has a problem."""
+    failed = False
+    for path in args.files:
+        kind, problems = check(path)
+        if problems:
+            failed = True
+            print(f"{path}: {len(problems)} problem(s) in this {kind} file:", file=sys.stderr)
+            for problem in problems:
+                print(f"  {problem}", file=sys.stderr)
+        else:
+            print(f"{path}: valid {kind} configuration")
+    return 1 if failed else 0

@@ -1,0 +1,158 @@
+"""The hall directory: departments, windows, staff and the devices the hub accepts.
+
+The hub owns it; kiosks sync it for their public-information pages. A device
+that is not listed here cannot have its votes counted: its messages are
+quarantined as coming from an unknown device.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, TypeVar
+
+from device_agent.configfile import ConfigReader, one_of
+from device_agent.topics import ID_PATTERN
+
+DEVICE_KINDS = ("evaluator", "kiosk")
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """A department (unit) with windows in the hall."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A service counter."""
+
+    id: str
+    name: str
+    department: str
+
+
+@dataclass(frozen=True, slots=True)
+class Staff:
+    """An evaluated staff member."""
+
+    id: str
+    name: str
+    department: str
+    window: str | None = None
+    gender: str | None = None
+    post: str | None = None
+    duties: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """A window evaluator or a kiosk allowed to publish to the hub."""
+
+    id: str
+    kind: str
+    window: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """Everything the hall's directory file lists."""
+
+    hall: str
+    name: str
+    departments: dict[str, Department] = field(default_factory=dict)
+    windows: dict[str, Window] = field(default_factory=dict)
+    staff: dict[str, Staff] = field(default_factory=dict)
+    devices: dict[str, Device] = field(default_factory=dict)
+
+
+def read_directory(reader: ConfigReader) -> Directory:
+    """Read a directory file, recording every problem (missing ids, dangling references)."""
+    reader.reject_unknown("", ("hall", "departments", "windows", "staff", "devices"))
+    hall = reader.get("hall.id", str, check=_id_check)
+    name = reader.get("hall.name", str, default=hall)
+    departments = _by_id(
+        reader,
+        "departments",
+        lambda r: Department(id=r.get("id", str, check=_id_check), name=r.get("name", str)),
+    )
+    windows = _by_id(
+        reader,
+        "windows",
+        lambda r: Window(
+            id=r.get("id", str, check=_id_check),
+            name=r.get("name", str),
+            department=r.get("department", str),
+        ),
+    )
+    staff = _by_id(
+        reader,
+        "staff",
+        lambda r: Staff(
+            id=r.get("id", str, check=_id_check),
+            name=r.get("name", str),
+            department=r.get("department", str),
+            window=r.get("window", str, default="") or None,
+            gender=r.get("gender", str, default="") or None,
+            post=r.get("post", str, default="") or None,
+            duties=r.get("duties", str, default="") or None,
+        ),
+    )
+    devices = _by_id(
+        reader,
+        "devices",
+        lambda r: Device(
+            id=r.get("id", str, check=_id_check),
+            kind=r.get("kind", str, check=one_of(*DEVICE_KINDS)),
+            window=r.get("window", str, default="") or None,
+        ),
+    )
+    for i, w in enumerate(windows.values()):
+        if w.department not in departments:
+            reader.problem(f"windows[{i}].department", f"unknown department {w.department!r}")
+    for i, s in enumerate(staff.values()):
+        if s.department not in departments:
+            reader.problem(f"staff[{i}].department", f"unknown department {s.department!r}")
+        if s.window is not None and s.window not in windows:
+            reader.problem(f"staff[{i}].window", f"unknown window {s.window!r}")
+    for i, d in enumerate(devices.values()):
+        if d.window is not None and d.window not in windows:
+            reader.problem(f"devices[{i}].window", f"unknown window {d.window!r}")
+        if d.kind == "evaluator" and d.window is None:
+            reader.problem(f"devices[{i}].window", "an evaluator needs its window")
+    return Directory(
+        hall=hall, name=name, departments=departments, windows=windows, staff=staff, devices=devices
+    )
+
+
+def load_directory(path: str | Path) -> Directory:
+    """Load and validate a directory file; raises ConfigError listing every problem."""
+    reader = ConfigReader(path)
+    directory = read_directory(reader)
+    reader.finish()
+    return directory
+
+
+def _id_check(value: str) -> str | None:
+    return None if ID_PATTERN.fullmatch(value) else f"must match {ID_PATTERN.pattern}"
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+T = TypeVar("T", bound=_HasId)
+
+
+def _by_id(reader: ConfigReader, key: str, build: Callable[[ConfigReader], T]) -> dict[str, T]:
+    entries: dict[str, T] = {}
+    for i, item in enumerate(reader.items(key)):
+        entry = build(item)
+        if entry.id in entries:
+            reader.problem(f"{key}[{i}].id", f"duplicate id {entry.id!r}")
+        entries[entry.id] = entry
+    return entries

@@ -1,0 +1,346 @@
+"""The hub's ingest loop: messages in, one commit per batch, then acks and receipts.
+
+One thread runs paho's network loop and the database writes, so there is no
+hand-off between threads on the hot path. Messages are classified as they
+arrive (:meth:`Ingest.classify`) and collected into a batch; when the batch
+is full or ``batch_ms`` old it is committed in one transaction, and only then
+are the MQTT messages acknowledged (manual acks) and the receipts published.
+A crash before the commit loses nothing: the broker redelivers what was not
+acknowledged, and devices resend what was not receipted.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import paho.mqtt.client as paho
+
+from device_agent.errors import ProtocolError
+from device_agent.mqtt import OFFLINE, ONLINE, connect_async, is_failure, new_client
+from device_agent.protocol import (
+    Receipt,
+    decode_service_event,
+    decode_vote,
+    encode,
+    format_time,
+    parse_time,
+)
+from device_agent.topics import DeviceTopic, HubTopic, Topics
+from hub.config import HubConfig
+from hub.errors import StoreError
+from hub.store import Batch, DeviceState, Outcome, Quarantined, Store, StoredEvent, StoredVote
+
+logger = logging.getLogger(__name__)
+
+SUBSCRIPTIONS = {
+    DeviceTopic.VOTE: 1,
+    DeviceTopic.SERVICE: 1,
+    DeviceTopic.COMPLAINT: 1,
+    DeviceTopic.STATUS: 1,
+    DeviceTopic.INFO: 1,
+    DeviceTopic.TELEMETRY: 0,
+}
+STATE_TOPICS = {
+    DeviceTopic.STATUS: "status",
+    DeviceTopic.INFO: "info",
+    DeviceTopic.TELEMETRY: "telemetry",
+}
+RETRY_COMMIT_S = 1.0
+
+
+@dataclass
+class IngestState:
+    """What the loop reports about itself, read by the API's health check."""
+
+    connected: bool = False
+    last_loop: float = field(default_factory=time.monotonic)
+    last_commit_at: str | None = None
+    store_error: str | None = None
+    stored: int = 0
+    repeated: int = 0
+    conflicting: int = 0
+    quarantined: int = 0
+
+
+@dataclass
+class _Pending:
+    """The open batch, with the MQTT messages to acknowledge and receipts to send."""
+
+    batch: Batch = field(default_factory=Batch)
+    acks: list[tuple[int, int]] = field(default_factory=list)
+    rejected: dict[str, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    opened: float = 0.0
+
+    @property
+    def empty(self) -> bool:
+        return not self.acks and not len(self.batch) and not self.rejected
+
+
+class Ingest:
+    """Consumes a hall's device topics into its :class:`Store`."""
+
+    def __init__(
+        self,
+        config: HubConfig,
+        store: Store,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.topics = Topics.for_hall(config.hall, template=config.base_topic)
+        self.known_devices = set(config.directory.devices)
+        self.state = IngestState()
+        self._now = now
+        self._pending = _Pending()
+        self._stop = threading.Event()
+        self._skew = timedelta(seconds=config.ingest.clock_skew_s)
+        self.client = new_client(
+            config.broker,
+            client_id=config.client_id,
+            status_topic=self.topics.hub(HubTopic.STATUS),
+            manual_ack=True,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
+        self.client.on_message = self._on_message
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to commit what it holds and return."""
+        self._stop.set()
+
+    def run(self) -> None:
+        """Serve until :meth:`stop`: network, batching, commits, reconnects."""
+        settings = self.config.broker
+        connect_async(self.client, settings, receive_maximum=self.config.ingest.receive_maximum)
+        delay = settings.reconnect_min_s
+        next_attempt = 0.0
+        tick = self.config.ingest.batch_ms / 1000
+        while not self._stop.is_set():
+            self.state.last_loop = time.monotonic()
+            if self.client.socket() is None:
+                self._flush_if_due()
+                if time.monotonic() < next_attempt:
+                    self._stop.wait(min(tick, next_attempt - time.monotonic()))
+                    continue
+                try:
+                    self.client.reconnect()
+                    delay = settings.reconnect_min_s
+                except OSError as exc:
+                    logger.warning(
+                        "hub cannot reach the broker at %s:%d: %s",
+                        settings.host,
+                        settings.port,
+                        exc,
+                    )
+                    next_attempt = time.monotonic() + delay
+                    delay = min(delay * 2, settings.reconnect_max_s)
+                continue
+            self.client.loop(timeout=tick)
+            self._flush_if_due()
+        self._flush(final=True)
+        if self.state.connected:
+            info = self.client.publish(
+                self.topics.hub(HubTopic.STATUS), OFFLINE, qos=1, retain=True
+            )
+            for _ in range(20):
+                if info.is_published():
+                    break
+                self.client.loop(timeout=0.05)
+        self.client.disconnect()
+
+    # Classifying one message (pure: no I/O, easy to test).
+
+    def classify(self, message: paho.MQTTMessage, received: datetime) -> None:
+        """Put one message into the open batch: a vote, an event, a state, or quarantine."""
+        pending = self._pending
+        if pending.empty:
+            pending.opened = time.monotonic()
+        pending.acks.append((message.mid, message.qos))
+        received_at = format_time(received)
+        try:
+            parsed = self.topics.parse_device(message.topic)
+        except ProtocolError as exc:
+            self._quarantine(message, None, None, str(exc), received_at)
+            return
+        device = parsed.device
+        if parsed.kind in STATE_TOPICS:
+            if device in self.known_devices:
+                pending.batch.device_states.append(
+                    DeviceState(
+                        device,
+                        STATE_TOPICS[parsed.kind],
+                        message.payload.decode("utf-8", "replace")[:4096],
+                        received_at,
+                    )
+                )
+            return
+        try:
+            if device not in self.known_devices:
+                raise ProtocolError(f"unknown device {device!r}", field="device")
+            if parsed.kind == DeviceTopic.VOTE:
+                vote = decode_vote(message.payload, topic_device=device)
+                cast_at, flags = self._cast_time(vote.ts, vote.sent, received, vote.flags)
+                pending.batch.votes.append(StoredVote(vote, cast_at, received_at, flags))
+            elif parsed.kind == DeviceTopic.SERVICE:
+                event = decode_service_event(message.payload, topic_device=device)
+                cast_at, _ = self._cast_time(event.ts, event.sent, received, [])
+                pending.batch.events.append(StoredEvent(event, cast_at, received_at))
+            else:
+                raise ProtocolError(
+                    f"the hub does not accept {parsed.kind.value!r} yet", field="topic"
+                )
+        except ProtocolError as exc:
+            self._quarantine(message, device, exc.id, str(exc), received_at)
+
+    def _quarantine(
+        self,
+        message: paho.MQTTMessage,
+        device: str | None,
+        record_id: str | None,
+        reason: str,
+        received_at: str,
+    ) -> None:
+        self._pending.batch.quarantine.append(
+            Quarantined(
+                message.topic, device, record_id, reason, bytes(message.payload), received_at
+            )
+        )
+        if device is not None and record_id is not None:
+            self._pending.rejected[device][record_id] = reason
+        logger.warning("quarantined a message on %s: %s", message.topic, reason)
+
+    def _cast_time(
+        self, ts: str, sent: str | None, received: datetime, flags: list[str]
+    ) -> tuple[str, list[str]]:
+        """The cast time in UTC, corrected by the device's clock offset when it is skewed."""
+        cast = parse_time(ts).astimezone(UTC)
+        if sent is not None:
+            offset = received - parse_time(sent)
+            if abs(offset) > self._skew:
+                cast += offset
+                if "clock_skew" not in flags:
+                    flags = [*flags, "clock_skew"]
+        return format_time(cast), flags
+
+    # Committing, then acknowledging, then receipting.
+
+    def _flush_if_due(self) -> None:
+        pending = self._pending
+        if pending.empty:
+            return
+        full = len(pending.acks) >= self.config.ingest.batch_max
+        old = time.monotonic() - pending.opened >= self.config.ingest.batch_ms / 1000
+        if full or old:
+            self._flush()
+
+    def _flush(self, *, final: bool = False) -> None:
+        pending = self._pending
+        if pending.empty:
+            return
+        try:
+            outcome = self.store.commit(pending.batch) if len(pending.batch) else Outcome()
+        except StoreError as exc:
+            # Keep the batch and its unacknowledged messages; try again shortly.
+            if self.state.store_error != str(exc):
+                logger.error("%s; holding %d messages", exc, len(pending.acks))
+            self.state.store_error = str(exc)
+            if not final:
+                pending.opened = time.monotonic() + RETRY_COMMIT_S
+            return
+        self.state.store_error = None
+        self.state.last_commit_at = format_time(self._now())
+        self._pending = _Pending()
+        for mid, qos in pending.acks:
+            if qos > 0:
+                self.client.ack(mid, qos)
+        self._send_receipts(pending, outcome)
+
+    def _send_receipts(self, pending: _Pending, outcome: Outcome) -> None:
+        stored_by_device: dict[str, list[str]] = defaultdict(list)
+        for item in pending.batch.votes:
+            stored_by_device[item.vote.device].append(item.vote.id)
+        for event in pending.batch.events:
+            stored_by_device[event.event.device].append(event.event.id)
+        for device, ids in stored_by_device.items():
+            self._publish_receipt(device, Receipt(ids=list(dict.fromkeys(ids)), status="stored"))
+        for device, reasons in pending.rejected.items():
+            self._publish_receipt(
+                device, Receipt(ids=list(reasons), status="rejected", reasons=reasons)
+            )
+        self.state.stored += len(outcome.stored)
+        self.state.repeated += len(outcome.repeated)
+        self.state.conflicting += len(outcome.conflicting)
+        self.state.quarantined += len(pending.batch.quarantine)
+        for ident in outcome.conflicting:
+            logger.warning("vote %s was resent with different content; kept the first copy", ident)
+
+    def _publish_receipt(self, device: str, receipt: Receipt) -> None:
+        self.client.publish(self.topics.device(device, DeviceTopic.RECEIPT), encode(receipt), qos=1)
+
+    # paho callbacks: they run inside client.loop() in this thread, and never raise.
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.ConnectFlags,
+        reason_code: paho.ReasonCode,
+        properties: object,
+    ) -> None:
+        try:
+            if is_failure(reason_code):
+                logger.error("broker refused the hub: %s", reason_code)
+                return
+            self.state.connected = True
+            client.subscribe(
+                [(self.topics.all_devices(kind), qos) for kind, qos in SUBSCRIPTIONS.items()]
+            )
+            client.publish(self.topics.hub(HubTopic.STATUS), ONLINE, qos=1, retain=True)
+            logger.info(
+                "hub %s connected (session present: %s)",
+                self.config.client_id,
+                flags.session_present,
+            )
+        except Exception:
+            logger.exception("on_connect failed")
+
+    def _on_disconnect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.DisconnectFlags,
+        reason_code: paho.ReasonCode,
+        properties: object,
+    ) -> None:
+        try:
+            if self.state.connected:
+                logger.warning("hub lost the broker: %s", reason_code)
+            self.state.connected = False
+            # Unacknowledged messages will be redelivered by the broker on reconnect.
+            self._pending.acks.clear()
+        except Exception:
+            logger.exception("on_disconnect failed")
+
+    def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+        try:
+            self.classify(message, self._now())
+        except Exception:
+            # Never let a message kill the loop: keep it, with the reason.
+            logger.exception("classifying a message on %s failed", message.topic)
+            try:
+                self._quarantine(
+                    message,
+                    None,
+                    None,
+                    "internal error while classifying",
+                    format_time(self._now()),
+                )
+            except Exception:
+                logger.exception("quarantining a message failed")

@@ -1,0 +1,56 @@
+"""``hallrate hub``: run one hall's hub until stopped."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from types import FrameType
+
+from device_agent.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``hallrate hub``."""
+    parser.add_argument("--config", required=True, help="the hub's TOML configuration")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the hub until SIGINT or SIGTERM; 2 on a bad configuration, 1 if the loop dies."""
+    from hub.config import load_hub_config
+    from hub.service import HubService
+
+    try:
+        config = load_hub_config(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            logger.error("%s", problem)
+        return 2
+    hub = HubService(config)
+    stop = wait_for_signals()
+    hub.start()
+    print(f"hub: {hub.api_url}", flush=True)
+    healthy = True
+    while not stop.wait(1.0):
+        if not hub.healthy():
+            logger.error("the ingest loop is not turning; exiting so the supervisor restarts us")
+            healthy = False
+            break
+    hub.stop()
+    return 0 if healthy else 1
+
+
+def wait_for_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM, so the main loop can stop cleanly."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        logger.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop

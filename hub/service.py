@@ -1,0 +1,72 @@
+"""The hub as a running service: the ingest thread and the HTTP server, together."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from waitress.server import create_server
+
+from hub.app import create_app
+from hub.config import HubConfig
+from hub.ingest import Ingest
+from hub.store import Store
+
+logger = logging.getLogger(__name__)
+
+HEALTHY_LOOP_S = 10.0
+
+
+class HubService:
+    """Starts and stops one hall hub; used by ``hallrate hub``, the demo and the tests."""
+
+    def __init__(self, config: HubConfig) -> None:
+        self.config = config
+        self.store = Store(config.database)
+        self.ingest = Ingest(config, self.store)
+        self.app = create_app(config, state=self.ingest.state)
+        self._server = create_server(
+            self.app,
+            host=config.api.host,
+            port=config.api.port,
+            threads=config.api.threads,
+            ident="hallrate-hub",
+        )
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def api_url(self) -> str:
+        """The base URL of the HTTP API (the real port when the config said 0)."""
+        return f"http://{self.config.api.host}:{self._server.effective_port}"
+
+    def start(self) -> None:
+        """Start ingesting and serving in background threads."""
+        self._threads = [
+            threading.Thread(target=self._run_ingest, name="hub-ingest", daemon=True),
+            threading.Thread(target=self._server.run, name="hub-http", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+        logger.info("hub %s serving %s", self.config.hall, self.api_url)
+
+    def healthy(self) -> bool:
+        """Whether the ingest loop is alive and turning (the watchdog's question)."""
+        alive = bool(self._threads) and self._threads[0].is_alive()
+        return alive and time.monotonic() - self.ingest.state.last_loop < HEALTHY_LOOP_S
+
+    def stop(self) -> None:
+        """Commit what is held, mark the hub offline, stop serving, close the database."""
+        self.ingest.stop()
+        if self._threads:
+            self._threads[0].join(timeout=10)
+        self._server.close()
+        if len(self._threads) > 1:
+            self._threads[1].join(timeout=5)
+        self.store.close()
+
+    def _run_ingest(self) -> None:
+        try:
+            self.ingest.run()
+        except Exception:
+            logger.exception("the ingest loop died")

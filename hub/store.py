@@ -1,0 +1,343 @@
+"""The hub's database: votes, service events, quarantine and device state.
+
+Writes arrive as one :class:`Batch` per commit from the ingest loop. A vote
+is stored once per id (``ON CONFLICT(id) DO NOTHING``, never ``INSERT OR
+IGNORE``, which would also swallow a CHECK violation); a resend whose content
+differs from the stored copy is kept in ``vote_conflicts``. Nothing that
+arrives is dropped: what cannot be counted goes to ``quarantine`` with the
+reason. The ``votes`` table's key is its arrival order, so the file grows
+at its end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from device_agent.protocol import ServiceEvent, Vote
+from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
+from hub.errors import StoreError
+
+CHUNK = 400  # ids per IN (...) lookup, under SQLite's parameter limit
+DEVICE_STATE_COLUMNS = ("status", "info", "telemetry")
+
+
+def _v1(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE votes (
+            rowid INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            device TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            channel TEXT NOT NULL CHECK (channel IN ('window', 'kiosk')),
+            window TEXT,
+            staff TEXT,
+            ticket TEXT,
+            level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
+            dims TEXT,
+            reasons TEXT NOT NULL,
+            comment TEXT,
+            anonymous INTEGER NOT NULL CHECK (anonymous IN (0, 1)),
+            flags TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            cast_at TEXT NOT NULL,
+            sent TEXT,
+            received_at TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            counted INTEGER NOT NULL DEFAULT 1 CHECK (counted IN (0, 1))
+        )""")
+    db.execute("CREATE INDEX votes_device ON votes (device, rowid)")
+    db.execute("CREATE INDEX votes_staff ON votes (staff, cast_at)")
+    db.execute("CREATE INDEX votes_window ON votes (window, cast_at)")
+    db.execute("""
+        CREATE TABLE vote_conflicts (
+            rowid INTEGER PRIMARY KEY,
+            id TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            payload TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX vote_conflicts_id ON vote_conflicts (id)")
+    db.execute("""
+        CREATE TABLE service_events (
+            rowid INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            device TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            event TEXT NOT NULL,
+            window TEXT,
+            staff TEXT,
+            ticket TEXT,
+            ts TEXT NOT NULL,
+            cast_at TEXT NOT NULL,
+            sent TEXT,
+            received_at TEXT NOT NULL
+        )""")
+    db.execute("""
+        CREATE TABLE quarantine (
+            rowid INTEGER PRIMARY KEY,
+            digest TEXT NOT NULL UNIQUE,
+            topic TEXT NOT NULL,
+            device TEXT,
+            record_id TEXT,
+            reason TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            times INTEGER NOT NULL DEFAULT 1
+        )""")
+    db.execute("""
+        CREATE TABLE devices (
+            id TEXT PRIMARY KEY,
+            status TEXT,
+            status_at TEXT,
+            info TEXT,
+            info_at TEXT,
+            telemetry TEXT,
+            telemetry_at TEXT
+        )""")
+
+
+MIGRATIONS = [_v1]
+
+
+@dataclass(slots=True)
+class StoredVote:
+    """A vote ready to store: the envelope plus what the hub measured."""
+
+    vote: Vote
+    cast_at: str
+    received_at: str
+    flags: list[str]
+
+
+@dataclass(slots=True)
+class StoredEvent:
+    """A service event ready to store."""
+
+    event: ServiceEvent
+    cast_at: str
+    received_at: str
+
+
+@dataclass(slots=True)
+class Quarantined:
+    """A payload the hub will not count, kept with the reason."""
+
+    topic: str
+    device: str | None
+    record_id: str | None
+    reason: str
+    payload: bytes
+    received_at: str
+
+
+@dataclass(slots=True)
+class DeviceState:
+    """A device's retained status, info or telemetry."""
+
+    device: str
+    kind: str  # one of DEVICE_STATE_COLUMNS
+    value: str
+    received_at: str
+
+
+@dataclass(slots=True)
+class Batch:
+    """Everything to commit in one transaction."""
+
+    votes: list[StoredVote] = field(default_factory=list)
+    events: list[StoredEvent] = field(default_factory=list)
+    quarantine: list[Quarantined] = field(default_factory=list)
+    device_states: list[DeviceState] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.votes) + len(self.events) + len(self.quarantine) + len(self.device_states)
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What a commit did: new ids, repeated ids, and repeats with different content."""
+
+    stored: list[str] = field(default_factory=list)
+    repeated: list[str] = field(default_factory=list)
+    conflicting: list[str] = field(default_factory=list)
+
+
+def content_digest(vote: Vote) -> str:
+    """The SHA-256 of a vote's canonical JSON, without its ``sent`` time."""
+    body = asdict(vote)
+    body.pop("sent", None)
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_INSERT_VOTE = """
+    INSERT INTO votes (id, device, seq, channel, window, staff, ticket, level, dims, reasons,
+                       comment, anonymous, flags, ts, cast_at, sent, received_at, digest)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO NOTHING"""
+
+_INSERT_EVENT = """
+    INSERT INTO service_events (id, device, seq, event, window, staff, ticket, ts, cast_at,
+                                sent, received_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO NOTHING"""
+
+_INSERT_QUARANTINE = """
+    INSERT INTO quarantine (digest, topic, device, record_id, reason, payload, first_seen,
+                            last_seen)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (digest) DO UPDATE SET times = times + 1, last_seen = excluded.last_seen"""
+
+_UPSERT_DEVICE_STATE = {
+    column: f"""
+        INSERT INTO devices (id, {column}, {column}_at) VALUES (?, ?, ?)
+        ON CONFLICT (id) DO UPDATE SET {column} = excluded.{column},
+                                       {column}_at = excluded.{column}_at"""
+    for column in DEVICE_STATE_COLUMNS
+}
+
+
+class Store:
+    """The hub's SQLite file, written by the ingest thread only."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.db = open_database(self.path)
+        migrate(self.db, MIGRATIONS)
+
+    def close(self) -> None:
+        """Close the file."""
+        self.db.close()
+
+    def commit(self, batch: Batch) -> Outcome:
+        """Store a batch in one transaction; raises StoreError and stores nothing on failure."""
+        try:
+            with write_transaction(self.db) as conn:
+                outcome = self._store_votes(conn, batch.votes)
+                outcome.stored.extend(self._store_events(conn, batch.events))
+                self._store_quarantine(conn, batch.quarantine)
+                for state in batch.device_states:
+                    conn.execute(
+                        _UPSERT_DEVICE_STATE[state.kind],
+                        (state.device, state.value, state.received_at),
+                    )
+        except sqlite3.Error as exc:
+            reason = "disk full" if is_disk_full(exc) else str(exc)
+            raise StoreError(f"cannot commit to {self.path}: {reason}") from exc
+        return outcome
+
+    def _store_votes(self, conn: sqlite3.Connection, votes: list[StoredVote]) -> Outcome:
+        outcome = Outcome()
+        if not votes:
+            return outcome
+        known = _existing_digests(conn, "votes", [v.vote.id for v in votes])
+        rows = []
+        for item in votes:
+            vote = item.vote
+            digest = content_digest(vote)
+            if vote.id in known:
+                outcome.repeated.append(vote.id)
+                if known[vote.id] != digest:
+                    outcome.conflicting.append(vote.id)
+                    conn.execute(
+                        "INSERT INTO vote_conflicts (id, received_at, digest, payload)"
+                        " VALUES (?, ?, ?, ?)",
+                        (
+                            vote.id,
+                            item.received_at,
+                            digest,
+                            json.dumps(asdict(vote), ensure_ascii=False),
+                        ),
+                    )
+                continue
+            known[vote.id] = digest
+            outcome.stored.append(vote.id)
+            rows.append(
+                (
+                    vote.id,
+                    vote.device,
+                    vote.seq,
+                    vote.channel,
+                    vote.window,
+                    vote.staff,
+                    vote.ticket,
+                    vote.level,
+                    _json_or_none(vote.dims),
+                    json.dumps(vote.reasons),
+                    vote.comment,
+                    int(vote.anonymous),
+                    json.dumps(item.flags),
+                    vote.ts,
+                    item.cast_at,
+                    vote.sent,
+                    item.received_at,
+                    digest,
+                )
+            )
+        conn.executemany(_INSERT_VOTE, rows)
+        return outcome
+
+    def _store_events(self, conn: sqlite3.Connection, events: list[StoredEvent]) -> list[str]:
+        conn.executemany(
+            _INSERT_EVENT,
+            [
+                (
+                    e.event.id,
+                    e.event.device,
+                    e.event.seq,
+                    e.event.event,
+                    e.event.window,
+                    e.event.staff,
+                    e.event.ticket,
+                    e.event.ts,
+                    e.cast_at,
+                    e.event.sent,
+                    e.received_at,
+                )
+                for e in events
+            ],
+        )
+        return [e.event.id for e in events]
+
+    def _store_quarantine(self, conn: sqlite3.Connection, items: list[Quarantined]) -> None:
+        conn.executemany(
+            _INSERT_QUARANTINE,
+            [
+                (
+                    hashlib.sha256(q.topic.encode() + b"\0" + q.payload).hexdigest(),
+                    q.topic,
+                    q.device,
+                    q.record_id,
+                    q.reason,
+                    q.payload,
+                    q.received_at,
+                    q.received_at,
+                )
+                for q in items
+            ],
+        )
+
+
+def _existing_digests(conn: sqlite3.Connection, table: str, ids: Iterable[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), CHUNK):
+        chunk = unique[start : start + CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            conn.execute(f"SELECT id, digest FROM {table} WHERE id IN ({marks})", chunk).fetchall()
+        )
+    return found
+
+
+def _json_or_none(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True)

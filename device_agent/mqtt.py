@@ -28,6 +28,7 @@ BROKER_KEYS = (
     "port",
     "protocol",
     "username",
+    "password",  # refused with its own message by ConfigReader.secret
     "password_file",
     "password_env",
     "keepalive_s",

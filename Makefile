@@ -32,6 +32,8 @@ lint: $(STAMP)
 bench: $(STAMP) system-deps
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/latency.py
+	$(BIN)/python bench/boards.py
+	$(BIN)/python bench/evaluator.py
 
 system-deps:
 	sh .ci/system-deps

@@ -6,8 +6,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from device_agent.configfile import ConfigReader, in_range
+from device_agent.keypad import KeypadSettings, read_keypad_settings
 from device_agent.mqtt import BrokerSettings, read_broker
 from device_agent.protocol import LEVELS
+from device_agent.session import SessionSettings, read_session_settings
 from device_agent.topics import DEFAULT_BASE, ID_PATTERN
 
 DEFAULT_KEYS: dict[str | int, int] = {
@@ -27,6 +29,9 @@ class EvaluatorSettings:
     debounce_ms: int = 80
     thank_you_pin: str | None = None
     thank_you_s: float = 3.0
+    # The staff console button (start/end of service) and the invitation buzzer.
+    console_pin: str | None = None
+    buzzer_pin: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,9 @@ class AgentConfig:
     evaluator: EvaluatorSettings = field(default_factory=EvaluatorSettings)
     base_topic: str = DEFAULT_BASE
     source: Path | None = None
+    session: SessionSettings = field(default_factory=SessionSettings)
+    keypad: KeypadSettings | None = None
+    telemetry_s: float = 30.0
 
 
 def _id_check(value: str) -> str | None:
@@ -60,10 +68,16 @@ def _id_check(value: str) -> str | None:
 
 def read_agent_config(reader: ConfigReader) -> AgentConfig:
     """Read an agent configuration, recording every problem in ``reader``."""
-    reader.reject_unknown("", ("device", "broker", "outbox", "evaluator"))
+    reader.reject_unknown(
+        "", ("device", "broker", "outbox", "evaluator", "session", "keypad", "telemetry")
+    )
     reader.reject_unknown("device", ("id", "hall", "window", "staff", "base_topic"))
     reader.reject_unknown("outbox", ("path", "limit", "resend_after_s", "in_flight"))
-    reader.reject_unknown("evaluator", ("keys", "debounce_ms", "thank_you_pin", "thank_you_s"))
+    reader.reject_unknown(
+        "evaluator",
+        ("keys", "debounce_ms", "thank_you_pin", "thank_you_s", "console_pin", "buzzer_pin"),
+    )
+    reader.reject_unknown("telemetry", ("interval_s",))
     device = reader.get("device.id", str, check=_id_check)
     window = reader.get("device.window", str, default="", check=_id_check) or None
     staff = reader.get("device.staff", str, default="", check=_id_check) or None
@@ -75,6 +89,7 @@ def read_agent_config(reader: ConfigReader) -> AgentConfig:
         ),
         in_flight=reader.get("outbox.in_flight", int, default=200, check=in_range(1, 10_000)),
     )
+    evaluator = _read_evaluator(reader)
     return AgentConfig(
         device=device,
         hall=reader.get("device.hall", str, check=_id_check),
@@ -83,8 +98,13 @@ def read_agent_config(reader: ConfigReader) -> AgentConfig:
         base_topic=reader.get("device.base_topic", str, default=DEFAULT_BASE),
         broker=read_broker(reader),
         outbox=outbox,
-        evaluator=_read_evaluator(reader),
+        evaluator=evaluator,
         source=reader.path,
+        session=read_session_settings(reader, thank_s=evaluator.thank_you_s),
+        keypad=read_keypad_settings(reader),
+        telemetry_s=reader.get(
+            "telemetry.interval_s", float, default=30.0, check=in_range(0.1, 3600)
+        ),
     )
 
 
@@ -101,6 +121,8 @@ def _read_evaluator(reader: ConfigReader) -> EvaluatorSettings:
         if table and not keys:
             reader.problem("evaluator.keys", "no valid key")
     thank_you = reader.get("evaluator.thank_you_pin", str, default="")
+    console = reader.get("evaluator.console_pin", str, default="")
+    buzzer = reader.get("evaluator.buzzer_pin", str, default="")
     return EvaluatorSettings(
         keys=keys,
         debounce_ms=reader.get("evaluator.debounce_ms", int, default=80, check=in_range(0, 2000)),
@@ -108,6 +130,8 @@ def _read_evaluator(reader: ConfigReader) -> EvaluatorSettings:
         thank_you_s=reader.get(
             "evaluator.thank_you_s", float, default=3.0, check=in_range(0.5, 60)
         ),
+        console_pin=console or None,
+        buzzer_pin=buzzer or None,
     )
 
 

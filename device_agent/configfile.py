@@ -65,6 +65,9 @@ class ConfigReader:
         self.data: dict[str, Any] = {}
         self._prefix = prefix
         self._seen: set[str] = set()
+        # False once the file failed to load: its one problem says why, and
+        # "is required" for every key of an empty table would only bury it.
+        self.readable = True
         if data is not None:
             self.data = data
             return
@@ -72,14 +75,19 @@ class ConfigReader:
             with self.path.open("rb") as file:
                 self.data = tomllib.load(file)
         except FileNotFoundError:
+            self.readable = False
             self.problems.append(f"{self.path}: file not found")
         except OSError as exc:
+            self.readable = False
             self.problems.append(f"{self.path}: cannot read: {exc.strerror}")
         except tomllib.TOMLDecodeError as exc:
+            self.readable = False
             self.problems.append(f"{self.path}: not valid TOML: {exc}")
 
     def problem(self, key: str, message: str) -> None:
         """Record that ``key`` is wrong."""
+        if not self.readable:
+            return
         self.problems.append(f"{self.path}: {self._prefix}{key}: {message}")
 
     def has(self, key: str) -> bool:

@@ -1,4 +1,4 @@
-"""The window evaluator's hardware: one button per rating level and a thank-you light.
+"""The window evaluator's rating buttons: one button per rating level.
 
 Pins are injected through gpiozero's ``pin_factory`` (``MockFactory`` in
 tests and in the demo's simulated windows). Button callbacks only put a
@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gpiozero import LED, Button
+from gpiozero import Button
 from gpiozero.pins import Factory
 
 logger = logging.getLogger(__name__)
@@ -29,29 +29,25 @@ class Press:
 
 
 class ButtonEvaluator:
-    """GPIO buttons mapped to rating levels, plus an optional thank-you LED."""
+    """GPIO buttons mapped to rating levels (the status light is :mod:`device_agent.lights`)."""
 
     def __init__(
         self,
         keys: Mapping[str | int, int],
         events: queue.SimpleQueue[object],
         *,
-        thank_you_pin: str | int | None = None,
         pin_factory: Factory | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._events = events
         self._clock = clock
         self.buttons: list[Button] = []
-        self.thank_you: LED | None = None
         try:
             for pin, level in keys.items():
                 # Buttons short the pin to ground: pull-up on, pressed = low.
                 button = Button(pin, pull_up=True, pin_factory=pin_factory)
                 button.when_pressed = self._on_press(level)
                 self.buttons.append(button)
-            if thank_you_pin is not None:
-                self.thank_you = LED(thank_you_pin, pin_factory=pin_factory)
         except Exception:
             self.close()
             raise
@@ -62,16 +58,8 @@ class ButtonEvaluator:
 
         return pressed
 
-    def thank(self, seconds: float) -> None:
-        """Blink the thank-you light for ``seconds`` without blocking."""
-        if self.thank_you is not None:
-            blinks = max(1, round(seconds / 0.5))
-            self.thank_you.blink(on_time=0.25, off_time=0.25, n=blinks, background=True)
-
     def close(self) -> None:
         """Release every pin."""
-        for device in [*self.buttons, self.thank_you]:
-            if device is not None:
-                device.close()
+        for button in self.buttons:
+            button.close()
         self.buttons.clear()
-        self.thank_you = None

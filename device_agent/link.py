@@ -54,6 +54,27 @@ class ReceiptArrived:
     receipt: Receipt
 
 
+@dataclass(frozen=True, slots=True)
+class ConfigArrived:
+    """The hub set this device's configuration (retained ``config/set``); not yet checked."""
+
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCommandArrived:
+    """The queue system or the hub ordered a service change (``service/command``)."""
+
+    payload: bytes
+
+
+# Topics a device listens on besides its receipts, and the event each becomes.
+COMMAND_EVENTS = {
+    DeviceTopic.CONFIG_SET: ConfigArrived,
+    DeviceTopic.SERVICE_COMMAND: ServiceCommandArrived,
+}
+
+
 class DeviceLink:
     """One device's connection to the hall broker."""
 
@@ -72,7 +93,10 @@ class DeviceLink:
         self._events = events
         self._started_at = started_at
         self._connected = threading.Event()
+        self._stopping = False
         self.denied = 0
+        # Extra fields of the retained ``info`` document (the agent adds config_version).
+        self.info: dict[str, Any] = {}
         self.client = new_client(
             settings,
             client_id=device,
@@ -95,6 +119,7 @@ class DeviceLink:
 
     def stop(self) -> None:
         """Mark the device offline (the will is not sent on a clean stop) and disconnect."""
+        self._stopping = True
         if self.connected:
             info = self.client.publish(
                 self.topics.device(self.device, DeviceTopic.STATUS), OFFLINE, qos=1, retain=True
@@ -111,6 +136,11 @@ class DeviceLink:
         topic = self.topics.device(self.device, RECORD_TOPICS[record.kind])
         info = self.client.publish(topic, record.payload(format_time(sent)), qos=1)
         return info.rc == paho.MQTT_ERR_SUCCESS
+
+    def publish_info(self) -> None:
+        """Publish the retained ``info``: software, start time, and :attr:`info`'s fields."""
+        body = {"v": 1, "software": __version__, "started_at": format_time(self._started_at)}
+        self.publish_json(DeviceTopic.INFO, {**body, **self.info}, retain=True)
 
     def publish_json(self, kind: DeviceTopic, body: dict[str, Any], *, retain: bool) -> None:
         """Publish a small JSON document (info, telemetry, config report) on topic ``kind``."""
@@ -138,19 +168,13 @@ class DeviceLink:
                 logger.warning("broker refused %s: %s", self.device, reason_code)
                 return
             client.subscribe(self.topics.device(self.device, DeviceTopic.RECEIPT), qos=1)
+            for kind in COMMAND_EVENTS:
+                client.subscribe(self.topics.device(self.device, kind), qos=1)
             client.publish(
                 self.topics.device(self.device, DeviceTopic.STATUS), ONLINE, qos=1, retain=True
             )
             self._connected.set()
-            self.publish_json(
-                DeviceTopic.INFO,
-                {
-                    "v": 1,
-                    "software": __version__,
-                    "started_at": format_time(self._started_at),
-                },
-                retain=True,
-            )
+            self.publish_info()
             logger.info(
                 "%s connected to %s:%d (session present: %s)",
                 self.device,
@@ -173,14 +197,25 @@ class DeviceLink:
         try:
             was_connected = self.connected
             self._connected.clear()
-            if was_connected:
+            if was_connected and not self._stopping:
                 logger.warning("%s lost the broker: %s", self.device, reason_code)
+            if was_connected:
                 self._events.put(Disconnected(str(reason_code)))
         except Exception:
             logger.exception("on_disconnect failed")
 
     def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
         try:
+            for kind, event in COMMAND_EVENTS.items():
+                if message.topic == self.topics.device(self.device, kind):
+                    self._events.put(event(bytes(message.payload)))
+                    return
+            if message.topic != self.topics.device(self.device, DeviceTopic.RECEIPT):
+                # amqtt 0.12 (the demo's embedded broker) sends a connecting client
+                # the retained messages matching *any* client's subscriptions, such
+                # as other devices' status and info: only our own receipts count.
+                logger.debug("ignoring a message on %s", message.topic)
+                return
             self._events.put(ReceiptArrived(decode_receipt(message.payload)))
         except ProtocolError as exc:
             logger.warning("ignoring a malformed receipt on %s: %s", message.topic, exc)

@@ -9,6 +9,7 @@ import threading
 from types import FrameType
 
 from device_agent.errors import ConfigError
+from device_agent.sdnotify import Notifier, WatchdogPinger
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +41,25 @@ def run(args: argparse.Namespace) -> int:
 
         pin_factory = MockFactory()
     agent = Agent(config, pin_factory=pin_factory)
+    notifier = Notifier()
 
     def handler(signum: int, frame: FrameType | None) -> None:
         logger.info("received %s, stopping", signal.Signals(signum).name)
+        notifier.stopping()
         agent.stop()
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     thread = threading.Thread(target=agent.run, name="agent")
+    watchdog = WatchdogPinger(notifier, lambda: thread.is_alive() and agent.healthy())
     thread.start()
-    # Signals are delivered to the main thread, which only waits.
+    # Signals are delivered to the main thread, which only waits and tells systemd.
+    ready = False
     while thread.is_alive():
         thread.join(timeout=0.5)
+        if not ready and agent.serving.is_set():
+            notifier.ready(f"serving window {config.window}")
+            ready = True
+        if ready:
+            watchdog.tick()
     return 0

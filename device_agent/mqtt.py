@@ -20,6 +20,18 @@ from device_agent.configfile import ConfigReader, Secret, in_range, one_of
 
 logger = logging.getLogger(__name__)
 
+
+def _not_after_disconnect(record: logging.LogRecord) -> bool:
+    # paho 2.2's network thread runs its loop once more after every requested
+    # disconnect and logs "Client is not connected ... MQTT_CS_DISCONNECTED" at
+    # ERROR: noise at every clean stop, which would teach operators to ignore errors.
+    message = record.getMessage()
+    return not (message.startswith("Client is not connected") and "MQTT_CS_DISCONNECTED" in message)
+
+
+paho_logger = logging.getLogger(f"{__name__}.paho")
+paho_logger.addFilter(_not_after_disconnect)
+
 OFFLINE = b"offline"
 ONLINE = b"online"
 PROTOCOLS = {"5": paho.MQTTv5, "3.1.1": paho.MQTTv311}
@@ -91,10 +103,14 @@ def new_client(
     settings: BrokerSettings,
     *,
     client_id: str,
-    status_topic: str,
+    status_topic: str | None,
     manual_ack: bool = False,
 ) -> paho.Client:
-    """A paho client with a persistent session and a retained ``offline`` will."""
+    """A paho client with a persistent session and a retained ``offline`` will.
+
+    ``status_topic`` None: no will, for a hub's helper clients (forwarding,
+    central) whose going away says nothing about the hub itself.
+    """
     protocol = PROTOCOLS[settings.protocol]
     client = paho.Client(
         CallbackAPIVersion.VERSION2,
@@ -104,11 +120,12 @@ def new_client(
         clean_session=False if protocol == paho.MQTTv311 else None,
         manual_ack=manual_ack,
     )
-    client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+    client.enable_logger(paho_logger)
     if settings.username:
         password = settings.password.reveal() if settings.password else None
         client.username_pw_set(settings.username, password)
-    client.will_set(status_topic, OFFLINE, qos=1, retain=True)
+    if status_topic is not None:
+        client.will_set(status_topic, OFFLINE, qos=1, retain=True)
     client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
     return client
 

@@ -22,13 +22,13 @@ from typing import Literal
 import sqlite_utils
 
 from device_agent.errors import OutboxError, OutboxFull
-from device_agent.protocol import ServiceEvent, Vote, encode, envelope_id
+from device_agent.protocol import Complaint, ServiceEvent, Vote, encode, envelope_id
 from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
 
 logger = logging.getLogger(__name__)
 
 Kind = Literal["vote", "service", "complaint"]
-Envelope = Vote | ServiceEvent
+Envelope = Vote | ServiceEvent | Complaint
 
 
 @dataclass(frozen=True, slots=True)

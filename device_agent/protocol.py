@@ -1,7 +1,8 @@
-"""Envelopes of the wire protocol, version 1: votes, service events, receipts.
+"""Envelopes of the wire protocol, version 1: votes, service events, complaints, receipts.
 
 Every payload a device or the hub receives goes through :func:`decode_vote`,
-:func:`decode_service_event` or :func:`decode_receipt`, which either return a
+:func:`decode_service_event`, :func:`decode_complaint` or
+:func:`decode_receipt`, which either return a
 typed envelope or raise :class:`~device_agent.errors.ProtocolError` naming the
 field and the reason. ``docs/protocol.md`` is the public description of the
 same rules; keep the two in step.
@@ -9,13 +10,15 @@ same rules; keep the two in step.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Literal
 
+import orjson
+
+from device_agent.claim import SECRET
 from device_agent.errors import ProtocolError
 from device_agent.topics import check_id
 
@@ -23,9 +26,12 @@ VERSION = 1
 MAX_PAYLOAD_BYTES = 8 * 1024
 MAX_COMMENT_CHARS = 500
 MAX_TICKET_CHARS = 32
+MAX_COMPLAINT_CHARS = 2000
+MAX_CONTACT_CHARS = 64
 MAX_LIST_ITEMS = 16
 ENVELOPE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 CODE = re.compile(r"[a-z0-9][a-z0-9_:.-]{0,47}")
+CLAIM_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{3,31}")
 
 CHANNELS = ("window", "kiosk")
 DIMENSIONS = ("attitude", "efficiency", "style")
@@ -38,11 +44,20 @@ LEVELS = {
     1: "very dissatisfied",
 }
 DISSATISFIED = frozenset({1, 2})
+OMITTED_WHEN_NONE = ("filter", "service")
 
 
 def envelope_id(device: str, seq: int) -> str:
     """The id a device gives its record number ``seq``: unique forever."""
     return f"{device}-{seq:012d}"
+
+
+@dataclass(frozen=True, slots=True)
+class VoteFilter:
+    """The anti-manipulation rule (and its version) that kept a press from counting."""
+
+    rule: str
+    version: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +80,15 @@ class Vote:
     flags: list[str] = field(default_factory=list)
     sent: str | None = None
     v: int = VERSION
+    # A filtered press: kept and stored by the hub, never counted.
+    filter: VoteFilter | None = None
+    # The id of the ``start`` service event of the service this vote rates.
+    service: str | None = None
+
+    @property
+    def counted(self) -> bool:
+        """False for a press an anti-manipulation rule filtered."""
+        return self.filter is None
 
     @property
     def dissatisfied(self) -> bool:
@@ -86,6 +110,18 @@ class ServiceEvent:
     ticket: str | None = None
     sent: str | None = None
     v: int = VERSION
+    # The id of the service's ``start`` event (on its ``start`` and ``end`` events).
+    service: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCommand:
+    """An order to a window device (from the queue system or the hub) to change its service."""
+
+    event: Literal["start", "end", "sign_in", "sign_out", "pause", "resume"]
+    ticket: str | None = None
+    staff: str | None = None
+    v: int = VERSION
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +134,46 @@ class Receipt:
     v: int = VERSION
 
 
-def encode(envelope: Vote | ServiceEvent | Receipt, *, sent: str | None = None) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Complaint:
+    """A citizen's complaint, filed at a kiosk and looked up later by code and password."""
+
+    id: str
+    seq: int
+    ts: str
+    device: str
+    code: str
+    secret: str
+    category: str
+    text: str
+    staff: str | None = None
+    department: str | None = None
+    anonymous: bool = False
+    contact: str | None = None
+    sent: str | None = None
+    v: int = VERSION
+
+
+def as_dict(envelope: Vote | ServiceEvent | Complaint | Receipt) -> dict[str, Any]:
+    """An envelope's fields as a plain dict (shallow: cheaper than ``dataclasses.asdict``)."""
+    return {f.name: getattr(envelope, f.name) for f in fields(envelope)}
+
+
+def encode(
+    envelope: Vote | ServiceEvent | Complaint | Receipt, *, sent: str | None = None
+) -> bytes:
     """Serialise an envelope; ``sent`` (the time of this copy) replaces the stored one."""
-    body = asdict(envelope)
+    body = as_dict(envelope)
     if sent is not None:
         body["sent"] = sent
     if isinstance(envelope, Receipt) and not envelope.reasons:
         del body["reasons"]
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    # Optional fields added after the first release are left out when unset,
+    # so a plain vote reads exactly as version 1 first defined it.
+    for name in OMITTED_WHEN_NONE:
+        if name in body and body[name] is None:
+            del body[name]
+    return orjson.dumps(body)
 
 
 def load_object(payload: bytes) -> dict[str, Any]:
@@ -113,8 +181,8 @@ def load_object(payload: bytes) -> dict[str, Any]:
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ProtocolError(f"payload of {len(payload)} bytes exceeds {MAX_PAYLOAD_BYTES}")
     try:
-        body = json.loads(payload)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
         raise ProtocolError(f"not valid JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ProtocolError(f"not a JSON object but {type(body).__name__}")
@@ -152,6 +220,8 @@ def decode_vote(payload: bytes, *, topic_device: str | None = None) -> Vote:
         comment=fields.optional_text("comment", MAX_COMMENT_CHARS),
         anonymous=fields.boolean("anonymous"),
         flags=fields.codes("flags"),
+        filter=fields.vote_filter("filter"),
+        service=fields.optional_envelope_id("service"),
     )
 
 
@@ -170,6 +240,56 @@ def decode_service_event(payload: bytes, *, topic_device: str | None = None) -> 
         window=fields.optional_id("window"),
         staff=fields.optional_id("staff"),
         ticket=fields.optional_text("ticket", MAX_TICKET_CHARS),
+        service=fields.optional_envelope_id("service"),
+    )
+
+
+def decode_service_command(payload: bytes) -> ServiceCommand:
+    """Validate a service command sent to a device (``service/command``)."""
+    body = load_object(payload)
+    fields = _Fields(body)
+    return ServiceCommand(
+        event=fields.choice("event", SERVICE_EVENTS),
+        ticket=fields.optional_text("ticket", MAX_TICKET_CHARS),
+        staff=fields.optional_id("staff"),
+    )
+
+
+def decode_complaint(payload: bytes, *, topic_device: str | None = None) -> Complaint:
+    """Validate a complaint payload received on the topic of ``topic_device``."""
+    body = load_object(payload)
+    fields = _Fields(body)
+    ident, seq, ts, sent, device = fields.envelope(topic_device)
+    code = body.get("code")
+    if not isinstance(code, str) or not CLAIM_CODE.fullmatch(code):
+        raise fields.error("code", f"must match {CLAIM_CODE.pattern}")
+    secret = body.get("secret")
+    if not isinstance(secret, str) or not SECRET.fullmatch(secret):
+        raise fields.error("secret", "must be a salted password hash (pbkdf2_sha256$n$salt$hash)")
+    category = body.get("category")
+    if not isinstance(category, str) or not CODE.fullmatch(category):
+        raise fields.error("category", f"must match {CODE.pattern}")
+    text = fields.optional_text("text", MAX_COMPLAINT_CHARS)
+    if text is None:
+        raise fields.error("text", "required (it may be empty)")
+    anonymous = fields.boolean("anonymous")
+    contact = fields.optional_text("contact", MAX_CONTACT_CHARS)
+    if anonymous and contact is not None:
+        raise fields.error("contact", "an anonymous complaint carries no contact")
+    return Complaint(
+        id=ident,
+        seq=seq,
+        ts=ts,
+        sent=sent,
+        device=device,
+        code=code,
+        secret=secret,
+        category=category,
+        text=text,
+        staff=fields.optional_id("staff"),
+        department=fields.optional_id("department"),
+        anonymous=anonymous,
+        contact=contact or None,
     )
 
 
@@ -304,4 +424,27 @@ class _Fields:
         value = self.body.get(name, False)
         if not isinstance(value, bool):
             raise self.error(name, "must be true or false")
+        return value
+
+    def vote_filter(self, name: str) -> VoteFilter | None:
+        value = self.body.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, dict) or set(value) != {"rule", "version"}:
+            raise self.error(name, 'must be {"rule": code, "version": integer} or null')
+        rule, version = value["rule"], value["version"]
+        if not isinstance(rule, str) or not CODE.fullmatch(rule):
+            raise self.error(f"{name}.rule", f"{rule!r} does not match {CODE.pattern}"[:120])
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= 9999:
+            raise self.error(
+                f"{name}.version", f"must be an integer from 1 to 9999, got {version!r}"[:120]
+            )
+        return VoteFilter(rule, version)
+
+    def optional_envelope_id(self, name: str) -> str | None:
+        value = self.body.get(name)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not ENVELOPE_ID.fullmatch(value):
+            raise self.error(name, f"must match {ENVELOPE_ID.pattern}")
         return value

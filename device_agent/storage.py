@@ -54,7 +54,10 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may have rolled back already (SQLITE_FULL does): a second
+        # ROLLBACK would raise and hide the error that says why.
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 

@@ -24,6 +24,7 @@ class DeviceTopic(enum.StrEnum):
     TELEMETRY = "telemetry"
     CONFIG_SET = "config/set"
     CONFIG = "config"
+    SERVICE_COMMAND = "service/command"
 
 
 class BoardTopic(enum.StrEnum):
@@ -39,6 +40,8 @@ class HubTopic(enum.StrEnum):
     STATUS = "status"
     WARNING = "warning"
     SUMMARY = "summary"
+    # Central's receipt for forwarded warnings and summaries (back through the bridge).
+    RECEIPT = "receipt"
 
 
 def check_id(value: object, *, field: str = "id") -> str:
@@ -98,3 +101,22 @@ class Topics:
         except ValueError:
             raise ProtocolError(f"unknown device topic {rest!r}", field="topic") from None
         return ParsedTopic(check_id(device, field="topic device"), kind)
+
+
+def every_hall_hub(kind: HubTopic, *, template: str = DEFAULT_BASE) -> str:
+    """Central's subscription filter for hub topic ``kind`` of every hall under ``template``."""
+    return f"{template.replace('{hall_id}', '+').strip('/')}/hub/{kind.value}"
+
+
+def parse_hall_hub(topic: str, *, template: str = DEFAULT_BASE) -> tuple[str, HubTopic]:
+    """The hall id and hub topic kind of a topic matching :func:`every_hall_hub`."""
+    prefix, marker, suffix = template.strip("/").partition("{hall_id}")
+    pattern = re.escape(prefix) + "([^/]+)" + re.escape(suffix) + "/hub/([^/]+)"
+    match = re.fullmatch(pattern, topic) if marker else None
+    if match is None:
+        raise ProtocolError(f"not a hall hub topic of {template!r}: {topic!r}", field="topic")
+    try:
+        kind = HubTopic(match[2])
+    except ValueError:
+        raise ProtocolError(f"unknown hub topic {match[2]!r}", field="topic") from None
+    return check_id(match[1], field="hall"), kind

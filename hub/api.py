@@ -85,7 +85,8 @@ def votes() -> ResponseReturnValue:
         _db()
         .execute(
             f"SELECT rowid, id, device, seq, channel, window, staff, ticket, level, dims, reasons,"
-            f" comment, anonymous, flags, ts, cast_at, sent, received_at, counted FROM votes"
+            f" comment, anonymous, flags, ts, cast_at, sent, received_at, counted,"
+            f" filter_rule, filter_version, service FROM votes"
             f" WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ?",
             [*params, limit],
         )
@@ -176,6 +177,9 @@ def _vote(row: tuple[Any, ...]) -> dict[str, Any]:
         "sent": row[16],
         "received_at": row[17],
         "counted": bool(row[18]),
+        # Why a vote does not count: the device's anti-manipulation rule and its version.
+        "filter": {"rule": row[19], "version": row[20]} if row[19] else None,
+        "service": row[21],
     }
 
 

@@ -26,9 +26,22 @@ def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from hub import api
+    from hub import api, kiosk_api
 
     app.register_blueprint(api.bp)
+    kiosk_api.init_app(app, timezone=config.timezone)
+
+    from hub import appeals_api, central_api, filters_api, stats_api, warnings_api
+
+    stats_api.init_app(app, config)
+    filters_api.init_app(app, config)
+    warnings_api.init_app(app, config)
+    appeals_api.init_app(app)
+    central_api.init_app(app, config.central)
+
+    from hub.boards import web as boards_web
+
+    boards_web.init_app(app, config)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

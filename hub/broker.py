@@ -15,6 +15,7 @@ import socket
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ class MosquittoBroker:
         binary: str | None = None,
         max_queued_messages: int = 100_000,
         max_inflight_messages: int = 1000,
+        extra_config: str = "",
     ) -> None:
         self.workdir = Path(workdir)
         self.port = port or free_port()
@@ -73,6 +75,8 @@ class MosquittoBroker:
             raise FileNotFoundError("mosquitto is not installed")
         self.max_queued_messages = max_queued_messages
         self.max_inflight_messages = max_inflight_messages
+        # Appended as is: e.g. a bridge section (``connection ...``), which must come last.
+        self.extra_config = extra_config
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -103,7 +107,7 @@ class MosquittoBroker:
             f"persistence {'true' if self.persistence else 'false'}",
             f"persistence_location {data}/",
         ]
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines) + "\n" + self.extra_config
 
     def start(self) -> None:
         """Start the broker and wait until it accepts connections."""
@@ -115,6 +119,9 @@ class MosquittoBroker:
             [self.binary, "-c", str(conf)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            # Out of the terminal's process group: Ctrl-C goes to the demo, which
+            # stops its agents and hub while the broker is still there, then stops it.
+            start_new_session=True,
         )
         try:
             wait_for_port(LOOPBACK, self.port)
@@ -149,6 +156,42 @@ class MosquittoBroker:
         self.stop()
 
 
+class _SnapshotDict(dict[str, Any]):
+    """A dict whose loops run over a copy, for amqtt's table of subscriptions.
+
+    amqtt 0.12.1 awaits inside its loops over that table (on every connect and
+    every broadcast), so a client subscribing meanwhile ends the loop with
+    "dictionary changed size during iteration" and drops a client: with many
+    windows connecting at once, some were dropped and reconnected.
+    """
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(dict.keys(self)))
+
+    def items(self) -> Any:
+        return list(dict.items(self))
+
+
+def _amqtt_broker(config: dict[str, Any]) -> Any:
+    """An amqtt broker with two bugs of amqtt 0.12.1 worked around (see below)."""
+    from amqtt.broker import Broker
+
+    class HallBroker(Broker):
+        async def _publish_retained_messages_for_subscription(
+            self, subscription: tuple[str, int], session: Any
+        ) -> None:
+            # On every connect amqtt walks *all* clients' subscriptions and sends
+            # the connecting client the retained messages matching any of them
+            # (a window got every other device's status). Only its own count.
+            subscribers = self._subscriptions.get(subscription[0], [])
+            if any(s.client_id == session.client_id for s, _ in subscribers):
+                await super()._publish_retained_messages_for_subscription(subscription, session)
+
+    broker = HallBroker(config)
+    broker._subscriptions = _SnapshotDict()
+    return broker
+
+
 class EmbeddedBroker:
     """An in-process pure-Python broker (amqtt, MQTT 3.1.1) for machines without mosquitto."""
 
@@ -158,6 +201,7 @@ class EmbeddedBroker:
         self._thread: threading.Thread | None = None
         self._broker: Any = None
         self._ready = threading.Event()
+        self._stopping: asyncio.Event | None = None
         self._error: BaseException | None = None
 
     @property
@@ -171,32 +215,39 @@ class EmbeddedBroker:
         self._thread.start()
         if not self._ready.wait(timeout=15) or self._error is not None:
             raise RuntimeError(f"the embedded broker did not start: {self._error}")
-        wait_for_port(LOOPBACK, self.port)
+        # Ready means listening (amqtt's start() opened the socket); no probe
+        # connection, which amqtt would log as an error.
 
     def _run(self) -> None:
-        from amqtt.broker import Broker
-
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        config = {
-            "listeners": {"default": {"type": "tcp", "bind": f"{LOOPBACK}:{self.port}"}},
-            "auth": {"allow-anonymous": True},
-            "topic-check": {"enabled": False},
-        }
+        # amqtt builds futures in Broker.__init__, which need a running loop in
+        # this thread: construct, serve and shut down inside one coroutine.
         try:
-            self._broker = Broker(config, loop=loop)
-            loop.run_until_complete(self._broker.start())
+            asyncio.run(self._serve())
         except BaseException as exc:
             self._error = exc
             self._ready.set()
-            return
+
+    async def _serve(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        stopping = self._stopping = asyncio.Event()
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{LOOPBACK}:{self.port}"}},
+            # amqtt 0.12 deprecates the "auth"/"topic-check" keys (a DeprecationWarning,
+            # an error under our tests) in favour of "plugins". Listing only the
+            # anonymous-auth plugin also leaves out its default $SYS and packet loggers.
+            "plugins": {
+                "amqtt.plugins.authentication.AnonymousAuthPlugin": {"allow_anonymous": True},
+            },
+        }
+        self._broker = _amqtt_broker(config)
+        await self._broker.start()
         self._ready.set()
-        loop.run_forever()
-        loop.run_until_complete(self._broker.shutdown())
-        loop.close()
+        await stopping.wait()
+        await self._broker.shutdown()
 
     def stop(self) -> None:
         """Stop the broker and its thread."""
-        if self._loop is not None and self._thread is not None and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
+        thread, loop, stopping = self._thread, self._loop, self._stopping
+        if thread is not None and loop is not None and stopping is not None and thread.is_alive():
+            loop.call_soon_threadsafe(stopping.set)
+            thread.join(timeout=10)

@@ -1,4 +1,4 @@
-"""``hallrate check-config``: validate agent, hub and directory files, listing every problem."""
+"""``hallrate check-config``: validate agent, hub, kiosk and directory files, listing problems."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from device_agent.config import read_agent_config
 from device_agent.configfile import ConfigReader
 from hub.config import read_hub_config
 from hub.directory import read_directory
+from kiosk.config import read_kiosk_config
 
 READERS = {
     "device": ("agent", read_agent_config),
     "hub": ("hub", read_hub_config),
     "hall": ("directory", read_directory),
+    "kiosk": ("kiosk", read_kiosk_config),
 }
 
 
@@ -25,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         type=Path,
         metavar="FILE",
-        help="agent, hub or hall directory files (TOML)",
+        help="agent, hub, kiosk or hall directory files (TOML)",
     )
 
 

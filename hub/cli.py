@@ -1,4 +1,4 @@
-"""The ``hallrate`` command and its subcommands.
+"""hallrate: satisfaction ratings for government service halls.
 
 Each subcommand lives in the module that owns it and is imported only when
 used, so a window device running ``hallrate agent`` loads no hub code.
@@ -13,9 +13,13 @@ import sys
 
 SUBCOMMANDS = {
     "agent": ("device_agent.main", "run a window device's agent"),
-    "hub": ("hub.main", "run a hall's hub"),
+    "kiosk": ("kiosk.main", "run a touchscreen kiosk's web app"),
+    "hub": ("hub.main", "run a hall's hub, or rebuild its counts (hub rebuild)"),
     "demo": ("hub.demo", "run a whole hall on this machine"),
     "check-config": ("hub.check_config", "validate configuration files"),
+    "device-config": ("hub.device_config", "set a window device's configuration remotely"),
+    "report": ("hub.reports", "month-end tally per person, weekly ranking (CSV or JSON)"),
+    "token": ("hub.tokens", "create, list or revoke API tokens"),
 }
 
 
@@ -26,18 +30,22 @@ def main(argv: list[str] | None = None) -> int:
         "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    modules = {}
+    words = sys.argv[1:] if argv is None else argv
+    chosen = next((w for w in words if w in SUBCOMMANDS), None)
+    module = None
     for name, (module_name, help_text) in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
-        modules[name] = module
-        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+        subparser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            module = importlib.import_module(module_name)
+            module.add_arguments(subparser)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    return int(modules[args.command].run(args))
+    assert module is not None
+    return int(module.run(args))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from device_agent.configfile import ConfigReader, in_range
 from device_agent.mqtt import BrokerSettings, read_broker
 from device_agent.topics import DEFAULT_BASE, ID_PATTERN
+from hub.boards.layout import BoardLayout, read_boards
+from hub.central import CentralSettings, read_central
 from hub.directory import Directory, read_directory
+from hub.forwarding import ForwardingSettings, read_forwarding
+from hub.warnings import WarningSettings, read_warning_settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,10 @@ class HubConfig:
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
+    warnings: WarningSettings = field(default_factory=WarningSettings)
+    forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
+    central: CentralSettings = field(default_factory=CentralSettings)
+    boards: tuple[BoardLayout, ...] = ()
     source: Path | None = None
 
 
@@ -57,7 +65,9 @@ def _zone_check(value: str) -> str | None:
 
 def read_hub_config(reader: ConfigReader) -> HubConfig:
     """Read a hub configuration and the directory it names, recording every problem."""
-    reader.reject_unknown("", ("hub", "broker", "ingest", "api"))
+    reader.reject_unknown(
+        "", ("hub", "broker", "ingest", "api", "warnings", "forwarding", "central", "boards")
+    )
     reader.reject_unknown(
         "hub", ("hall", "database", "directory", "client_id", "base_topic", "timezone")
     )
@@ -94,6 +104,10 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
             port=reader.get("api.port", int, default=8080, check=in_range(0, 65535)),
             threads=reader.get("api.threads", int, default=4, check=in_range(1, 64)),
         ),
+        warnings=read_warning_settings(reader),
+        forwarding=read_forwarding(reader),
+        central=read_central(reader),
+        boards=read_boards(reader, directory),
         source=reader.path,
     )
 

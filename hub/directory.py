@@ -1,14 +1,15 @@
-"""The hall directory: departments, windows, staff and the devices the hub accepts.
+"""The hall directory: departments, windows, staff, service items, announcements, devices.
 
-The hub owns it; kiosks sync it for their public-information pages. A device
-that is not listed here cannot have its votes counted: its messages are
-quarantined as coming from an unknown device.
+The hub owns it; kiosks sync it for their public-information pages (see
+``hub/kiosk_api.py``). A device that is not listed here cannot have its votes
+counted: its messages are quarantined as coming from an unknown device.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -46,6 +47,32 @@ class Staff:
     gender: str | None = None
     post: str | None = None
     duties: str | None = None
+    photo: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceItem:
+    """A service the hall offers: what to bring, how long it takes, what it costs, where."""
+
+    id: str
+    name: str
+    department: str
+    materials: tuple[str, ...] = ()
+    time_limit: str | None = None
+    fees: str | None = None
+    windows: tuple[str, ...] = ()
+    notes: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Announcement:
+    """A notice shown on the kiosks from ``published`` until ``until`` (inclusive)."""
+
+    id: str
+    title: str
+    body: str
+    published: date
+    until: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +94,16 @@ class Directory:
     windows: dict[str, Window] = field(default_factory=dict)
     staff: dict[str, Staff] = field(default_factory=dict)
     devices: dict[str, Device] = field(default_factory=dict)
+    service_items: dict[str, ServiceItem] = field(default_factory=dict)
+    announcements: dict[str, Announcement] = field(default_factory=dict)
 
 
 def read_directory(reader: ConfigReader) -> Directory:
     """Read a directory file, recording every problem (missing ids, dangling references)."""
-    reader.reject_unknown("", ("hall", "departments", "windows", "staff", "devices"))
+    reader.reject_unknown(
+        "",
+        ("hall", "departments", "windows", "staff", "devices", "service_items", "announcements"),
+    )
     hall = reader.get("hall.id", str, check=_id_check)
     name = reader.get("hall.name", str, default=hall)
     departments = _by_id(
@@ -99,6 +131,7 @@ def read_directory(reader: ConfigReader) -> Directory:
             gender=r.get("gender", str, default="") or None,
             post=r.get("post", str, default="") or None,
             duties=r.get("duties", str, default="") or None,
+            photo=r.path_value("photo") if r.has("photo") else None,
         ),
     )
     devices = _by_id(
@@ -110,6 +143,39 @@ def read_directory(reader: ConfigReader) -> Directory:
             window=r.get("window", str, default="") or None,
         ),
     )
+    service_items = _by_id(
+        reader,
+        "service_items",
+        lambda r: ServiceItem(
+            id=r.get("id", str, check=_id_check),
+            name=r.get("name", str),
+            department=r.get("department", str),
+            materials=_texts(r, "materials"),
+            time_limit=r.get("time_limit", str, default="") or None,
+            fees=r.get("fees", str, default="") or None,
+            windows=_texts(r, "windows"),
+            notes=r.get("notes", str, default="") or None,
+        ),
+    )
+    announcements = _by_id(
+        reader,
+        "announcements",
+        lambda r: Announcement(
+            id=r.get("id", str, check=_id_check),
+            title=r.get("title", str),
+            body=r.get("body", str, default=""),
+            published=_date(r, "published", required=True) or date.min,
+            until=_date(r, "until", required=False),
+        ),
+    )
+    for i, item in enumerate(service_items.values()):
+        if item.department not in departments:
+            reader.problem(
+                f"service_items[{i}].department", f"unknown department {item.department!r}"
+            )
+        for window in item.windows:
+            if window not in windows:
+                reader.problem(f"service_items[{i}].windows", f"unknown window {window!r}")
     for i, w in enumerate(windows.values()):
         if w.department not in departments:
             reader.problem(f"windows[{i}].department", f"unknown department {w.department!r}")
@@ -124,7 +190,14 @@ def read_directory(reader: ConfigReader) -> Directory:
         if d.kind == "evaluator" and d.window is None:
             reader.problem(f"devices[{i}].window", "an evaluator needs its window")
     return Directory(
-        hall=hall, name=name, departments=departments, windows=windows, staff=staff, devices=devices
+        hall=hall,
+        name=name,
+        departments=departments,
+        windows=windows,
+        staff=staff,
+        devices=devices,
+        service_items=service_items,
+        announcements=announcements,
     )
 
 
@@ -134,6 +207,34 @@ def load_directory(path: str | Path) -> Directory:
     directory = read_directory(reader)
     reader.finish()
     return directory
+
+
+def _texts(reader: ConfigReader, key: str) -> tuple[str, ...]:
+    values = reader.get(key, list, default=[])
+    if not all(isinstance(v, str) for v in values):
+        reader.problem(key, "must be a list of strings")
+        return ()
+    return tuple(values)
+
+
+def _date(reader: ConfigReader, key: str, *, required: bool) -> date | None:
+    """A date written as a TOML date (2026-11-01) or as an ISO string."""
+    if not reader.has(key):
+        if required:
+            reader.problem(key, "is required")
+        return None
+    value = reader.get(key, object)
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+    reader.problem(key, f"must be a date such as 2026-11-01, got {value!r}")
+    return None
 
 
 def _id_check(value: str) -> str | None:

@@ -24,14 +24,18 @@ import paho.mqtt.client as paho
 from device_agent.errors import ProtocolError
 from device_agent.mqtt import OFFLINE, ONLINE, connect_async, is_failure, new_client
 from device_agent.protocol import (
+    ENVELOPE_ID,
     Receipt,
+    decode_complaint,
     decode_service_event,
     decode_vote,
     encode,
     format_time,
+    load_object,
     parse_time,
 )
 from device_agent.topics import DeviceTopic, HubTopic, Topics
+from hub.complaints import StoredComplaint
 from hub.config import HubConfig
 from hub.errors import StoreError
 from hub.store import Batch, DeviceState, Outcome, Quarantined, Store, StoredEvent, StoredVote
@@ -52,6 +56,7 @@ STATE_TOPICS = {
     DeviceTopic.TELEMETRY: "telemetry",
 }
 RETRY_COMMIT_S = 1.0
+RECEIPT_IDS = 100  # ids per receipt: 100 of the longest (64 characters) fit in 8 KiB
 
 
 @dataclass
@@ -100,6 +105,8 @@ class Ingest:
         self._now = now
         self._pending = _Pending()
         self._stop = threading.Event()
+        # Set after every commit: the LED boards' scheduler waits on it, never ingest on them.
+        self.committed = threading.Event()
         self._skew = timedelta(seconds=config.ingest.clock_skew_s)
         self.client = new_client(
             config.broker,
@@ -192,12 +199,21 @@ class Ingest:
                 event = decode_service_event(message.payload, topic_device=device)
                 cast_at, _ = self._cast_time(event.ts, event.sent, received, [])
                 pending.batch.events.append(StoredEvent(event, cast_at, received_at))
+            elif parsed.kind == DeviceTopic.COMPLAINT:
+                if self.config.directory.devices[device].kind != "kiosk":
+                    raise ProtocolError("only a kiosk files complaints", field="device")
+                complaint = decode_complaint(message.payload, topic_device=device)
+                cast_at, _ = self._cast_time(complaint.ts, complaint.sent, received, [])
+                pending.batch.complaints.append(StoredComplaint(complaint, cast_at, received_at))
             else:
                 raise ProtocolError(
                     f"the hub does not accept {parsed.kind.value!r} yet", field="topic"
                 )
         except ProtocolError as exc:
-            self._quarantine(message, device, exc.id, str(exc), received_at)
+            # A refusal found before decoding (unknown device, wrong topic) carries no
+            # id: look for one, so the device gets its rejected receipt and stops resending.
+            record_id = exc.id if exc.id is not None else _claimed_id(message.payload)
+            self._quarantine(message, device, record_id, str(exc), received_at)
 
     def _quarantine(
         self,
@@ -257,6 +273,7 @@ class Ingest:
         self.state.store_error = None
         self.state.last_commit_at = format_time(self._now())
         self._pending = _Pending()
+        self.committed.set()
         for mid, qos in pending.acks:
             if qos > 0:
                 self.client.ack(mid, qos)
@@ -268,8 +285,14 @@ class Ingest:
             stored_by_device[item.vote.device].append(item.vote.id)
         for event in pending.batch.events:
             stored_by_device[event.event.device].append(event.event.id)
+        for item in pending.batch.complaints:
+            stored_by_device[item.complaint.device].append(item.complaint.id)
         for device, ids in stored_by_device.items():
-            self._publish_receipt(device, Receipt(ids=list(dict.fromkeys(ids)), status="stored"))
+            unique = list(dict.fromkeys(ids))
+            # A receipt must fit the protocol's 8 KiB too, or the device refuses it.
+            for start in range(0, len(unique), RECEIPT_IDS):
+                chunk = unique[start : start + RECEIPT_IDS]
+                self._publish_receipt(device, Receipt(ids=chunk, status="stored"))
         for device, reasons in pending.rejected.items():
             self._publish_receipt(
                 device, Receipt(ids=list(reasons), status="rejected", reasons=reasons)
@@ -320,7 +343,7 @@ class Ingest:
         properties: object,
     ) -> None:
         try:
-            if self.state.connected:
+            if self.state.connected and not self._stop.is_set():
                 logger.warning("hub lost the broker: %s", reason_code)
             self.state.connected = False
             # Unacknowledged messages will be redelivered by the broker on reconnect.
@@ -344,3 +367,13 @@ class Ingest:
                 )
             except Exception:
                 logger.exception("quarantining a message failed")
+
+
+def _claimed_id(payload: bytes) -> str | None:
+    """The well-formed record id a payload names, or None."""
+    try:
+        body = load_object(payload)
+    except ProtocolError as exc:
+        return exc.id
+    ident = body.get("id")
+    return ident if isinstance(ident, str) and ENVELOPE_ID.fullmatch(ident) else None

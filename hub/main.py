@@ -16,6 +16,13 @@ logger = logging.getLogger(__name__)
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``hallrate hub``."""
     parser.add_argument("--config", required=True, help="the hub's TOML configuration")
+    parser.add_argument(
+        "action",
+        nargs="?",
+        default="run",
+        choices=("run", "rebuild"),
+        help="run the hub (default), or rebuild counts and warnings from the raw votes",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,6 +36,10 @@ def run(args: argparse.Namespace) -> int:
         for problem in exc.problems:
             logger.error("%s", problem)
         return 2
+    if args.action == "rebuild":
+        from hub.counting import rebuild_database
+
+        return rebuild_database(config)
     hub = HubService(config)
     stop = wait_for_signals()
     hub.start()

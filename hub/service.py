@@ -6,10 +6,15 @@ import logging
 import threading
 import time
 
+from waitress import wasyncore
 from waitress.server import create_server
 
 from hub.app import create_app
+from hub.boards.service import BoardService
+from hub.central import CentralConsumer
 from hub.config import HubConfig
+from hub.counting import Counting
+from hub.forwarding import Forwarder
 from hub.ingest import Ingest
 from hub.store import Store
 
@@ -23,9 +28,17 @@ class HubService:
 
     def __init__(self, config: HubConfig) -> None:
         self.config = config
-        self.store = Store(config.database)
+        self.counting = Counting(config)
+        self.store = Store(
+            config.database, counting=self.counting if config.warnings.enabled else None
+        )
+        forwarding = config.forwarding.channels
+        self.forwarder = Forwarder(config, summary=self.counting.summary) if forwarding else None
+        self.central = CentralConsumer(config) if config.central.enabled else None
         self.ingest = Ingest(config, self.store)
+        self.boards = BoardService(config, changed=self.ingest.committed)
         self.app = create_app(config, state=self.ingest.state)
+        self.app.config["HALLRATE_BOARD_FEED"] = self.boards.feed
         self._server = create_server(
             self.app,
             host=config.api.host,
@@ -48,6 +61,9 @@ class HubService:
         ]
         for thread in self._threads:
             thread.start()
+        for part in (self.forwarder, self.central, self.boards):
+            if part is not None:
+                part.start()
         logger.info("hub %s serving %s", self.config.hall, self.api_url)
 
     def healthy(self) -> bool:
@@ -60,10 +76,27 @@ class HubService:
         self.ingest.stop()
         if self._threads:
             self._threads[0].join(timeout=10)
-        self._server.close()
-        if len(self._threads) > 1:
+        # Before the HTTP server: ending the wall's event streams frees its threads.
+        self.boards.stop()
+        # Let running requests finish before the sockets close under them:
+        # waitress's TcpWSGIServer.close() does not wait for its threads.
+        self._server.task_dispatcher.shutdown(timeout=5)
+        if len(self._threads) > 1 and self._threads[1].is_alive():
+            # In the server's own loop thread: closing its sockets from here races
+            # its select(), and the EBADF kills the thread.
+            self._server.trigger.pull_trigger(self._close_server)
             self._threads[1].join(timeout=5)
+        else:
+            self._close_server()
+        for part in (self.forwarder, self.central):
+            if part is not None:
+                part.stop()
         self.store.close()
+
+    def _close_server(self) -> None:
+        # Every socket, open connections included, so the server's loop ends.
+        self._server.close()
+        wasyncore.close_all(self._server._map)
 
     def _run_ingest(self) -> None:
         try:

@@ -15,15 +15,22 @@ import hashlib
 import json
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import orjson
 import sqlite_utils
 
-from device_agent.protocol import ServiceEvent, Vote
+from device_agent.protocol import ServiceEvent, Vote, as_dict
 from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
+from hub import aggregates, appeals, central, filters, forwarding, tokens, warnings
+from hub.complaints import StoredComplaint, create_complaints_table, store_complaints
+from hub.duty import create_duty_index
 from hub.errors import StoreError
+
+if TYPE_CHECKING:
+    from hub.counting import Counting
 
 CHUNK = 400  # ids per IN (...) lookup, under SQLite's parameter limit
 DEVICE_STATE_COLUMNS = ("status", "info", "telemetry")
@@ -105,7 +112,20 @@ def _v1(db: sqlite_utils.Database) -> None:
         )""")
 
 
-MIGRATIONS = [_v1]
+MIGRATIONS = [
+    _v1,
+    create_complaints_table,
+    create_duty_index,
+    # Issue 4: counts, voids, warnings, the outbox to central, API tokens, central role.
+    aggregates.create_tables,
+    appeals.create_tables,
+    warnings.create_tables,
+    forwarding.create_tables,
+    tokens.create_tables,
+    central.create_tables,
+    # Issue 3: filtered votes keep their rule; votes and events name their service.
+    filters.add_filter_columns,
+]
 
 
 @dataclass(slots=True)
@@ -157,9 +177,16 @@ class Batch:
     events: list[StoredEvent] = field(default_factory=list)
     quarantine: list[Quarantined] = field(default_factory=list)
     device_states: list[DeviceState] = field(default_factory=list)
+    complaints: list[StoredComplaint] = field(default_factory=list)
 
     def __len__(self) -> int:
-        return len(self.votes) + len(self.events) + len(self.quarantine) + len(self.device_states)
+        return (
+            len(self.votes)
+            + len(self.events)
+            + len(self.quarantine)
+            + len(self.device_states)
+            + len(self.complaints)
+        )
 
 
 @dataclass(slots=True)
@@ -171,24 +198,28 @@ class Outcome:
     conflicting: list[str] = field(default_factory=list)
 
 
+DIGEST_FIELDS = tuple(f.name for f in fields(Vote) if f.name != "sent")
+
+
 def content_digest(vote: Vote) -> str:
-    """The SHA-256 of a vote's canonical JSON, without its ``sent`` time."""
-    body = asdict(vote)
-    body.pop("sent", None)
-    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    """The SHA-256 of a vote's fields in a fixed order, without its ``sent`` time."""
+    canonical = orjson.dumps(
+        [getattr(vote, name) for name in DIGEST_FIELDS], option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.sha256(canonical).hexdigest()
 
 
 _INSERT_VOTE = """
     INSERT INTO votes (id, device, seq, channel, window, staff, ticket, level, dims, reasons,
-                       comment, anonymous, flags, ts, cast_at, sent, received_at, digest)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       comment, anonymous, flags, ts, cast_at, sent, received_at, digest,
+                       counted, filter_rule, filter_version, service)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING"""
 
 _INSERT_EVENT = """
     INSERT INTO service_events (id, device, seq, event, window, staff, ticket, ts, cast_at,
-                                sent, received_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                sent, received_at, service)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING"""
 
 _INSERT_QUARANTINE = """
@@ -209,10 +240,12 @@ _UPSERT_DEVICE_STATE = {
 class Store:
     """The hub's SQLite file, written by the ingest thread only."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, counting: Counting | None = None) -> None:
         self.path = Path(path)
         self.db = open_database(self.path)
         migrate(self.db, MIGRATIONS)
+        # Counts and warnings (hub.counting), kept in each commit's transaction.
+        self.counting = counting
 
     def close(self) -> None:
         """Close the file."""
@@ -224,12 +257,16 @@ class Store:
             with write_transaction(self.db) as conn:
                 outcome = self._store_votes(conn, batch.votes)
                 outcome.stored.extend(self._store_events(conn, batch.events))
+                outcome.stored.extend(store_complaints(conn, batch.complaints))
                 self._store_quarantine(conn, batch.quarantine)
                 for state in batch.device_states:
                     conn.execute(
                         _UPSERT_DEVICE_STATE[state.kind],
                         (state.device, state.value, state.received_at),
                     )
+                if self.counting is not None and outcome.stored:
+                    # Last, so it sees every vote of the batch as stored (and filtered).
+                    self.counting.apply(conn)
         except sqlite3.Error as exc:
             reason = "disk full" if is_disk_full(exc) else str(exc)
             raise StoreError(f"cannot commit to {self.path}: {reason}") from exc
@@ -255,7 +292,7 @@ class Store:
                             vote.id,
                             item.received_at,
                             digest,
-                            json.dumps(asdict(vote), ensure_ascii=False),
+                            json.dumps(as_dict(vote), ensure_ascii=False),
                         ),
                     )
                 continue
@@ -272,24 +309,32 @@ class Store:
                     vote.ticket,
                     vote.level,
                     _json_or_none(vote.dims),
-                    json.dumps(vote.reasons),
+                    _json_list(vote.reasons),
                     vote.comment,
                     int(vote.anonymous),
-                    json.dumps(item.flags),
+                    _json_list(item.flags),
                     vote.ts,
                     item.cast_at,
                     vote.sent,
                     item.received_at,
                     digest,
+                    # A press an anti-manipulation rule caught is kept, never counted.
+                    int(vote.counted),
+                    vote.filter.rule if vote.filter else None,
+                    vote.filter.version if vote.filter else None,
+                    vote.service,
                 )
             )
         conn.executemany(_INSERT_VOTE, rows)
         return outcome
 
     def _store_events(self, conn: sqlite3.Connection, events: list[StoredEvent]) -> list[str]:
-        conn.executemany(
-            _INSERT_EVENT,
-            [
+        # Row by row: a repeat (resent, or twice in this batch) inserts nothing and
+        # must not be reported as stored. Events are few next to votes.
+        stored = []
+        for e in events:
+            cursor = conn.execute(
+                _INSERT_EVENT,
                 (
                     e.event.id,
                     e.event.device,
@@ -302,11 +347,12 @@ class Store:
                     e.cast_at,
                     e.event.sent,
                     e.received_at,
-                )
-                for e in events
-            ],
-        )
-        return [e.event.id for e in events]
+                    e.event.service,
+                ),
+            )
+            if cursor.rowcount:
+                stored.append(e.event.id)
+        return stored
 
     def _store_quarantine(self, conn: sqlite3.Connection, items: list[Quarantined]) -> None:
         conn.executemany(
@@ -337,6 +383,10 @@ def _existing_digests(conn: sqlite3.Connection, table: str, ids: Iterable[str]) 
             conn.execute(f"SELECT id, digest FROM {table} WHERE id IN ({marks})", chunk).fetchall()
         )
     return found
+
+
+def _json_list(value: list[str]) -> str:
+    return json.dumps(value) if value else "[]"
 
 
 def _json_or_none(value: Any) -> str | None:

@@ -15,6 +15,7 @@ from hub.broker import MosquittoBroker, find_mosquitto
 from hub.config import load_hub_config
 from hub.service import HubService
 from tests.hall import Hall
+from tests.thirdparty import ThirdParty
 
 
 @pytest.fixture(scope="session")
@@ -88,11 +89,14 @@ def start_agent() -> Iterator[Callable[..., RunningAgent]]:
     """Start an agent of a hall on its own MockFactory; stopped at the end of the test."""
     agents: list[RunningAgent] = []
 
-    def start(hall: Hall, n: int = 1, **config: object) -> RunningAgent:
+    def start(
+        hall: Hall, n: int = 1, *, clock: Callable[[], float] | None = None, **config: object
+    ) -> RunningAgent:
         factory = MockFactory()
         agent = Agent(
             load_agent_config(hall.agent_config(n, **config)),  # type: ignore[arg-type]
             pin_factory=factory,
+            **({"clock": clock} if clock is not None else {}),
         )
         running = RunningAgent(agent, factory)
         running.thread.start()
@@ -102,3 +106,18 @@ def start_agent() -> Iterator[Callable[..., RunningAgent]]:
     yield start
     for running in agents:
         running.stop()
+
+
+@pytest.fixture
+def third_party() -> Iterator[Callable[..., ThirdParty]]:
+    """Connect raw paho clients (vendor firmware, an operator's tool); closed at the end."""
+    clients: list[ThirdParty] = []
+
+    def connect(port: int, **options: object) -> ThirdParty:
+        client = ThirdParty(port, **options)  # type: ignore[arg-type]
+        clients.append(client)
+        return client
+
+    yield connect
+    for client in clients:
+        client.close()

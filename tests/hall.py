@@ -110,15 +110,24 @@ class Hall:
         )
         return path
 
-    def agent_config(self, n: int = 1, *, extra: str = "", resend_after_s: float = 2.0) -> Path:
+    def agent_config(
+        self,
+        n: int = 1,
+        *,
+        extra: str = "",
+        resend_after_s: float = 2.0,
+        outbox: str = "",
+        evaluator: str = "",
+    ) -> Path:
+        """An agent's file; ``outbox`` and ``evaluator`` are more lines for those tables."""
         path = self.root / f"agent-{n}.toml"
         path.write_text(
             f'[device]\nid = "{self.device_id(n)}"\nhall = "{self.id}"\n'
             f'window = "w{n:02d}"\nstaff = "s{n:02d}"\n\n'
             f'[broker]\nhost = "127.0.0.1"\nport = {self.port}\nprotocol = "{self.protocol}"\n'
             "reconnect_max_s = 2\nkeepalive_s = 10\n\n"
-            f'[outbox]\npath = "outbox-{n}.sqlite"\nresend_after_s = {resend_after_s}\n\n'
-            '[evaluator]\ndebounce_ms = 50\nthank_you_pin = "GPIO25"\n\n'
+            f'[outbox]\npath = "outbox-{n}.sqlite"\nresend_after_s = {resend_after_s}\n{outbox}\n'
+            f'[evaluator]\ndebounce_ms = 50\nthank_you_pin = "GPIO25"\n{evaluator}\n'
             "[evaluator.keys]\nGPIO17 = 5\nGPIO27 = 4\nGPIO22 = 3\nGPIO23 = 2\nGPIO24 = 1\n" + extra
         )
         return path

@@ -1,0 +1,105 @@
+"""Appeals (申诉): a manager voids a vote, the counts and the warnings follow.
+
+A voided vote stays in ``votes`` as it arrived; ``vote_voids`` says who voided
+it, when and why. Voiding moves the vote from its level's count to
+``voided`` in every period it counted in, in one transaction with the
+warnings it touches: a warning that no longer holds is withdrawn (kept, with
+both states in its audit log), one that still holds loses the vote from its
+evidence.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from device_agent.protocol import format_time
+from hub import aggregates
+from hub.counting import Counting
+from hub.errors import StateError, UnknownRecord
+
+VOID_REASONS = {
+    "malicious": "a malicious or bought rating",
+    "not_about_staff": "the rating is not about this staff member's service",
+    "duplicate": "a duplicate of another rating for the same service",
+}
+MAX_NOTE_CHARS = 2000
+
+
+def create_tables(db: sqlite_utils.Database) -> None:
+    """Migration: the voids of upheld appeals."""
+    db.execute("""
+        CREATE TABLE vote_voids (
+            vote_id TEXT PRIMARY KEY,
+            reason TEXT NOT NULL
+                CHECK (reason IN ('malicious', 'not_about_staff', 'duplicate')),
+            note TEXT,
+            by TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""")
+
+
+@dataclass(frozen=True, slots=True)
+class Voided:
+    """What a void did: the vote, and the warnings it withdrew or changed."""
+
+    vote_id: str
+    reason: str
+    at: str
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "vote": self.vote_id,
+            "reason": self.reason,
+            "at": self.at,
+            "warnings_changed": self.warnings,
+        }
+
+
+def void_vote(
+    conn: sqlite3.Connection,
+    counting: Counting,
+    vote_id: str,
+    *,
+    reason: str,
+    by: str,
+    note: str | None = None,
+) -> Voided:
+    """Void a stored vote inside the caller's write transaction; raises on a bad request."""
+    if reason not in VOID_REASONS:
+        raise StateError(f"reason: must be one of {', '.join(VOID_REASONS)}, got {reason!r}")
+    if note is not None and len(note) > MAX_NOTE_CHARS:
+        raise StateError(f"note: at most {MAX_NOTE_CHARS} characters")
+    row = conn.execute(
+        "SELECT window, staff, level, counted, cast_at FROM votes WHERE id = ?", (vote_id,)
+    ).fetchone()
+    if row is None:
+        raise UnknownRecord(f"no vote {vote_id!r}")
+    existing = conn.execute(
+        "SELECT at, by FROM vote_voids WHERE vote_id = ?", (vote_id,)
+    ).fetchone()
+    if existing is not None:
+        raise StateError(f"vote {vote_id} was voided at {existing[0]} by {existing[1]}")
+    # Count whatever was stored but not counted yet, so the change below has a base.
+    counting.apply(conn)
+    at = format_time(counting.now())
+    conn.execute(
+        "INSERT INTO vote_voids (vote_id, reason, note, by, at) VALUES (?, ?, ?, ?, ?)",
+        (vote_id, reason, note, by, at),
+    )
+    window, staff, level, counted, cast_at = row
+    change = aggregates.Tally()
+    subjects = counting.attribution.subjects(window, staff)
+    periods = counting.calendar.keys(cast_at).items()
+    change.add(subjects, periods, aggregates.vote_vector(level, bool(counted), False), -1)
+    change.add(subjects, periods, aggregates.vote_vector(level, bool(counted), True))
+    aggregates.write_deltas(conn, change.deltas)
+    cause = {"void": vote_id, "reason": reason}
+    changed = counting.engine.review(conn, change.staff_periods, by=by, cause=cause)
+    changed += counting.engine.drop_vote(conn, vote_id, by=by, cause=cause)
+    return Voided(vote_id, reason, at, list(dict.fromkeys(changed)))

@@ -1,0 +1,51 @@
+"""The appeals API: void a vote (a manager's decision on an appeal), list the voids."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, abort, g, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from hub.api import _db
+from hub.appeals import MAX_NOTE_CHARS, VOID_REASONS, void_vote
+from hub.tokens import require
+from hub.warnings_api import counting, write
+
+bp = Blueprint("appeals", __name__)
+
+
+def init_app(app: Flask) -> None:
+    """Register the appeals API (after :func:`hub.warnings_api.init_app`)."""
+    app.register_blueprint(bp)
+
+
+@bp.post("/api/v1/votes/<ident>/void")
+@require("void")
+def void(ident: str) -> ResponseReturnValue:
+    """Void a vote; body ``{"reason": "malicious"|"not_about_staff"|"duplicate", "note": ...}``.
+
+    The counts drop at once and every warning the vote was behind is
+    withdrawn (if it no longer holds) or has its evidence updated.
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="send a JSON object with a reason")
+    reason = body.get("reason")
+    if reason not in VOID_REASONS:
+        abort(400, description=f"reason: must be one of {', '.join(VOID_REASONS)}")
+    note = body.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE_CHARS):
+        abort(400, description=f"note: text of at most {MAX_NOTE_CHARS} characters")
+    with write() as conn:
+        voided = void_vote(conn, counting(), ident, reason=reason, by=g.actor, note=note)
+    return jsonify(voided.as_dict())
+
+
+@bp.get("/api/v1/voids")
+def voids() -> ResponseReturnValue:
+    """Every voided vote with who voided it, when and why, newest first."""
+    rows = _db().execute(
+        "SELECT x.vote_id, x.reason, x.note, x.by, x.at, v.staff, v.window, v.level, v.cast_at"
+        " FROM vote_voids x JOIN votes v ON v.id = x.vote_id ORDER BY x.at DESC LIMIT 1000"
+    )
+    names = ("vote", "reason", "note", "by", "at", "staff", "window", "level", "cast_at")
+    return jsonify({"voids": [dict(zip(names, row, strict=True)) for row in rows]})

@@ -1,0 +1,304 @@
+"""The hub in central role: warnings and summaries from many halls, county-wide.
+
+A hall hub forwards each warning event and its summary (see
+:mod:`hub.forwarding`); they reach central through the county broker (the
+hall brokers bridge ``{base}/hub/warning`` and ``{base}/hub/summary`` to it)
+or as signed webhook posts. :func:`accept` stores each message idempotently —
+a warning under ``(hall, id)``, its events under ``(hall, id, seq)``, a
+summary per hall — and only then does central confirm it: a receipt on the
+hall's ``{base}/hub/receipt``, or a 2xx answer. Forwarding twice never
+creates two warnings; an older event arriving late never overwrites a newer
+state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import paho.mqtt.client as paho
+import sqlite_utils
+
+from device_agent.configfile import ConfigReader, Secret
+from device_agent.errors import ProtocolError
+from device_agent.mqtt import connect_async, is_failure, new_client
+from device_agent.protocol import ENVELOPE_ID, Receipt, encode, format_time
+from device_agent.storage import open_database, write_transaction
+from device_agent.topics import (
+    DEFAULT_BASE,
+    ID_PATTERN,
+    HubTopic,
+    Topics,
+    every_hall_hub,
+    parse_hall_hub,
+)
+
+if TYPE_CHECKING:
+    from hub.config import HubConfig
+
+logger = logging.getLogger(__name__)
+
+CENTRAL_KEYS = ("enabled", "base_topic", "halls")
+HALL_KEYS = ("webhook_secret", "webhook_secret_file", "webhook_secret_env")
+MAX_MESSAGE_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CentralSettings:
+    """The ``[central]`` section: the halls this hub accepts, and their webhook secrets."""
+
+    enabled: bool = False
+    base_topic: str = DEFAULT_BASE
+    halls: dict[str, Secret | None] = field(default_factory=dict)
+
+
+def read_central(reader: ConfigReader) -> CentralSettings:
+    """Read ``[central]`` and its ``[central.halls.<id>]`` tables, recording every problem."""
+    reader.reject_unknown("central", CENTRAL_KEYS)
+    enabled = reader.get("central.enabled", bool, default=False)
+    base = reader.get(
+        "central.base_topic",
+        str,
+        default=DEFAULT_BASE,
+        check=lambda v: (
+            None
+            if v.count("{hall_id}") == 1
+            else "must contain {hall_id} once, so central can tell the halls apart"
+        ),
+    )
+    halls: dict[str, Secret | None] = {}
+    for hall in reader.get("central.halls", dict, default={}):
+        key = f"central.halls.{hall}"
+        if not ID_PATTERN.fullmatch(hall):
+            reader.problem(key, f"not a valid hall id: must match {ID_PATTERN.pattern}")
+            continue
+        reader.reject_unknown(key, HALL_KEYS)
+        halls[hall] = reader.secret(key, "webhook_secret")
+    if enabled and not halls:
+        reader.problem("central.halls", "list the halls central accepts ([central.halls.<id>])")
+    return CentralSettings(enabled=enabled, base_topic=base, halls=halls)
+
+
+def create_tables(db: sqlite_utils.Database) -> None:
+    """Migration: what central keeps of every hall's warnings and summaries."""
+    db.execute("""
+        CREATE TABLE central_warnings (
+            hall TEXT NOT NULL,
+            id TEXT NOT NULL,
+            staff TEXT NOT NULL,
+            department TEXT,
+            level TEXT NOT NULL,
+            grain TEXT NOT NULL,
+            period TEXT NOT NULL,
+            status TEXT NOT NULL,
+            withdrawn_at TEXT,
+            superseded_by TEXT,
+            raised_at TEXT NOT NULL,
+            last_seq INTEGER NOT NULL,
+            document TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (hall, id)
+        )""")
+    db.execute("CREATE INDEX central_warnings_raised ON central_warnings (raised_at)")
+    db.execute("""
+        CREATE TABLE central_warning_events (
+            hall TEXT NOT NULL,
+            warning_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            event TEXT NOT NULL,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            received_at TEXT NOT NULL,
+            PRIMARY KEY (hall, warning_id, seq)
+        )""")
+    db.execute("""
+        CREATE TABLE central_summaries (
+            hall TEXT PRIMARY KEY,
+            generated_at TEXT NOT NULL,
+            document TEXT NOT NULL,
+            received_at TEXT NOT NULL
+        )""")
+
+
+def accept(
+    conn: sqlite3.Connection, hall: str, kind: str, body: dict[str, Any], *, received_at: str
+) -> str:
+    """Store one forwarded message from ``hall`` idempotently; returns its message id."""
+    if body.get("v") != 1:
+        raise ProtocolError(f"unsupported version {body.get('v')!r}", field="v")
+    if body.get("hall") != hall:
+        raise ProtocolError(f"hall {body.get('hall')!r} differs from the sender's", field="hall")
+    message_id = body.get("message_id")
+    if not isinstance(message_id, str) or not ENVELOPE_ID.fullmatch(message_id):
+        raise ProtocolError("missing or malformed", field="message_id")
+    if kind == "summary":
+        generated = _text(body, "generated_at")
+        conn.execute(
+            "INSERT INTO central_summaries (hall, generated_at, document, received_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (hall) DO UPDATE SET"
+            " generated_at = excluded.generated_at, document = excluded.document,"
+            " received_at = excluded.received_at"
+            " WHERE excluded.generated_at > central_summaries.generated_at",
+            (hall, generated, json.dumps(body, ensure_ascii=False), received_at),
+        )
+        return message_id
+    if kind != "warning":
+        raise ProtocolError(f"unknown kind {kind!r}", field="kind")
+    event = body.get("event")
+    if not isinstance(event, dict) or not isinstance(event.get("seq"), int):
+        raise ProtocolError("must be an object with an integer seq", field="event")
+    seq = event["seq"]
+    conn.execute(
+        "INSERT INTO central_warnings (hall, id, staff, department, level, grain, period,"
+        " status, withdrawn_at, superseded_by, raised_at, last_seq, document, received_at)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (hall, id) DO UPDATE SET status = excluded.status,"
+        " withdrawn_at = excluded.withdrawn_at, superseded_by = excluded.superseded_by,"
+        " last_seq = excluded.last_seq, document = excluded.document,"
+        " received_at = excluded.received_at"
+        " WHERE excluded.last_seq > central_warnings.last_seq",
+        (
+            hall,
+            _text(body, "id"),
+            _text(body, "staff"),
+            body.get("department"),
+            _text(body, "level"),
+            _text(body, "grain"),
+            _text(body, "period"),
+            _text(body, "status"),
+            body.get("withdrawn_at"),
+            body.get("superseded_by"),
+            _text(body, "raised_at"),
+            seq,
+            json.dumps(body, ensure_ascii=False),
+            received_at,
+        ),
+    )
+    conn.execute(
+        "INSERT INTO central_warning_events (hall, warning_id, seq, event, at, by, detail,"
+        " received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (hall, warning_id, seq) DO NOTHING",
+        (
+            hall,
+            body["id"],
+            seq,
+            _text(event, "name"),
+            _text(event, "at"),
+            _text(event, "by"),
+            json.dumps(event.get("detail") or {}, ensure_ascii=False, sort_keys=True),
+            received_at,
+        ),
+    )
+    return message_id
+
+
+def _text(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value or len(value) > 200:
+        raise ProtocolError("must be a non-empty string", field=name)
+    return value
+
+
+def decode_message(payload: bytes) -> dict[str, Any]:
+    """Parse a forwarded message's JSON body."""
+    if len(payload) > MAX_MESSAGE_BYTES:
+        raise ProtocolError(f"payload of {len(payload)} bytes exceeds {MAX_MESSAGE_BYTES}")
+    try:
+        body = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ProtocolError(f"not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ProtocolError("not a JSON object")
+    return body
+
+
+class CentralConsumer:
+    """Central's MQTT side: stores every hall's forwarded messages, then receipts them."""
+
+    def __init__(
+        self, config: HubConfig, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.config = config
+        self.settings = config.central
+        self._now = now
+        self._lock = threading.Lock()
+        self.db = open_database(config.database)
+        self.accepted = 0
+        self.client = new_client(
+            config.broker,
+            client_id=f"{config.client_id}-central",
+            status_topic=None,
+            manual_ack=True,
+        )
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+
+    def start(self) -> None:
+        """Connect and consume in paho's own thread."""
+        connect_async(self.client, self.config.broker)
+        self.client.loop_start()
+
+    def stop(self) -> None:
+        """Disconnect; unacknowledged messages are redelivered at the next start."""
+        self.client.disconnect()
+        self.client.loop_stop()
+        self.db.close()
+
+    def _on_connect(
+        self,
+        client: paho.Client,
+        userdata: object,
+        flags: paho.ConnectFlags,
+        reason_code: paho.ReasonCode,
+        properties: object,
+    ) -> None:
+        try:
+            if is_failure(reason_code):
+                logger.error("broker refused central: %s", reason_code)
+                return
+            template = self.settings.base_topic
+            client.subscribe(
+                [
+                    (every_hall_hub(HubTopic.WARNING, template=template), 1),
+                    (every_hall_hub(HubTopic.SUMMARY, template=template), 1),
+                ]
+            )
+        except Exception:
+            logger.exception("central on_connect failed")
+
+    def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+        try:
+            self._consume(message)
+        except Exception:
+            # Not acknowledged: the broker redelivers it after a reconnect.
+            logger.exception("central could not store a message on %s", message.topic)
+            return
+        client.ack(message.mid, message.qos)
+
+    def _consume(self, message: paho.MQTTMessage) -> None:
+        template = self.settings.base_topic
+        try:
+            hall, kind = parse_hall_hub(message.topic, template=template)
+            if hall not in self.settings.halls:
+                raise ProtocolError(f"hall {hall!r} is not one of central's halls", field="hall")
+            body = decode_message(message.payload)
+            with self._lock, write_transaction(self.db) as conn:
+                message_id = accept(
+                    conn, hall, kind.value, body, received_at=format_time(self._now())
+                )
+        except ProtocolError as exc:
+            # Logged and acknowledged: redelivery would not make it readable. The hall
+            # keeps it unconfirmed in its outbox, where its operator can see it.
+            logger.error("central refused a message on %s: %s", message.topic, exc)
+            return
+        self.accepted += 1
+        receipt = Receipt(ids=[message_id], status="stored")
+        topic = Topics.for_hall(hall, template=template).hub(HubTopic.RECEIPT)
+        self.client.publish(topic, encode(receipt), qos=1)

@@ -1,0 +1,155 @@
+"""Complaints at the hub: their table, storing them once, and the citizen's lookup.
+
+A complaint arrives from a kiosk's outbox like a vote and is stored once per
+id. Its status starts as ``received``; the handling workflow (the manager
+dashboard) moves it on with :func:`record_progress` and publishes an answer.
+A citizen looks it up with the claim code and password: the answer carries
+the status and the published answer only, never the contact, and an unknown
+code costs as much time as a wrong password.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from device_agent.claim import DECOY_SECRET, password_matches
+from device_agent.protocol import Complaint
+
+STATUSES = ("received", "handling", "answered", "closed", "merged")
+
+
+def create_complaints_table(db: sqlite_utils.Database) -> None:
+    """The schema step that adds complaints (a migration of the hub's database)."""
+    db.execute("""
+        CREATE TABLE complaints (
+            rowid INTEGER PRIMARY KEY,
+            id TEXT NOT NULL UNIQUE,
+            device TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            code TEXT NOT NULL,
+            secret TEXT NOT NULL,
+            category TEXT NOT NULL,
+            text TEXT NOT NULL,
+            staff TEXT,
+            department TEXT,
+            anonymous INTEGER NOT NULL CHECK (anonymous IN (0, 1)),
+            contact TEXT,
+            ts TEXT NOT NULL,
+            cast_at TEXT NOT NULL,
+            sent TEXT,
+            received_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'received'
+                CHECK (status IN ('received', 'handling', 'answered', 'closed', 'merged')),
+            answer TEXT,
+            updated_at TEXT NOT NULL,
+            -- An anonymous complaint keeps nothing that could lead back to the citizen.
+            CHECK (anonymous = 0 OR contact IS NULL)
+        )""")
+    db.execute("CREATE INDEX complaints_code ON complaints (code)")
+
+
+@dataclass(slots=True)
+class StoredComplaint:
+    """A complaint ready to store: the envelope plus what the hub measured."""
+
+    complaint: Complaint
+    cast_at: str
+    received_at: str
+
+
+_INSERT = """
+    INSERT INTO complaints (id, device, seq, code, secret, category, text, staff, department,
+                            anonymous, contact, ts, cast_at, sent, received_at, updated_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT (id) DO NOTHING"""
+
+
+def store_complaints(conn: sqlite3.Connection, items: Sequence[StoredComplaint]) -> list[str]:
+    """Insert complaints inside the caller's transaction; returns the ids new to the hub."""
+    stored = []
+    for item in items:
+        c = item.complaint
+        cursor = conn.execute(
+            _INSERT,
+            (
+                c.id,
+                c.device,
+                c.seq,
+                c.code,
+                c.secret,
+                c.category,
+                c.text,
+                c.staff,
+                c.department,
+                int(c.anonymous),
+                None if c.anonymous else c.contact,
+                c.ts,
+                item.cast_at,
+                c.sent,
+                item.received_at,
+                item.received_at,
+            ),
+        )
+        if cursor.rowcount:
+            stored.append(c.id)
+    return stored
+
+
+@dataclass(frozen=True, slots=True)
+class Handling:
+    """What a citizen may learn about their complaint."""
+
+    status: str
+    category: str
+    filed_at: str
+    answer: str | None
+    updated_at: str
+
+
+def lookup_complaint(db: sqlite_utils.Database, code: str, password: str) -> Handling | None:
+    """The handling of the complaint with ``code`` whose password is ``password``, or None.
+
+    Codes are random and short, so two complaints may share one: each one's
+    password is checked, and every check costs the same whether or not the
+    code exists.
+    """
+    rows = db.execute(
+        "SELECT secret, status, category, cast_at, answer, updated_at FROM complaints"
+        " WHERE code = ? ORDER BY rowid",
+        (code,),
+    ).fetchall()
+    if not rows:
+        password_matches(password, DECOY_SECRET)
+        return None
+    found = None
+    for secret, *rest in rows:
+        if password_matches(password, secret) and found is None:
+            found = rest
+    if found is None:
+        return None
+    status, category, cast_at, answer, updated_at = found
+    published = answer if status in ("answered", "closed", "merged") else None
+    return Handling(
+        status=status,
+        category=category,
+        filed_at=cast_at,
+        answer=published,
+        updated_at=updated_at,
+    )
+
+
+def record_progress(
+    conn: sqlite3.Connection, complaint_id: str, *, status: str, answer: str | None, at: str
+) -> bool:
+    """Move a complaint to ``status`` with the answer to publish; False for an unknown id."""
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+    cursor = conn.execute(
+        "UPDATE complaints SET status = ?, answer = ?, updated_at = ? WHERE id = ?",
+        (status, answer, at, complaint_id),
+    )
+    return bool(cursor.rowcount)

@@ -1,0 +1,349 @@
+"""``hallrate demo``: a whole hall on this machine, and the addresses to open.
+
+The demo starts, in order, the services of :func:`hall_services`: a broker
+(the local ``mosquitto`` when installed, otherwise the embedded pure-Python
+one, which speaks MQTT 3.1.1 only), the hub with its JSON API, and simulated
+windows whose citizens press mock-pin buttons. Each service prints its own
+address lines once everything runs; all listen on loopback only, and the
+broker takes anonymous clients so ``mosquitto_sub``/``mosquitto_pub`` work
+without credentials. The hall's first kiosk runs too (``kiosk/demo.py``).
+Ctrl-C or SIGTERM stops them in reverse order. A new
+service (LED wall, dashboard) is one more class with ``name``,
+``start``, ``stop`` and ``lines``, appended in :func:`hall_services`.
+
+State lives in the data folder (``--data``, default ``./data/demo``): the
+generated configuration, the hub's database, each window's outbox and the
+broker's persistence file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Protocol, TextIO, runtime_checkable
+
+from device_agent.errors import ConfigError
+from device_agent.topics import Topics
+from hub.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from hub.demo_hall import SAMPLE_HALL, DemoHall, evaluators, write_demo_hall
+from hub.directory import load_directory
+from hub.main import wait_for_signals
+from hub.service import HubService
+from hub.simulated_windows import SimulatedWindows
+from kiosk.demo import DemoKiosk
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATA = Path("data/demo")
+DEFAULT_WINDOWS = 6
+DEFAULT_RATE = 6.0
+HUB_CONNECT_S = 15.0
+PROGRESS_S = 15.0
+
+
+class DemoService(Protocol):
+    """One part of the demo hall, started and stopped by :func:`run`."""
+
+    name: str
+
+    def start(self) -> None:
+        """Start, returning once the service is ready for the next one."""
+
+    def stop(self) -> None:
+        """Stop and release everything; called once, in reverse start order."""
+
+    def lines(self) -> list[str]:
+        """``label: address`` lines to print once the hall runs."""
+
+
+@runtime_checkable
+class ReportsProgress(Protocol):
+    """A demo service with something to say every few seconds while the hall runs."""
+
+    def progress(self) -> str:
+        """A short account of what happened so far."""
+
+
+class DemoBroker:
+    """The hall broker: Mosquitto when installed, else the embedded one."""
+
+    name = "broker"
+
+    def __init__(self, choice: str, *, workdir: Path, port: int) -> None:
+        if choice == "auto":
+            choice = "mosquitto" if find_mosquitto() else "embedded"
+        self.broker: MosquittoBroker | EmbeddedBroker
+        if choice == "mosquitto":
+            if find_mosquitto() is None:
+                raise FileNotFoundError(
+                    "mosquitto is not installed (apt install mosquitto), "
+                    "or run with --broker embedded"
+                )
+            # Persistent, so the hub's session and its queue survive between demo runs.
+            self.broker = MosquittoBroker(workdir, port=port, persistence=True)
+            self.protocol = "5"
+            self.kind = "mosquitto"
+        else:
+            try:
+                import amqtt  # noqa: F401
+            except ImportError:
+                raise FileNotFoundError(
+                    "the embedded broker needs amqtt: pip install 'hallrate[demo]'"
+                ) from None
+            self.broker = EmbeddedBroker(port=port)
+            self.protocol = "3.1.1"
+            self.kind = "embedded amqtt"
+
+    @property
+    def port(self) -> int:
+        """The broker's port on loopback."""
+        return self.broker.port
+
+    def start(self) -> None:
+        """Start the broker and wait until it accepts connections."""
+        self.broker.start()
+
+    def stop(self) -> None:
+        """Stop the broker (Mosquitto saves its state first)."""
+        self.broker.stop()
+
+    def lines(self) -> list[str]:
+        """The broker's address."""
+        return [
+            f"broker: {self.broker.url}  ({self.kind}, MQTT {self.protocol}, anonymous, loopback)"
+        ]
+
+
+class DemoHub:
+    """The hall hub: ingest from the broker, and the JSON API."""
+
+    name = "hub"
+
+    def __init__(self, hall: DemoHall, *, broker_port: int) -> None:
+        self.hall = hall
+        self.broker_port = broker_port
+        self.service = HubService(hall.hub)
+
+    def start(self) -> None:
+        """Start the hub and wait for it to subscribe, so the first votes find it."""
+        self.service.start()
+        deadline = time.monotonic() + HUB_CONNECT_S
+        while not self.service.ingest.state.connected:
+            if time.monotonic() > deadline:
+                # Not fatal: windows keep their votes and resend them once it connects.
+                logger.warning("the hub has not reached the broker after %.0f s", HUB_CONNECT_S)
+                return
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Commit what the hub holds and stop it."""
+        self.service.stop()
+
+    def progress(self) -> str:
+        """How many votes the hub has stored and quarantined since it started."""
+        state = self.service.ingest.state
+        return f"{state.stored} votes stored, {state.quarantined} quarantined"
+
+    def lines(self) -> list[str]:
+        """The hub's API addresses and a command to watch the hall's topics."""
+        url = self.service.api_url
+        base = Topics.for_hall(self.hall.hub.hall, template=self.hall.hub.base_topic).base
+        return [
+            f"hub: {url}  (the hub's JSON API; open the addresses below)",
+            f"votes: {url}/api/v1/votes",
+            f"devices: {url}/api/v1/devices",
+            f"quarantine: {url}/api/v1/quarantine",
+            f"health: {url}/healthz",
+            *(
+                [f"wall: {url}/boards/{self.hall.hub.boards[0].id}", f"boards: {url}/boards/"]
+                if self.hall.hub.boards
+                else []
+            ),
+            f"watch: mosquitto_sub -h 127.0.0.1 -p {self.broker_port} -v -t '{base}/#'",
+        ]
+
+
+def hall_services(args: argparse.Namespace, data: Path) -> list[DemoService]:
+    """Build the demo's services in start order (nothing runs yet)."""
+    broker = DemoBroker(args.broker, workdir=data / "broker", port=args.broker_port)
+    hall = write_demo_hall(
+        data,
+        windows=args.windows,
+        broker_port=broker.port,
+        protocol=broker.protocol,
+        hub_port=args.hub_port,
+    )
+    hub = DemoHub(hall, broker_port=broker.port)
+    kiosks = [d.id for d in hall.directory.devices.values() if d.kind == "kiosk"]
+    lobby: list[DemoService] = [
+        DemoKiosk(
+            data,
+            device=device,
+            hall=hall.hub.hall,
+            hub_url=hub.service.api_url,
+            broker_port=broker.port,
+            protocol=broker.protocol,
+        )
+        for device in kiosks[:1]
+    ]
+    return [
+        broker,
+        hub,
+        *lobby,
+        SimulatedWindows(hall.windows, rate=args.rate, seed=args.seed),
+    ]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``hallrate demo``."""
+    most = len(evaluators(load_directory(SAMPLE_HALL / "directory.toml")))
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=DEFAULT_DATA,
+        metavar="DIR",
+        help="folder for the demo's configuration, databases and outboxes (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--windows",
+        type=int,
+        default=DEFAULT_WINDOWS,
+        metavar="N",
+        help=f"simulated windows, 1 to {most} (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=DEFAULT_RATE,
+        metavar="PER_MIN",
+        help="average presses per minute at each window (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seed", type=int, metavar="N", help="make the simulated citizens the same at every run"
+    )
+    parser.add_argument(
+        "--broker",
+        choices=["auto", "mosquitto", "embedded"],
+        default="auto",
+        help="auto (default): mosquitto when installed, else the embedded amqtt broker"
+        " (MQTT 3.1.1 only)",
+    )
+    parser.add_argument(
+        "--broker-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="broker port on 127.0.0.1 (default: a free one)",
+    )
+    parser.add_argument(
+        "--hub-port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="hub API port on 127.0.0.1 (default: a free one)",
+    )
+    parser.add_argument(
+        "--duration",
+        type=float,
+        metavar="SECONDS",
+        help="stop by itself after this many seconds (default: run until Ctrl-C)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo hall until Ctrl-C, SIGTERM or ``--duration``; 2 when it cannot start."""
+    if args.rate <= 0:
+        logger.error("--rate must be positive")
+        return 2
+    _quiet_libraries()
+    data = args.data.resolve()
+    stop = wait_for_signals()
+    lock = _lock(data)
+    if lock is None:
+        logger.error("another hallrate demo is using %s; give this one --data DIR", data)
+        return 2
+    with lock:
+        try:
+            services = hall_services(args, data)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                logger.error("%s", problem)
+            return 2
+        except (OSError, ValueError) as exc:
+            logger.error("cannot set up the demo: %s", exc)
+            return 2
+        return _serve(services, stop, data, duration=args.duration)
+
+
+def _serve(
+    services: list[DemoService], stop: threading.Event, data: Path, *, duration: float | None
+) -> int:
+    started: list[DemoService] = []
+    try:
+        for service in services:
+            if stop.is_set():
+                return 0
+            try:
+                service.start()
+            except Exception as exc:
+                logger.error("the demo's %s did not start: %s", service.name, exc)
+                return 1
+            started.append(service)
+        print(f"hallrate demo: data in {data}", flush=True)
+        for service in services:
+            for line in service.lines():
+                print(line, flush=True)
+        print("Press Ctrl-C to stop.", flush=True)
+        _wait(services, stop, duration)
+        return 0
+    finally:
+        for service in reversed(started):
+            try:
+                service.stop()
+            except Exception:
+                logger.exception("stopping the demo's %s failed", service.name)
+        print("hallrate demo: stopped", flush=True)
+
+
+def _wait(services: list[DemoService], stop: threading.Event, duration: float | None) -> None:
+    deadline = None if duration is None else time.monotonic() + duration
+    while True:
+        timeout = PROGRESS_S
+        if deadline is not None:
+            timeout = min(timeout, deadline - time.monotonic())
+            if timeout <= 0:
+                return
+        if stop.wait(timeout):
+            return
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        _print_progress(services)
+
+
+def _print_progress(services: list[DemoService]) -> None:
+    parts = [s.progress() for s in services if isinstance(s, ReportsProgress)]
+    if parts:
+        print(f"demo: {'; '.join(parts)}", flush=True)
+
+
+def _lock(data: Path) -> TextIO | None:
+    """A lock on ``data``, held while the file stays open; None when another demo holds it."""
+    data.mkdir(parents=True, exist_ok=True)
+    lock = (data / "demo.lock").open("w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return None
+    return lock
+
+
+def _quiet_libraries() -> None:
+    # amqtt reports every connection at INFO; the demo's own lines say what matters.
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        logging.getLogger("amqtt").setLevel(logging.WARNING)
+        logging.getLogger("transitions").setLevel(logging.WARNING)

@@ -1,0 +1,130 @@
+"""``hallrate device-config``: set a window device's configuration from the hub, and see it applied.
+
+The hub publishes the desired settings retained on the device's
+``config/set`` topic (the device gets them now, or whenever it next
+connects), then waits for the device's retained ``config`` report of that
+``config_version``: applied, or refused with every problem listed. The
+document's fields are described in ``device_agent/remote_config.py`` and
+``docs/evaluator.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import threading
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from device_agent.errors import ConfigError
+from device_agent.mqtt import PROTOCOLS, is_failure
+from device_agent.topics import DeviceTopic, Topics, check_id
+from hub.config import HubConfig
+
+logger = logging.getLogger(__name__)
+
+
+class DeviceConfigError(RuntimeError):
+    """The configuration could not be published, or no report came back in time."""
+
+
+def set_device_config(
+    config: HubConfig, device: str, document: dict[str, Any], *, timeout: float = 30.0
+) -> dict[str, Any]:
+    """Publish ``document`` retained on ``device``'s ``config/set``; returns the device's report.
+
+    Raises :class:`DeviceConfigError` when the broker cannot be reached or the
+    device did not report on that version within ``timeout`` seconds (it is
+    offline: it will apply the retained document when it connects).
+    """
+    check_id(device, field="device")
+    version = document.get("config_version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DeviceConfigError("the document needs an integer config_version")
+    topics = Topics.for_hall(config.hall, template=config.base_topic)
+    report_topic = topics.device(device, DeviceTopic.CONFIG)
+    reported = threading.Event()
+    report: dict[str, Any] = {}
+
+    def on_message(client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+        try:
+            body = json.loads(message.payload)
+            if isinstance(body, dict) and body.get("config_version") == version:
+                report.update(body)
+                reported.set()
+        except ValueError:
+            logger.warning("ignoring a malformed config report on %s", message.topic)
+
+    # A one-shot tool: a clean session of its own, never the hub's client id.
+    client = paho.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=f"{config.client_id}-device-config",
+        protocol=PROTOCOLS[config.broker.protocol],
+    )
+    settings = config.broker
+    if settings.username:
+        password = settings.password.reveal() if settings.password else None
+        client.username_pw_set(settings.username, password)
+    client.on_message = on_message
+    try:
+        client.connect(settings.host, settings.port, keepalive=settings.keepalive_s)
+    except OSError as exc:
+        raise DeviceConfigError(
+            f"cannot reach the broker at {settings.host}:{settings.port}: {exc}"
+        ) from exc
+    client.loop_start()
+    try:
+        client.subscribe(report_topic, qos=1)
+        info = client.publish(
+            topics.device(device, DeviceTopic.CONFIG_SET),
+            json.dumps(document, ensure_ascii=False),
+            qos=1,
+            retain=True,
+        )
+        info.wait_for_publish(timeout=timeout)
+        if not info.is_published() or is_failure(info.rc):
+            raise DeviceConfigError(f"the broker did not take the configuration of {device}")
+        if not reported.wait(timeout):
+            raise DeviceConfigError(
+                f"{device} did not report config_version {version} within {timeout:g} s;"
+                " it will apply it when it next connects"
+            )
+    finally:
+        client.disconnect()
+        client.loop_stop()
+    return report
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``hallrate device-config``."""
+    parser.add_argument("--config", required=True, help="the hub's TOML configuration")
+    parser.add_argument("device", help="the device id, e.g. w03-eval")
+    parser.add_argument("document", help="a JSON file with the config/set document")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a report")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Publish, wait, print the report; 0 applied, 1 refused or unanswered, 2 bad input."""
+    from hub.config import load_hub_config
+
+    try:
+        config = load_hub_config(args.config)
+        with open(args.document, encoding="utf-8") as file:
+            document = json.load(file)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            logger.error("%s", problem)
+        return 2
+    except (OSError, ValueError) as exc:
+        logger.error("cannot read %s: %s", args.document, exc)
+        return 2
+    try:
+        report = set_device_config(config, args.device, document, timeout=args.timeout)
+    except DeviceConfigError as exc:
+        logger.error("%s", exc)
+        return 1
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return 0 if report.get("applied") else 1

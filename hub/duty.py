@@ -1,0 +1,40 @@
+"""Who is on duty at each window now, from the windows' sign-in and sign-out events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sqlite_utils
+
+from hub.directory import Staff
+
+
+def create_duty_index(db: sqlite_utils.Database) -> None:
+    """The schema step that lets the on-duty question read a few rows, not the whole table."""
+    db.execute("CREATE INDEX service_events_window ON service_events (window, event, rowid)")
+
+
+def on_duty(
+    db: sqlite_utils.Database, staff: Mapping[str, Staff], windows: list[str], *, since: str
+) -> dict[str, list[str]]:
+    """The staff ids on duty at each of ``windows``.
+
+    A window whose latest sign-in or sign-out since ``since`` (a UTC time,
+    usually the start of today) is a sign-in has that person on duty; one
+    with no such event today falls back to the staff the directory seats
+    there, so a hall whose windows never sign in still shows its people.
+    """
+    result: dict[str, list[str]] = {}
+    for window in windows:
+        latest = db.execute(
+            "SELECT staff, event, cast_at FROM service_events"
+            " WHERE window = ? AND event IN ('sign_in', 'sign_out')"
+            " ORDER BY rowid DESC LIMIT 1",
+            (window,),
+        ).fetchone()
+        if latest is not None and latest[2] >= since:
+            person, event, _ = latest
+            result[window] = [person] if event == "sign_in" and person in staff else []
+        else:
+            result[window] = [s.id for s in staff.values() if s.window == window]
+    return result

@@ -1,0 +1,160 @@
+"""Simulated windows for the demo: real device agents on mock pins, and citizens pressing them.
+
+Each window runs the real :class:`~device_agent.agent.Agent` with a
+gpiozero ``MockFactory`` of its own, so every simulated vote takes the same
+path as one from a real evaluator: debounce, outbox, MQTT, hub receipt.
+Simulated citizens arrive at random, human-like intervals and press one
+key, mostly a satisfied one. With a seed, each window's stream of citizens
+(when they arrive, which key, how long they hold it) is the same at every run.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from dataclasses import dataclass
+
+from gpiozero.pins.mock import MockFactory
+
+from device_agent.agent import Agent
+from hub.demo_hall import DemoWindow
+
+logger = logging.getLogger(__name__)
+
+# How citizens rate, in percent: mostly satisfied, some not (domain.md levels).
+LEVEL_WEIGHTS = {5: 55, 4: 25, 3: 10, 2: 6, 1: 4}
+# Nobody is served in no time: a citizen never follows the previous one
+# sooner than this share of the mean interval.
+MIN_GAP_SHARE = 0.3
+HOLD_S = (0.08, 0.35)
+# Some citizens press again, as real ones do (to be sure, or a child at the
+# keypad): the evaluator keeps those presses as filtered votes, never counted,
+# and GET /api/v1/filters shows the rule that caught them (docs/evaluator.md).
+REPEAT_SHARE = 0.15
+REPEATS = (2, 5)
+REPEAT_GAP_S = (0.25, 0.9)
+STOP_JOIN_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Visit:
+    """One citizen at a window: how long after the previous one, which level, how long held."""
+
+    after_s: float
+    level: int
+    hold_s: float
+    presses: int = 1
+    gap_s: float = 0.5
+
+
+class Citizens:
+    """The stream of citizens rating at one window, ``rate`` presses per minute on average."""
+
+    def __init__(self, rng: random.Random, *, rate: float) -> None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        self._rng = rng
+        self.mean_s = 60.0 / rate
+
+    def next_visit(self) -> Visit:
+        """The next citizen: a fixed minimum service time plus an exponential wait."""
+        rng = self._rng
+        wait = self.mean_s * (MIN_GAP_SHARE + (1 - MIN_GAP_SHARE) * rng.expovariate(1.0))
+        level = rng.choices(list(LEVEL_WEIGHTS), weights=list(LEVEL_WEIGHTS.values()))[0]
+        presses = rng.randint(*REPEATS) if rng.random() < REPEAT_SHARE else 1
+        return Visit(
+            after_s=wait,
+            level=level,
+            hold_s=rng.uniform(*HOLD_S),
+            presses=presses,
+            gap_s=rng.uniform(*REPEAT_GAP_S),
+        )
+
+
+class SimulatedWindow:
+    """One window: an agent on its own mock pins, and the citizens who press its keys."""
+
+    def __init__(self, window: DemoWindow, *, citizens: Citizens) -> None:
+        self.window = window
+        self.factory = MockFactory()
+        self.agent = Agent(window.config, pin_factory=self.factory)
+        self.citizens = citizens
+        self.pins = {level: pin for pin, level in window.config.evaluator.keys.items()}
+        self.presses = 0
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self.agent.run, name=f"agent-{window.device}", daemon=True),
+            threading.Thread(target=self._serve, name=f"citizens-{window.device}", daemon=True),
+        ]
+
+    def start(self) -> None:
+        """Run the agent and let citizens in."""
+        for thread in self._threads:
+            thread.start()
+
+    def close_doors(self) -> None:
+        """Let no more citizens in (the first half of stopping, done for all windows at once)."""
+        self._stop.set()
+
+    def stop(self) -> None:
+        """Stop the citizens, then the agent: it marks itself offline and disconnects."""
+        self._stop.set()
+        self._threads[1].join(timeout=STOP_JOIN_S)
+        self.agent.stop()
+        self._threads[0].join(timeout=STOP_JOIN_S)
+
+    def _serve(self) -> None:
+        while True:
+            visit = self.citizens.next_visit()
+            if self._stop.wait(visit.after_s):
+                return
+            pin = self.factory.pin(self.pins[visit.level])
+            for again in range(visit.presses):
+                if again and self._stop.wait(visit.gap_s):
+                    return
+                pin.drive_low()
+                self._stop.wait(visit.hold_s)
+                pin.drive_high()
+                self.presses += 1
+
+
+class SimulatedWindows:
+    """The demo service of every simulated window."""
+
+    name = "windows"
+
+    def __init__(self, windows: list[DemoWindow], *, rate: float, seed: int | None) -> None:
+        self.rate = rate
+        self.windows = [
+            SimulatedWindow(w, citizens=Citizens(_rng(seed, w.device), rate=rate)) for w in windows
+        ]
+
+    def start(self) -> None:
+        """Start every window's agent and citizens."""
+        for window in self.windows:
+            window.start()
+
+    def stop(self) -> None:
+        """Stop every window; the citizens first, everywhere, so no press is half-made."""
+        for window in self.windows:
+            window.close_doors()
+        for window in self.windows:
+            window.stop()
+
+    def progress(self) -> str:
+        """How many windows' agents are connected to the broker."""
+        connected = sum(w.agent.link.connected for w in self.windows)
+        return f"{connected} of {len(self.windows)} windows connected"
+
+    def lines(self) -> list[str]:
+        """What to print about the windows when the demo starts."""
+        devices = ", ".join(w.window.device for w in self.windows)
+        return [
+            f"windows: {len(self.windows)} simulated ({devices}), ~{self.rate:g} presses/min each"
+        ]
+
+
+def _rng(seed: int | None, device: str) -> random.Random:
+    # A string seed is hashed with SHA-512, so it gives the same stream on every run.
+    return random.Random(f"{seed}:{device}") if seed is not None else random.Random()

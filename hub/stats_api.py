@@ -1,0 +1,73 @@
+"""``GET /api/v1/stats``: vote counts by hall, department, window or staff, per period."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
+
+from hub import aggregates
+from hub.api import _db
+from hub.config import HubConfig
+from hub.periods import GRAINS, Calendar, checked_period
+
+bp = Blueprint("stats", __name__)
+
+
+def init_app(app: Flask, config: HubConfig) -> None:
+    """Register the stats API."""
+    app.config["HALLRATE_CONFIG"] = config
+    app.register_blueprint(bp)
+
+
+@bp.get("/api/v1/stats")
+def stats() -> ResponseReturnValue:
+    """Counts per subject of one group (``hall``, ``department``, ``window``, ``staff``).
+
+    ``period`` is a grain (``day``, ``month``, ``year``; the current one) or
+    ``at`` a period key (``2026-11-22``, ``2026-11``, ``2026``) in the hall's
+    time zone; ``subject`` narrows to one id.
+    """
+    config: HubConfig = current_app.config["HALLRATE_CONFIG"]
+    group = request.args.get("group", "hall")
+    if group not in aggregates.SCOPES:
+        abort(400, description=f"group: must be one of {', '.join(aggregates.SCOPES)}")
+    at = request.args.get("at")
+    grain = request.args.get("period", "month")
+    if at:
+        try:
+            grain = checked_period(at)
+        except ValueError as exc:
+            abort(400, description=f"at: {exc}")
+    elif grain not in GRAINS:
+        abort(400, description=f"period: must be one of {', '.join(GRAINS)}")
+    else:
+        at = Calendar(config.timezone).current(datetime.now(UTC), grain)  # type: ignore[arg-type]
+    names = ", ".join(aggregates.COUNT_COLUMNS)
+    sql = f"SELECT scope, subject, period, {names} FROM counts WHERE scope = ? AND period = ?"
+    params: list[Any] = [group, at]
+    subject = request.args.get("subject")
+    if subject:
+        sql += " AND subject = ?"
+        params.append(subject)
+    rows = aggregates.rows_as_dicts(_db().execute(sql + " ORDER BY subject", params))
+    for row in rows:
+        row["name"] = _name(config, group, row["subject"])
+    return jsonify(
+        {"group": group, "grain": grain, "period": at, "timezone": config.timezone, "rows": rows}
+    )
+
+
+def _name(config: HubConfig, group: str, subject: str) -> str | None:
+    directory = config.directory
+    if group == "hall":
+        return directory.name
+    table: dict[str, Any] = {
+        "department": directory.departments,
+        "window": directory.windows,
+        "staff": directory.staff,
+    }[group]
+    entry = table.get(subject)
+    return entry.name if entry is not None else None

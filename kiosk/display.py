@@ -1,0 +1,38 @@
+"""Display choices and leaving: language, large text, and the reset that forgets the citizen."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, request
+from flask.typing import ResponseReturnValue
+
+from kiosk import session
+
+bp = Blueprint("display", __name__)
+
+
+def local_path(value: str | None) -> str:
+    """``value`` when it is a path on this kiosk, else the home page (never another site)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+@bp.get("/display/language/<code>")
+def language(code: str) -> ResponseReturnValue:
+    """Switch the language, then show the same page again."""
+    session.set_language(code)
+    return redirect(local_path(request.args.get("next")), code=303)
+
+
+@bp.get("/display/elderly/<state>")
+def elderly(state: str) -> ResponseReturnValue:
+    """Turn large, high-contrast text on or off, then show the same page again."""
+    session.set_elderly(state == "on")
+    return redirect(local_path(request.args.get("next")), code=303)
+
+
+@bp.get("/reset")
+def reset() -> ResponseReturnValue:
+    """Forget everything about the last citizen and go home (the idle timer lands here)."""
+    session.forget()
+    return redirect("/", code=303)

@@ -1,0 +1,100 @@
+"""The kiosk as a running service: sender thread, directory sync and web server together."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from waitress.server import create_server
+
+from device_agent.sender import SenderThread
+from device_agent.topics import Topics
+from kiosk.app import create_app
+from kiosk.config import KioskConfig
+from kiosk.directory import LocalDirectory
+from kiosk.hub_client import HubClient
+from kiosk.submissions import Submissions
+from kiosk.sync import DirectorySync
+
+logger = logging.getLogger(__name__)
+
+
+class KioskService:
+    """Starts and stops one kiosk; used by ``hallrate kiosk``, the demo and the tests."""
+
+    def __init__(self, config: KioskConfig) -> None:
+        self.config = config
+        data = config.data_dir
+        data.mkdir(parents=True, exist_ok=True)
+        self.sender = SenderThread(
+            device=config.device,
+            topics=Topics.for_hall(config.hall, template=config.base_topic),
+            broker=config.broker,
+            outbox=config.outbox,
+        )
+        self.hub = HubClient(config.hub_url)
+        self.directory = LocalDirectory(data / "directory.json")
+        self.sync = DirectorySync(
+            self.directory, self.hub, photos=data / "photos", interval_s=config.sync_interval_s
+        )
+        self.submissions = Submissions(data / "kiosk.sqlite")
+        self.app = create_app(
+            config,
+            sender=self.sender,
+            directory=self.directory,
+            submissions=self.submissions,
+            hub=self.hub,
+            sync=self.sync,
+        )
+        self._server = create_server(
+            self.app,
+            host=config.http.host,
+            port=config.http.port,
+            threads=config.http.threads,
+            ident="hallrate-kiosk",
+        )
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The address the kiosk browser opens (the real port when the config said 0)."""
+        return f"http://{self.config.http.host}:{self._server.effective_port}"
+
+    def start(self) -> None:
+        """Start sending, syncing and serving in background threads."""
+        self.sender.start()
+        self.sync.start()
+        self._thread = threading.Thread(target=self._server.run, name="kiosk-http", daemon=True)
+        self._thread.start()
+        logger.info("kiosk %s serving %s", self.config.device, self.url)
+
+    def healthy(self) -> bool:
+        """Whether the sender loop is turning (the watchdog's question)."""
+        return self.sender.alive()
+
+    def stop(self) -> None:
+        """Stop serving, syncing and sending; unreceipted records stay in the outbox."""
+        if self._thread is not None:
+            stop_waitress(self._server, self._thread)
+        self.sync.stop()
+        self.sender.stop()
+        self.submissions.close()
+
+
+def stop_waitress(server: Any, thread: threading.Thread) -> None:
+    """Stop a waitress server running in ``thread`` without pulling its sockets from under it.
+
+    Closing the server from another thread while its loop waits on the sockets
+    makes the loop fail on a closed descriptor. Instead the request threads
+    finish first, then the loop itself closes every channel (through its
+    trigger) and, with nothing left to watch, returns.
+    """
+    server.task_dispatcher.shutdown(timeout=5)
+
+    def close_channels() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+
+    server.trigger.pull_trigger(close_channels)
+    thread.join(timeout=5)

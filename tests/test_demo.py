@@ -1,0 +1,275 @@
+"""``hallrate demo`` as a newcomer runs it: addresses printed, votes flowing, a clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import random
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from hub.broker import free_port
+from hub.simulated_windows import Citizens
+from tests.hall import get_json, wait_until
+
+ADDRESS = re.compile(r"^(\w+): (\S+)")
+STOP_BOUND_S = 20
+VOTES = "hallrate/qinghe/device/+/vote"
+
+
+class Demo:
+    """A ``hallrate demo`` subprocess and the address lines it printed."""
+
+    def __init__(self, data: Path, *args: str) -> None:
+        self.data = data
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "hub.cli", "demo", "--data", str(data), *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.stdout: list[str] = []
+        self.stderr = ""
+        self._readers = [
+            threading.Thread(target=self._read_stdout, daemon=True),
+            threading.Thread(target=self._read_stderr, daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _read_stdout(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def _read_stderr(self) -> None:
+        assert self.process.stderr is not None
+        self.stderr = self.process.stderr.read()
+
+    def addresses(self, *, timeout: float = 60) -> dict[str, str]:
+        """The ``label: address`` lines, read until the demo says it is running."""
+        found: dict[str, str] = {}
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                message = f"the demo printed no addresses; stderr:\n{self.stderr}"
+                raise AssertionError(message) from None
+            if line is None:
+                self.process.wait(timeout=10)
+                raise AssertionError(f"the demo exited early; stderr:\n{self.stderr}")
+            self.stdout.append(line)
+            if line.startswith("Press Ctrl-C"):
+                return found
+            match = ADDRESS.match(line)
+            if match:
+                found[match[1]] = match[2]
+
+    def wait(self, *, timeout: float) -> int:
+        """The exit status, after draining what is left of stdout."""
+        code = self.process.wait(timeout=timeout)
+        while (line := self.lines.get(timeout=10)) is not None:
+            self.stdout.append(line)
+        return code
+
+    def close(self) -> None:
+        """Stop the demo if it still runs (a failed test), and close its pipes."""
+        if self.process.poll() is None:
+            # SIGTERM first: a killed demo would leave its mosquitto behind.
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=STOP_BOUND_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for reader in self._readers:
+            reader.join(timeout=10)
+        for pipe in (self.process.stdout, self.process.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+@pytest.fixture
+def run_demo():
+    demos: list[Demo] = []
+
+    def start(data: Path, *args: str) -> Demo:
+        demo = Demo(data, *args)
+        demos.append(demo)
+        return demo
+
+    yield start
+    for demo in demos:
+        demo.close()
+
+
+def readme_labels() -> set[str]:
+    """The labels of the demo output the README's quick start shows."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```text\n(hallrate demo:.*?)```", readme, re.S)
+    assert block, "the README shows the demo's output"
+    return {m[1] for line in block[1].splitlines() if (m := ADDRESS.match(line))} - {"demo"}
+
+
+def nothing_lost(data: Path, device: str) -> tuple[int, set[int], set[int]]:
+    """Every seq the window's outbox handed out, and where each one is now."""
+    outbox = sqlite3.connect(data / "outbox" / f"{device}.sqlite")
+    try:
+        (issued,) = outbox.execute("SELECT value FROM counter WHERE name = 'seq'").fetchone()
+        waiting = {r[0] for r in outbox.execute("SELECT seq FROM outbox")}
+    finally:
+        outbox.close()
+    hub = sqlite3.connect(data / "hub.sqlite")
+    try:
+        stored = {r[0] for r in hub.execute("SELECT seq FROM votes WHERE device = ?", (device,))}
+    finally:
+        hub.close()
+    return issued, stored, waiting
+
+
+@pytest.mark.parametrize(
+    ("broker", "stop_signal"),
+    [
+        ("mosquitto", signal.SIGINT),
+        ("embedded", signal.SIGINT),
+        ("mosquitto", signal.SIGTERM),
+    ],
+)
+def test_demo_runs_a_hall_and_stops_cleanly(tmp_path, run_demo, broker, stop_signal):
+    data = tmp_path / "demo"
+    demo = run_demo(data, "--broker", broker, "--windows", "3", "--rate", "120", "--seed", "7")
+    addresses = demo.addresses()
+
+    # What the README shows a newcomer is what the demo prints.
+    assert set(addresses) == readme_labels()
+    assert addresses["broker"].startswith("mqtt://127.0.0.1:")
+    assert addresses["hub"].startswith("http://127.0.0.1:")
+    assert addresses["votes"] == addresses["hub"] + "/api/v1/votes"
+    for url in addresses.values():
+        if "://" in url:
+            assert urlsplit(url).hostname == "127.0.0.1"
+
+    # Every simulated window's citizens reach the hub's database through the broker.
+    devices = {"w01-eval", "w02-eval", "w03-eval"}
+    wait_until(
+        lambda: (
+            {v["device"] for v in get_json(addresses["votes"] + "?limit=1000")["votes"]} == devices
+        ),
+        timeout=30,
+        message="votes from all three simulated windows",
+    )
+    votes = get_json(addresses["votes"] + "?limit=1000")["votes"]
+    assert all(v["channel"] == "window" and 1 <= v["level"] <= 5 for v in votes)
+    assert {v["window"] for v in votes} == {"w01", "w02", "w03"}
+    assert {v["staff"] for v in votes} == {"s001", "s002", "s003"}
+    online = get_json(addresses["devices"])["devices"]
+    assert {d["id"] for d in online if d["status"] == "online"} >= devices
+    assert get_json(addresses["health"])["status"] == "ok"
+
+    # The demo broker takes anonymous clients: a newcomer's mosquitto_sub sees votes.
+    port = str(urlsplit(addresses["broker"]).port)
+    seen = subprocess.run(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-C", "1", "-W", "30", "-t", VOTES],
+        capture_output=True,
+        text=True,
+        timeout=40,
+        check=True,
+    )
+    assert json.loads(seen.stdout)["device"] in devices
+
+    demo.process.send_signal(stop_signal)
+    assert demo.wait(timeout=STOP_BOUND_S) == 0, demo.stderr
+    assert demo.stdout[-1] == "hallrate demo: stopped"
+    assert "Traceback" not in demo.stderr
+
+    # Nothing lost: each seq an outbox handed out is in the hub or still waiting to be resent.
+    for device in sorted(devices):
+        issued, stored, waiting = nothing_lost(data, device)
+        assert issued > 0
+        assert stored | waiting == set(range(1, issued + 1)), device
+
+
+def test_demo_stops_by_itself_after_duration_and_resumes_from_its_data(tmp_path, run_demo):
+    data = tmp_path / "demo"
+    ports = [str(free_port()), str(free_port())]
+    first = run_demo(
+        data, "--duration", "2", "--windows", "1", "--rate", "240", "--seed", "1",
+        "--broker-port", ports[0], "--hub-port", ports[1],
+    )  # fmt: skip
+    addresses = first.addresses()
+    assert addresses["broker"] == f"mqtt://127.0.0.1:{ports[0]}"
+    assert addresses["hub"] == f"http://127.0.0.1:{ports[1]}"
+    assert first.wait(timeout=30) == 0, first.stderr
+    issued_before, _, _ = nothing_lost(data, "w01-eval")
+
+    # A second run keeps the same hub database and outbox: numbering goes on.
+    second = run_demo(data, "--duration", "2", "--windows", "1", "--rate", "240", "--seed", "1")
+    votes_url = second.addresses()["votes"]
+    wait_until(
+        lambda: any(v["seq"] > issued_before for v in get_json(votes_url + "?limit=1000")["votes"]),
+        timeout=30,
+        message="a vote of the second run",
+    )
+    assert second.wait(timeout=30) == 0, second.stderr
+    issued, stored, waiting = nothing_lost(data, "w01-eval")
+    assert issued > issued_before
+    assert stored | waiting == set(range(1, issued + 1))
+
+
+def test_demo_refuses_a_data_folder_in_use(tmp_path, run_demo):
+    data = tmp_path / "demo"
+    first = run_demo(data, "--windows", "1", "--broker", "embedded")
+    first.addresses()
+    second = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "demo", "--data", str(data), "--duration", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert second.returncode == 2
+    assert "another hallrate demo is using" in second.stderr
+    first.process.send_signal(signal.SIGINT)
+    assert first.wait(timeout=STOP_BOUND_S) == 0
+
+
+def test_demo_rejects_more_windows_than_the_sample_hall_has(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "hub.cli", "demo", "--data", str(tmp_path), "--windows", "99"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONWARNINGS": "error"},
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "choose --windows from 1 to 8" in result.stderr
+
+
+def test_seeded_citizens_repeat_and_are_mostly_satisfied():
+    def visits(seed: str, n: int) -> list:
+        citizens = Citizens(random.Random(seed), rate=6)
+        return [citizens.next_visit() for _ in range(n)]
+
+    assert visits("7:w01-eval", 50) == visits("7:w01-eval", 50)
+    assert visits("7:w01-eval", 50) != visits("7:w02-eval", 50)
+
+    sample = visits("42:w01-eval", 4000)
+    satisfied = sum(v.level >= 4 for v in sample) / len(sample)
+    dissatisfied = sum(v.level <= 2 for v in sample) / len(sample)
+    assert satisfied > 0.7
+    assert 0.04 < dissatisfied < 0.2
+    # Human-like: nobody is served in no time, and the mean matches the rate (10 s).
+    assert min(v.after_s for v in sample) >= 3.0
+    assert 9.0 < sum(v.after_s for v in sample) / len(sample) < 11.0

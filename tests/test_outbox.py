@@ -1,0 +1,185 @@
+"""The device's durable outbox: on disk before the thank-you, kept until a receipt names it."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from device_agent.errors import OutboxFull
+from device_agent.outbox import Outbox
+from device_agent.protocol import Vote, decode_vote
+
+DEVICE = "w01-eval"
+
+
+def cast(outbox: Outbox, level: int = 5) -> Vote:
+    """Store one window vote the way the agent does."""
+    vote = outbox.add(
+        "vote",
+        lambda seq, ident: Vote(
+            id=ident,
+            seq=seq,
+            ts="2026-11-22T09:13:07.412+08:00",
+            device=DEVICE,
+            channel="window",
+            window="w01",
+            level=level,
+        ),
+    )
+    assert isinstance(vote, Vote)
+    return vote
+
+
+def rows(path: Path, table: str = "outbox") -> list[tuple]:
+    """The table as another process sees it: a separate connection, read only."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return conn.execute(f"SELECT seq, id FROM {table} ORDER BY seq").fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def path(tmp_path: Path) -> Path:
+    return tmp_path / "outbox.sqlite"
+
+
+def test_a_vote_is_in_the_file_when_add_returns(path: Path):
+    outbox = Outbox(path, device=DEVICE)
+    vote = cast(outbox, level=2)
+    # Read by a connection of its own while the outbox is still open: committed, not pending.
+    assert rows(path) == [(1, "w01-eval-000000000001")]
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    (body,) = conn.execute("SELECT body FROM outbox WHERE id = ?", (vote.id,)).fetchone()
+    conn.close()
+    assert decode_vote(body.encode(), topic_device=DEVICE) == vote
+    assert outbox.depth == 1
+    outbox.close()
+
+
+def test_the_outbox_is_durable_wal_with_full_sync(path: Path):
+    outbox = Outbox(path, device=DEVICE)
+    assert outbox.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert outbox.db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    outbox.close()
+
+
+def test_sequence_numbers_survive_a_reopen_and_never_repeat(path: Path):
+    outbox = Outbox(path, device=DEVICE)
+    first = [cast(outbox) for _ in range(3)]
+    assert [v.seq for v in first] == [1, 2, 3]
+    # Every row receipted: the outbox is empty, but the counter must not restart.
+    assert outbox.receipted([v.id for v in first]) == [1, 2, 3]
+    assert outbox.depth == 0
+    outbox.close()
+
+    reopened = Outbox(path, device=DEVICE)
+    assert reopened.depth == 0
+    later = [cast(reopened) for _ in range(2)]
+    assert [v.seq for v in later] == [4, 5]
+    assert [v.id for v in later] == ["w01-eval-000000000004", "w01-eval-000000000005"]
+    reopened.close()
+
+    again = Outbox(path, device=DEVICE)
+    assert again.depth == 2
+    assert [p.seq for p in again.oldest(10)] == [4, 5]
+    assert cast(again).seq == 6
+    again.close()
+
+
+def test_a_failed_build_leaves_no_row_and_no_gap(path: Path):
+    outbox = Outbox(path, device=DEVICE)
+
+    def broken(seq: int, ident: str) -> Vote:
+        raise RuntimeError("evaluator unplugged")
+
+    with pytest.raises(RuntimeError):
+        outbox.add("vote", broken)
+    assert rows(path) == []
+    assert cast(outbox).seq == 1
+    outbox.close()
+
+
+def test_stored_receipts_delete_and_unknown_ids_are_ignored(path: Path):
+    outbox = Outbox(path, device=DEVICE)
+    votes = [cast(outbox) for _ in range(4)]
+    assert outbox.receipted([votes[1].id, votes[3].id, "w01-eval-000000009999"]) == [2, 4]
+    assert rows(path) == [(1, votes[0].id), (3, votes[2].id)]
+    # A receipt that arrives twice (the hub re-receipts resends) changes nothing.
+    assert outbox.receipted([votes[1].id]) == []
+    assert outbox.depth == 2
+    assert outbox.delivered == 2
+    outbox.close()
+
+
+def test_rejected_receipts_move_the_record_with_its_reason(path: Path):
+    outbox = Outbox(path, device=DEVICE)
+    votes = [cast(outbox) for _ in range(3)]
+    moved = outbox.rejected_by_hub(
+        {votes[0].id: "level: must be an integer from 1 to 5"}, [votes[0].id, votes[2].id]
+    )
+    assert moved == [1, 3]
+    assert rows(path) == [(2, votes[1].id)]
+    assert rows(path, "rejected") == [(1, votes[0].id), (3, votes[2].id)]
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    kept = conn.execute("SELECT id, kind, reason, body FROM rejected ORDER BY seq").fetchall()
+    conn.close()
+    assert [(i, k, r) for i, k, r, _ in kept] == [
+        (votes[0].id, "vote", "level: must be an integer from 1 to 5"),
+        (votes[2].id, "vote", "rejected by the hub"),
+    ]
+    assert json.loads(kept[0][3])["level"] == 5
+    assert outbox.depth == 1
+    assert outbox.rejected == 2
+    outbox.close()
+
+
+def test_the_limit_refuses_new_records_and_keeps_the_earlier_ones(path: Path):
+    outbox = Outbox(path, device=DEVICE, limit=3)
+    votes = [cast(outbox, level=n) for n in (1, 2, 3)]
+    with pytest.raises(OutboxFull, match="limit"):
+        cast(outbox, level=4)
+    assert rows(path) == [(v.seq, v.id) for v in votes]
+    outbox.close()
+
+    # Still full after a restart; a receipt makes room, and no seq was burnt.
+    reopened = Outbox(path, device=DEVICE, limit=3)
+    with pytest.raises(OutboxFull):
+        cast(reopened)
+    reopened.receipted([votes[0].id])
+    assert cast(reopened).seq == 4
+    assert [p.id for p in reopened.oldest(10)] == [
+        votes[1].id,
+        votes[2].id,
+        "w01-eval-000000000004",
+    ]
+    reopened.close()
+
+
+def test_oldest_skips_records_in_flight(path: Path):
+    outbox = Outbox(path, device=DEVICE)
+    for _ in range(5):
+        cast(outbox)
+    assert [p.seq for p in outbox.oldest(2)] == [1, 2]
+    assert [p.seq for p in outbox.oldest(2, skip={1, 2})] == [3, 4]
+    assert [p.seq for p in outbox.oldest(10, skip={2, 4})] == [1, 3, 5]
+    pending = outbox.get(3)
+    assert pending is not None
+    body = json.loads(pending.payload("2026-11-22T09:20:00.000+08:00"))
+    assert body["sent"] == "2026-11-22T09:20:00.000+08:00"
+    assert body["id"] == "w01-eval-000000000003"
+    outbox.close()
+
+
+def test_oldest_age_uses_the_injected_clock(path: Path):
+    now = [1000.0]
+    outbox = Outbox(path, device=DEVICE, clock=lambda: now[0])
+    assert outbox.oldest_age() is None
+    cast(outbox)
+    now[0] = 1042.5
+    cast(outbox)
+    assert outbox.oldest_age() == 42.5
+    outbox.close()

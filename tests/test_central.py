@@ -1,0 +1,249 @@
+"""A hall hub forwards its warnings to a central hub: over a real bridge, and by webhook."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from device_agent.protocol import Vote, encode, envelope_id, format_time
+from hub.broker import MosquittoBroker, free_port
+from hub.cli import main
+from hub.forwarding import HALL_HEADER, KIND_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from tests.hall import Hall, get_json, query, wait_until
+
+BRIDGE_EXAMPLE = Path(__file__).parent.parent / "firmware_config/mosquitto/bridge-to-central.conf"
+FORWARD = "[forwarding]\nmqtt = true\nretry_min_s = 0.5\nretry_max_s = 2\nsummary_interval_s = 1\n"
+
+
+def bridge_config(hall_id: str, central_port: int) -> str:
+    """The shipped bridge example for this hall, pointed at a loopback test broker."""
+    lines = []
+    swapped = {
+        "address": f"address 127.0.0.1:{central_port}",
+        "restart_timeout": "restart_timeout 1 2",
+    }
+    for line in BRIDGE_EXAMPLE.read_text().splitlines():
+        if line.startswith(("remote_username", "remote_password", "bridge_cafile", "bridge_tls")):
+            continue  # the test broker is anonymous, without TLS
+        lines.append(swapped.get(line.split(" ", 1)[0], line).replace("qinghe", hall_id))
+    return "\n".join(lines) + "\n"
+
+
+class Devices:
+    """Publishes votes to a hall broker as the hall's evaluators would."""
+
+    def __init__(self, hall: Hall, port: int) -> None:
+        self.hall = hall
+        self.seq = 0
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"{hall.id}-devices", protocol=paho.MQTTv5
+        )
+        self.online = threading.Event()
+        self.client.on_message = lambda client, userdata, message: (
+            self.online.set() if message.payload == b"online" else None
+        )
+        self.client.connect("127.0.0.1", port)
+        self.client.subscribe(f"hallrate/{hall.id}/hub/status", qos=1)
+        self.client.loop_start()
+        # The hub announces itself after subscribing: from then on no vote goes unheard.
+        assert self.online.wait(20), "the hall hub never came online"
+
+    def vote(self, count: int, *, level: int = 1, staff: str = "s01") -> None:
+        for _ in range(count):
+            self.seq += 1
+            now = format_time(datetime.now(UTC).astimezone())
+            vote = Vote(
+                id=envelope_id("w01-eval", self.seq),
+                seq=self.seq,
+                ts=now,
+                device="w01-eval",
+                channel="window",
+                window="w01",
+                staff=staff,
+                ticket=f"A{self.seq:03d}",
+                level=level,
+            )
+            topic = f"hallrate/{self.hall.id}/device/w01-eval/vote"
+            self.client.publish(topic, encode(vote, sent=now), qos=1).wait_for_publish(10)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def central_config(hall_id: str, secret_file: str | None = None) -> str:
+    table = f"[central]\nenabled = true\n[central.halls.{hall_id}]\n"
+    return table + (f'webhook_secret_file = "{secret_file}"\n' if secret_file else "")
+
+
+def this_month(level: str) -> str:
+    """The id of s01's warning at ``level`` for the current month in the hall's time zone."""
+    return f"s01-{level}-{datetime.now(ZoneInfo('Asia/Shanghai')).strftime('%Y-%m')}"
+
+
+def outbox(hall: Hall, kind: str = "warning") -> list[tuple]:
+    return query(
+        hall.database, "SELECT message_id, attempts FROM forward_outbox WHERE kind = ?", (kind,)
+    )
+
+
+@pytest.mark.slow
+def test_warnings_reach_central_once_across_a_bridge_that_goes_down(tmp_path, start_hub, capsys):
+    central_broker = MosquittoBroker(tmp_path / "central-broker")
+    central_broker.start()
+    hall = Hall(tmp_path / "hall", port=0)
+    hall_broker = MosquittoBroker(
+        tmp_path / "hall-broker", extra_config=bridge_config(hall.id, central_broker.port)
+    )
+    hall_broker.start()
+    hall.port = hall_broker.port
+    county = Hall(tmp_path / "county", central_broker.port)
+    devices = None
+    try:
+        central = start_hub(county, extra=central_config(hall.id))
+        hub = start_hub(hall, extra=FORWARD)
+        devices = Devices(hall, hall_broker.port)
+        central_warnings = f"{central.api_url}/api/v1/central/warnings"
+
+        devices.vote(10)
+        third = this_month("III")
+        wait_until(
+            lambda: [w["id"] for w in get_json(central_warnings)["warnings"]] == [third],
+            message="the level III warning at central",
+        )
+        wait_until(lambda: not outbox(hall), message="central's receipt clearing the outbox")
+        wait_until(
+            lambda: get_json(f"{central.api_url}/api/v1/central/summaries")["summaries"],
+            message="the hall summary at central",
+        )
+
+        # The county link goes down; the hall goes on counting and raising.
+        central_broker.kill()
+        config = str(hall.root / "hub.toml")
+        assert main(["token", "create", "wang", "--role", "manager", "--config", config]) == 0
+        manager = capsys.readouterr().out.strip()
+        devices.vote(10)
+        second = this_month("II")
+        wait_until(lambda: query(hall.database, "SELECT 1 FROM warnings WHERE id = ?", (second,)))
+        acknowledge = urllib.request.Request(
+            f"{hub.api_url}/api/v1/warnings/{third}/acknowledge",
+            method="POST",
+            headers={"Authorization": f"Bearer {manager}"},
+        )
+        with urllib.request.urlopen(acknowledge, timeout=10) as answer:
+            assert json.loads(answer.read())["status"] == "acknowledged"
+        # Unconfirmed, so sent again and again while central is away.
+        wait_until(
+            lambda: outbox(hall) and all(attempts >= 2 for _, attempts in outbox(hall)),
+            message="resends while the bridge is down",
+        )
+        assert [w["id"] for w in get_json(central_warnings)["warnings"]] == [third]
+
+        central_broker.start()  # same port: the bridge and central's hub reconnect
+
+        wait_until(lambda: not outbox(hall), timeout=40, message="the backlog receipted")
+        found = {w["id"]: w for w in get_json(central_warnings)["warnings"]}
+        assert set(found) == {third, second}
+        assert found[third]["superseded_by"] == second
+        assert found[third]["status"] == "acknowledged"
+        assert found[second]["superseded_by"] is None
+        hall_log = query(
+            hall.database, "SELECT warning_id, seq, event FROM warning_events ORDER BY 1, 2"
+        )
+        central_log = query(
+            county.database,
+            "SELECT warning_id, seq, event FROM central_warning_events ORDER BY 1, 2",
+        )
+        assert central_log == hall_log
+        assert [e for w, _, e in hall_log if w == third] == ["raised", "superseded", "acknowledged"]
+
+        # A copy forwarded once more (a lost receipt, a replayed queue) changes nothing.
+        accepted = central.central.accepted
+        payload = query(
+            county.database, "SELECT document FROM central_warnings WHERE id = ?", (third,)
+        )
+        devices.client.publish(
+            f"hallrate/{hall.id}/hub/warning", payload[0][0].encode(), qos=1
+        ).wait_for_publish(10)
+        wait_until(lambda: central.central.accepted > accepted, message="the copy at central")
+        assert query(county.database, "SELECT count(*) FROM central_warnings") == [(2,)]
+        assert query(county.database, "SELECT count(*) FROM central_warning_events") == [
+            (len(hall_log),)
+        ]
+        detail = get_json(f"{central.api_url}/api/v1/central/warnings/{hall.id}/{third}")
+        assert [e["event"] for e in detail["events"]] == ["raised", "superseded", "acknowledged"]
+    finally:
+        if devices is not None:
+            devices.close()
+        hall_broker.kill()
+        central_broker.kill()
+
+
+def test_webhook_forwarding_retries_until_central_is_up(tmp_path, mosquitto, start_hub):
+    secret = tmp_path / "webhook.secret"
+    secret.write_text("s3cret-shared-with-central\n")
+    county = Hall(tmp_path / "county", mosquitto.port)
+    central_port = free_port()
+    hall = Hall(tmp_path / "hall", mosquitto.port)
+    url = f"http://127.0.0.1:{central_port}/api/v1/central/inbox"
+    hub = start_hub(
+        hall,
+        extra=f'[forwarding]\nwebhook_url = "{url}"\nwebhook_secret_file = "{secret}"\n'
+        "retry_min_s = 0.3\nretry_max_s = 1\nsummary_interval_s = 1\n",
+    )
+    devices = Devices(hall, mosquitto.port)
+    try:
+        devices.vote(10)
+        third = this_month("III")
+        wait_until(
+            lambda: any(attempts >= 2 for _, attempts in outbox(hall)),
+            message="failed posts retried while central is down",
+        )
+        error = query(hall.database, "SELECT last_error FROM forward_outbox WHERE kind = 'warning'")
+        assert "cannot reach central" in error[0][0]
+
+        central = start_hub(
+            county, api_port=central_port, extra=central_config(hall.id, str(secret))
+        )
+        wait_until(lambda: not outbox(hall), message="the warning delivered")
+        warnings = get_json(f"{central.api_url}/api/v1/central/warnings")["warnings"]
+        assert [(w["id"], w["hall"], w["level"]) for w in warnings] == [(third, hall.id, "III")]
+
+        def staff_in_summary() -> list:
+            summaries = get_json(f"{central.api_url}/api/v1/central/summaries")["summaries"]
+            return summaries and summaries[0]["staff_dissatisfied"]["month"]
+
+        staff = wait_until(staff_in_summary, message="a summary with the month's votes")
+        assert staff == [{"staff": "s01", "dissatisfied": 10, "total": 10}]
+        assert hub.forwarder is not None and hub.forwarder.state.delivered >= 2
+
+        # Central refuses a post not signed with the hall's secret.
+        body = json.dumps({"v": 1}).encode()
+        stamp = str(int(time.time()))
+        forged = urllib.request.Request(
+            url,
+            data=body,
+            method="POST",
+            headers={
+                HALL_HEADER: hall.id,
+                KIND_HEADER: "warning",
+                TIMESTAMP_HEADER: stamp,
+                SIGNATURE_HEADER: sign(b"guessed", stamp, body),
+            },
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(forged, timeout=10)
+        refused.value.close()
+        assert refused.value.code == 401
+    finally:
+        devices.close()

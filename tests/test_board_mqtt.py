@@ -1,0 +1,74 @@
+"""Networked controllers get each board's frame retained on ``{base}/board/{id}/frame``."""
+
+from __future__ import annotations
+
+from device_agent.protocol import parse_time
+from device_agent.topics import BoardTopic, DeviceTopic, Topics
+from hub.boards.width import width
+from tests.hall import wait_until
+from tests.thirdparty import vote_payload
+
+BOARDS = """
+[[boards]]
+id = "hall-main"
+kind = "wall"
+columns = 24
+lines = 4
+driver = "mqtt"
+interval_s = 0.2
+
+[[boards.pages]]
+page = "warnings"
+
+[[boards.pages]]
+page = "windows"
+hold_s = 12
+"""
+
+
+def test_the_frame_is_retained_and_says_what_the_board_shows(hall, start_hub, third_party):
+    hub = start_hub(hall, extra=BOARDS)
+    topics = Topics.for_hall(hall.id)
+    device = third_party(hall.port)
+    device.wait_for_hub(topics)  # a vote published before the hub subscribed reaches no one
+    for seq, level in enumerate([5, 5, 2], start=1):
+        device.publish(
+            topics.device("w02-eval", DeviceTopic.VOTE), vote_payload("w02-eval", seq, level=level)
+        )
+    wait_until(lambda: len(hall.stored_votes()) == 3, message="three votes stored")
+    wait_until(lambda: hub.boards.publisher.acknowledged >= 2, message="frames acknowledged")
+
+    # A controller that connects afterwards gets the current frame at once.
+    controller = third_party(hall.port)
+    frame_topic = topics.board("hall-main", BoardTopic.FRAME)
+    controller.subscribe(frame_topic)
+
+    def latest():
+        messages = controller.messages(frame_topic)
+        return messages[-1] if messages else None
+
+    wait_until(
+        lambda: latest() is not None and "66.7% 3" in latest().payload.decode(),
+        message="the retained frame with the three votes",
+    )
+    message = latest()
+    assert message.retain
+    frame = message.json()
+    assert set(frame) == {"v", "board", "seq", "columns", "lines", "pages", "updated"}
+    assert (frame["v"], frame["board"], frame["columns"], frame["lines"]) == (1, "hall-main", 24, 4)
+    assert frame["seq"] >= 2
+    parse_time(frame["updated"])
+    # No warning is open: the windows page alone, every line fitted to the board.
+    assert frame["pages"] == [
+        {
+            "lines": [
+                "    今日各窗口满意率    ",
+                "1号窗口         暂无评价",
+                "2号窗口          66.7% 3",
+                "3号窗口         暂无评价",
+            ],
+            "hold_s": 12.0,
+            "style": "normal",
+        }
+    ]
+    assert all(width(line) == 24 for line in frame["pages"][0]["lines"])

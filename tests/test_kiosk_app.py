@@ -1,0 +1,358 @@
+"""The kiosk's web app through Flask's test client: links, forms, limits, offline behaviour.
+
+The app is the real one of a running kiosk (real outbox and sender, a real
+hub to sync from and deliver to); only the browser is left out.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from flask.testing import FlaskClient
+
+from device_agent.protocol import DIMENSIONS
+from hub.broker import free_port
+from hub.check_config import check
+from hub.complaints import STATUSES
+from hub.service import HubService
+from kiosk.config import load_kiosk_config
+from kiosk.display import local_path
+from kiosk.limits import KioskRate
+from kiosk.messages import MESSAGES
+from kiosk.service import KioskService
+from tests.hall import wait_until
+from tests.kiosk_hall import KioskHall, start_hub, start_kiosk
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "kiosk" / "templates"
+SAMPLE_KIOSK = Path(__file__).resolve().parent.parent / "firmware_config" / "sample-hall"
+HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+LINK = re.compile(r'(?<![\w-])(?:href|src|action)="([^"]*)"')
+KEY = re.compile(r"""\bt\(\s*['"]([a-z_]+\.[a-z_]+|[a-z_]+)['"]""")
+
+
+@pytest.fixture(scope="module")
+def hall(tmp_path_factory: pytest.TempPathFactory, mosquitto) -> KioskHall:
+    return KioskHall(tmp_path_factory.mktemp("kiosk-app"), mosquitto.port)
+
+
+@pytest.fixture(scope="module")
+def hub(hall: KioskHall) -> Iterator[HubService]:
+    hub = start_hub(hall)
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="module")
+def kiosk(hall: KioskHall, hub: HubService) -> Iterator[KioskService]:
+    kiosk = start_kiosk(hall, 1, hub_url=hub.api_url)
+    yield kiosk
+    kiosk.stop()
+
+
+@pytest.fixture
+def client(kiosk: KioskService) -> FlaskClient:
+    """A citizen's browser: a cookie jar of its own."""
+    return kiosk.app.test_client()
+
+
+def hidden_fields(page: str) -> dict[str, str]:
+    return {name: html.unescape(value) for name, value in HIDDEN.findall(page)}
+
+
+def rate(client: FlaskClient, staff: str, query: str = "", **choices: str):
+    form = client.get(f"/rate/staff/{staff}{query}").get_data(as_text=True)
+    fields = {**hidden_fields(form), "attitude": "4", "efficiency": "5", "style": "3"}
+    fields.update(choices)
+    return client.post(f"/rate/staff/{staff}", data=fields)
+
+
+def test_every_sentence_a_template_asks_for_exists_in_both_languages():
+    used = set()
+    for template in TEMPLATES.glob("*.html"):
+        used |= set(KEY.findall(template.read_text()))
+    # Keys put together in templates and views.
+    used |= {f"dim.{d}" for d in DIMENSIONS} | {f"level.{n}" for n in range(1, 6)}
+    used |= {f"status.{s}" for s in (*STATUSES, "forwarding")}
+    used |= {"rate.again", "rate.enough", "busy", "store_failed", "complaint.enough"}
+    used |= {"lookup.too_many", "lookup.bad_code", "lookup.not_found", "lookup.unavailable"}
+    assert used - set(MESSAGES) == set()
+    assert all(zh and en for zh, en in MESSAGES.values())
+
+
+def test_no_page_leads_out_of_the_kiosk(client):
+    for setup in ("/display/language/zh-CN", "/display/language/en", "/display/elderly/on"):
+        client.get(setup)
+        seen, queue = set(), ["/"]
+        while queue:
+            path = queue.pop()
+            if path in seen:
+                continue
+            seen.add(path)
+            with client.get(path) as response:
+                assert response.status_code == 200, path
+                if not response.mimetype.startswith("text/html"):
+                    continue
+                page = response.get_data(as_text=True)
+            for link in LINK.findall(page):
+                parts = urlsplit(html.unescape(link))
+                if not parts.path and parts.fragment:
+                    continue  # a place on the same page
+                assert not parts.scheme and not parts.netloc, f"{path} leads out: {link}"
+                assert parts.path.startswith("/"), f"{path}: {link}"
+                if parts.path not in ("/reset",) and not parts.path.startswith("/display/"):
+                    queue.append(parts.path + (f"?{parts.query}" if parts.query else ""))
+        assert len(seen) > 30
+
+
+def test_a_post_from_another_site_is_refused(client):
+    form = client.get("/rate/staff/s01").get_data(as_text=True)
+    fields = {**hidden_fields(form), "attitude": "1", "efficiency": "1", "style": "1"}
+    assert (
+        client.post(
+            "/rate/staff/s01", data=fields, headers={"Origin": "http://elsewhere.example"}
+        ).status_code
+        == 403
+    )
+    assert (
+        client.post(
+            "/rate/staff/s01", data=fields, headers={"Sec-Fetch-Site": "cross-site"}
+        ).status_code
+        == 403
+    )
+
+
+def test_a_citizen_rates_each_person_once_and_a_few_people_at_most(client, hall):
+    assert rate(client, "s01").status_code == 303
+    again = rate(client, "s01")
+    assert again.status_code == 429
+    assert 'data-refused="rate.again"' in again.get_data(as_text=True)
+    assert rate(client, "s02").status_code == 303
+    assert rate(client, "s03").status_code == 303
+    enough = rate(client, "s99")
+    assert 'data-refused="rate.enough"' in enough.get_data(as_text=True)
+    # The idle reset (or the home button after a thank-you) starts a new citizen.
+    client.get("/reset")
+    assert rate(client, "s99").status_code == 303
+
+
+def test_a_missing_line_is_asked_for_with_the_other_choices_kept(client):
+    response = rate(client, "s02", style="")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'data-error="rate.missing"' in page
+    assert 'name="attitude" value="4" checked' in page
+    assert 'name="efficiency" value="5" checked' in page
+
+
+def test_the_ticket_from_a_windows_qr_code_is_kept_unless_anonymous(client, hall, kiosk):
+    wait_until(lambda: kiosk.sender.depth == 0, message="earlier votes delivered")
+    before = len(hall.kiosk_votes())
+    scanned = client.get("/rate/scan?code=hallrate:window:w02:A017")
+    assert scanned.status_code == 303
+    assert scanned.headers["Location"] == "/rate/window/w02?ticket=A017"
+    pick = client.get(scanned.headers["Location"]).get_data(as_text=True)
+    assert "/rate/staff/s02?window=w02&amp;ticket=A017" in pick
+    assert rate(client, "s02", "?window=w02&ticket=A017", anonymous="0").status_code == 303
+    client.get("/reset")
+    assert rate(client, "s02", "?window=w02&ticket=A018", anonymous="1").status_code == 303
+
+    wait_until(lambda: len(hall.kiosk_votes()) == before + 2, message="both votes at the hub")
+    new = hall.kiosk_votes()[before:]
+    # (anonymous, ticket): an anonymous vote keeps nothing that leads to the citizen.
+    assert sorted((v[3], v[4]) for v in new) == [(0, "A017"), (1, None)]
+
+
+def test_an_unknown_qr_code_says_so(client):
+    response = client.get("/rate/scan?code=https://elsewhere.example/")
+    assert response.status_code == 404
+    assert "没有认出这个二维码" in response.get_data(as_text=True)
+
+
+def test_a_complaint_form_asks_for_what_is_missing_and_keeps_what_was_entered(client, hall):
+    form = client.get("/complaints/new?staff=s01").get_data(as_text=True)
+    fields = {**hidden_fields(form), "category": "attitude", "details": ["rude"], "anonymous": "0"}
+    fields["password"] = "135790"
+    missing = client.post("/complaints/new", data=fields)
+    page = missing.get_data(as_text=True)
+    assert 'data-error="complaint.need_contact"' in page
+    assert 'value="attitude" checked' in page and 'value="rude" checked' in page
+
+    fields["contact"] = "139-0000-1111"
+    filed = client.post("/complaints/new", data=fields)
+    assert filed.status_code == 303
+    thanks = client.get(filed.headers["Location"]).get_data(as_text=True)
+    code = re.search(r"data-claim-code>(\d{4} \d{4})<", thanks).group(1).replace(" ", "")
+    stored = wait_until(
+        lambda: [c for c in hall.complaints() if c[1] == code], message="the complaint"
+    )
+    assert stored[0][2:6] == ("attitude", "【态度生硬冷漠】", 0, "13900001111")
+
+
+def test_looking_up_asks_for_a_right_code_and_stops_after_a_few_tries(client):
+    page = client.get("/complaints/lookup").get_data(as_text=True)
+    token = hidden_fields(page)["csrf_token"]
+    typo = client.post(
+        "/complaints/lookup", data={"csrf_token": token, "code": "12345675", "password": "1"}
+    )
+    assert 'data-error="lookup.bad_code"' in typo.get_data(as_text=True)
+    answers = [
+        client.post(
+            "/complaints/lookup",
+            data={"csrf_token": token, "code": "1234 5674", "password": "000000"},
+        ).status_code
+        for _ in range(6)
+    ]
+    assert answers == [404] * 5 + [429]
+
+
+def test_a_complaint_still_waiting_here_shows_as_forwarding(tmp_path, own_broker):
+    hall = KioskHall(tmp_path / "hall", own_broker.port)
+    hub = start_hub(hall, api_port=free_port())
+    kiosk = start_kiosk(hall, 1, hub_url=hub.api_url)
+    try:
+        # Neither the broker nor the hub can be reached: the complaint stays here.
+        own_broker.kill()
+        hub.stop()
+        client = kiosk.app.test_client()
+        form = client.get("/complaints/new").get_data(as_text=True)
+        fields = {**hidden_fields(form), "category": "other", "details": "overdue"}
+        filed = client.post("/complaints/new", data={**fields, "password": "112233"})
+        thanks = client.get(filed.headers["Location"]).get_data(as_text=True)
+        code = re.search(r"data-claim-code>(\d{4} \d{4})<", thanks).group(1)
+        assert kiosk.sender.depth == 1
+
+        token = hidden_fields(client.get("/complaints/lookup").get_data(as_text=True))
+        ask = {"csrf_token": token["csrf_token"], "code": code}
+        waiting = client.post("/complaints/lookup", data={**ask, "password": "112233"})
+        assert 'data-status="forwarding"' in waiting.get_data(as_text=True)
+        wrong = client.post("/complaints/lookup", data={**ask, "password": "332211"})
+        assert wrong.status_code == 503
+        assert 'data-error="lookup.unavailable"' in wrong.get_data(as_text=True)
+    finally:
+        kiosk.stop()
+
+
+def test_a_restarted_kiosk_shows_its_last_copy_while_the_hub_is_down(tmp_path, mosquitto):
+    hall = KioskHall(tmp_path / "hall", mosquitto.port)
+    hub = start_hub(hall, api_port=free_port())
+    kiosk = start_kiosk(hall, 1, hub_url=hub.api_url)
+    kiosk.stop()
+    hub.stop()
+
+    kiosk = start_kiosk(hall, 1, hub_url=hub.api_url)  # returns once a directory is shown
+    try:
+        wait_until(lambda: kiosk.sync.last_error is not None, message="the failed sync")
+        page = kiosk.app.test_client().get("/windows").get_data(as_text=True)
+        assert "1号窗口" in page and "职员1" in page
+        assert "暂时连不上中心" in page
+    finally:
+        kiosk.stop()
+
+
+def test_a_kiosk_configuration_reports_every_problem(tmp_path):
+    path = tmp_path / "kiosk.toml"
+    path.write_text(
+        '[kiosk]\nid = "Kiosk 1"\nhall = "h1"\nhub_url = "hub.local"\nidle_reset_s = 0\n'
+        'language = "fr"\ncolour = "red"\n[limits]\nvotes_per_session = 0\n'
+        '[[rating.reasons]]\ncode = "Bad Code"\nzh = "差"\n'
+    )
+    with pytest.raises(ValueError) as caught:
+        load_kiosk_config(path)
+    problems = "\n".join(caught.value.problems)  # type: ignore[attr-defined]
+    for expected in (
+        "kiosk.id: must match",
+        "kiosk.hub_url: must be an http:// or https:// address",
+        "kiosk.idle_reset_s: must be between",
+        "kiosk.language: must be one of zh-CN, en",
+        "kiosk.colour: unknown key",
+        "limits.votes_per_session: must be between",
+        "rating.reasons[0].code: must match",
+    ):
+        assert expected in problems
+
+
+def test_the_sample_kiosk_configuration_is_valid(tmp_path):
+    for name in ("kiosk-01.toml", "directory.toml"):
+        (tmp_path / name).write_text((SAMPLE_KIOSK / name).read_text())
+    (tmp_path / "broker.password").write_text("kiosk-secret\n")
+    assert check(tmp_path / "kiosk-01.toml") == ("kiosk", [])
+    config = load_kiosk_config(tmp_path / "kiosk-01.toml")
+    assert config.device == "kiosk-01"
+    assert [r.code for r in config.reasons] == ["patient", "quick", "long-wait", "rude"]
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("/staff/s01", "/staff/s01"),
+        ("//elsewhere.example/", "/"),
+        ("http://elsewhere.example/", "/"),
+        ("/\\elsewhere.example", "/"),
+        (None, "/"),
+    ],
+)
+def test_display_switches_only_return_to_kiosk_pages(target, expected):
+    assert local_path(target) == expected
+
+
+def test_the_kiosk_takes_a_limited_number_of_submissions_a_minute():
+    now = [0.0]
+    rate = KioskRate(3, clock=lambda: now[0])
+    assert [rate.admit() for _ in range(4)] == [True, True, True, False]
+    now[0] = 61.0
+    assert rate.admit()
+
+
+def test_the_kiosk_unit_is_hardened_and_accepted_by_systemd(tmp_path):
+    unit_path = Path(__file__).resolve().parent.parent / "systemd" / "hallrate-kiosk.service"
+    text = unit_path.read_text()
+    for line in (
+        "Type=notify",
+        "User=hallrate",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ReadWritePaths=/var/lib/hallrate",
+        "ExecStart=/opt/hallrate/venv/bin/hallrate kiosk --config /etc/hallrate/kiosk.toml",
+    ):
+        assert line in text.splitlines()
+    analyze = shutil.which("systemd-analyze")
+    assert analyze is not None, "systemd-analyze (package systemd) is needed to check units"
+    here = str(Path(sys.executable).parent / "hallrate")
+    copy = tmp_path / unit_path.name
+    copy.write_text(text.replace("/opt/hallrate/venv/bin/hallrate", here))
+    result = subprocess.run(
+        [analyze, "verify", str(copy)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert (result.returncode, result.stderr.strip()) == (0, "")
+
+
+def test_a_drawn_photo_escapes_the_name_too(client):
+    with client.get("/staff/s99/photo") as response:
+        drawing = response.get_data(as_text=True)
+    assert response.mimetype == "image/svg+xml"
+    assert "&lt;</text>" in drawing and "<script" not in drawing
+
+
+def test_an_idle_session_is_forgotten_by_the_server_too(client, kiosk):
+    # Even when the page's own timer never fired (no script, a crashed tab).
+    resources = kiosk.app.extensions["hallrate_kiosk"]
+    now = [1_000_000.0]
+    resources.clock = lambda: now[0]
+    try:
+        client.get("/display/elderly/on")
+        assert 'class="elderly"' in client.get("/").get_data(as_text=True)
+        now[0] += kiosk.config.idle_reset_s - 1
+        assert 'class="elderly"' in client.get("/").get_data(as_text=True)
+        now[0] += kiosk.config.idle_reset_s + 1
+        assert 'class="standard"' in client.get("/").get_data(as_text=True)
+    finally:
+        resources.clock = time.time

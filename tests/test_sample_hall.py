@@ -1,0 +1,77 @@
+"""The fictional sample hall in firmware_config/ is valid, documented, and what the demo runs."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hub.check_config import check
+from hub.demo_hall import SAMPLE_HALL, write_demo_hall
+
+FILES = ("directory.toml", "hub.toml", "agent-w01.toml")
+KEY_LINE = re.compile(r'^\s*("[^"]+"|[A-Za-z0-9_]+)\s*=')
+KEYPAD_MARKER = "# [keypad]"
+
+
+@pytest.fixture
+def installed(tmp_path: Path) -> Path:
+    """The sample hall copied as an installer would, with its password files beside it."""
+    folder = tmp_path / "etc-hallrate"
+    shutil.copytree(SAMPLE_HALL, folder)
+    (folder / "broker.password").write_text("device-secret\n")
+    (folder / "hub-broker.password").write_text("hub-secret\n")
+    return folder
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_sample_files_pass_check_config(installed, name):
+    kind, problems = check(installed / name)
+    assert problems == []
+    assert kind == {"directory.toml": "directory", "hub.toml": "hub"}.get(name, "agent")
+
+
+def test_the_keypad_section_is_valid_once_uncommented(installed):
+    path = installed / "agent-w01.toml"
+    text = path.read_text()
+    head, marker, tail = text.partition(KEYPAD_MARKER)
+    assert marker, "the sample agent shows the keypad section"
+    uncommented = re.sub(r"(?m)^# ", "", marker + tail)
+    path.write_text(head + uncommented)
+    assert check(path) == ("agent", [])
+
+
+def test_every_key_of_the_sample_agent_is_explained():
+    # A key is explained by an inline comment or one in the lines just above
+    # it (a paragraph of related keys shares one).
+    lines = (SAMPLE_HALL / "agent-w01.toml").read_text().splitlines()
+    unexplained = [
+        line
+        for i, line in enumerate(lines)
+        if KEY_LINE.match(line) and "#" not in line and not _commented_above(lines, i)
+    ]
+    assert unexplained == []
+
+
+def test_the_demo_hall_is_the_sample_hall(tmp_path):
+    hall = write_demo_hall(tmp_path, windows=8, broker_port=1883, protocol="5")
+    copied = (tmp_path / "directory.toml").read_text(encoding="utf-8")
+    assert (SAMPLE_HALL / "directory.toml").read_text(encoding="utf-8") in copied
+    assert hall.directory.name == "青禾县政务服务中心"
+    assert [w.device for w in hall.windows] == [f"w{n:02d}-eval" for n in range(1, 9)]
+    # Each window's agent carries the staff member the directory seats there.
+    staff = {w.window: w.staff for w in hall.windows}
+    assert staff["w01"] == "s001"
+    assert all(hall.directory.staff[s].window == w for w, s in staff.items())
+
+
+def _commented_above(lines: list[str], index: int) -> bool:
+    """Whether a comment precedes line ``index`` in its paragraph (table headers included)."""
+    for line in reversed(lines[:index]):
+        if not line.strip():
+            return False
+        if line.lstrip().startswith("#"):
+            return True
+    return False

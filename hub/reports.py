@@ -16,7 +16,6 @@ import argparse
 import csv
 import io
 import json
-import math
 import sqlite3
 import sys
 from pathlib import Path
@@ -26,7 +25,6 @@ from hub import aggregates
 from hub.config import HubConfig
 from hub.periods import Calendar, checked_period
 
-Z_95 = 1.959964  # two-sided 95 %
 MONTHLY_COLUMNS = (
     "staff",
     "name",
@@ -48,17 +46,6 @@ RANKING_COLUMNS = (
     "satisfaction",
     "wilson_lower",
 )
-
-
-def wilson_lower_bound(satisfied: int, votes: int, *, z: float = Z_95) -> float:
-    """The lower end of the Wilson score interval for ``satisfied`` out of ``votes``."""
-    if votes == 0:
-        return 0.0
-    p = satisfied / votes
-    z2 = z * z
-    centre = p + z2 / (2 * votes)
-    margin = z * math.sqrt((p * (1 - p) + z2 / (4 * votes)) / votes)
-    return (centre - margin) / (1 + z2 / votes)
 
 
 def _counts(conn: sqlite3.Connection, scope: str, periods: list[str]) -> dict[str, list[int]]:
@@ -135,7 +122,7 @@ def ranking(
                     "votes": total,
                     "dissatisfied": bad,
                     "satisfaction": _round(aggregates.satisfaction(total, bad)),
-                    "wilson_lower": _round(wilson_lower_bound(total - bad, total)),
+                    "wilson_lower": _round(aggregates.wilson_lower_bound(total - bad, total)),
                 }
             )
         ranked = sorted(

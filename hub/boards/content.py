@@ -10,13 +10,12 @@ for one update of every board.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlite_utils
 
-from hub.aggregates import satisfaction
+from hub.aggregates import satisfaction, wilson_lower_bound
 from hub.directory import Directory
 from hub.duty import on_duty
 from hub.periods import Calendar
@@ -25,7 +24,6 @@ _LEVELS = ", ".join(f"level_{n}" for n in range(1, 6))
 # Below this many votes in the week a window is not ranked: a handful of
 # votes says nothing (domain.md: "never rank on a handful of votes").
 RANKING_MIN_VOTES = 20
-WILSON_Z = 1.96
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,16 +128,6 @@ def department_summary(db: sqlite_utils.Database, day: str) -> dict[str, Tally]:
 def window_summary(db: sqlite_utils.Database, day: str) -> dict[str, Tally]:
     """Each window's counted votes on ``day``; windows without votes are absent."""
     return _scope_tallies(db, "window", day)
-
-
-def wilson_lower_bound(satisfied: int, total: int, z: float = WILSON_Z) -> float:
-    """The lower bound of the Wilson score interval of a share: small samples rank low."""
-    if total == 0:
-        return 0.0
-    p = satisfied / total
-    centre = p + z * z / (2 * total)
-    margin = z * math.sqrt((p * (1 - p) + z * z / (4 * total)) / total)
-    return (centre - margin) / (1 + z * z / total)
 
 
 def week_ranking(

@@ -38,21 +38,26 @@ def test_the_frame_is_retained_and_says_what_the_board_shows(hall, start_hub, th
     wait_until(lambda: len(hall.stored_votes()) == 3, message="three votes stored")
     wait_until(lambda: hub.boards.publisher.acknowledged >= 2, message="frames acknowledged")
 
-    # A controller that connects afterwards gets the current frame at once.
+    # The frame with all three votes reaches a subscribed controller...
     controller = third_party(hall.port)
     frame_topic = topics.board("hall-main", BoardTopic.FRAME)
     controller.subscribe(frame_topic)
 
-    def latest():
-        messages = controller.messages(frame_topic)
+    def latest(client):
+        messages = client.messages(frame_topic)
         return messages[-1] if messages else None
 
     wait_until(
-        lambda: latest() is not None and "66.7% 3" in latest().payload.decode(),
-        message="the retained frame with the three votes",
+        lambda: latest(controller) is not None and "66.7% 3" in latest(controller).payload.decode(),
+        message="the frame with the three votes",
     )
-    message = latest()
+    # ...and a controller that connects afterwards gets it at once, retained.
+    late = third_party(hall.port)
+    late.subscribe(frame_topic)
+    wait_until(lambda: latest(late) is not None, message="the retained frame")
+    message = late.messages(frame_topic)[0]
     assert message.retain
+    assert "66.7% 3" in message.payload.decode()
     frame = message.json()
     assert set(frame) == {"v", "board", "seq", "columns", "lines", "pages", "updated"}
     assert (frame["v"], frame["board"], frame["columns"], frame["lines"]) == (1, "hall-main", 24, 4)

@@ -227,8 +227,11 @@ def test_a_thousand_votes_make_at_most_one_frame_per_interval(
         timeout=60,
         message="the strip counting all 1,000 votes",
     )
-    span = controller.shown()[-1].at - started
-    frames = len(controller.shown()) - before
+    shown = controller.shown()
+    span = shown[-1].at - started
+    # A frame resent because its ack came late (a loaded machine) is the same
+    # frame: count distinct sequence numbers.
+    frames = len({page.seq for page in shown[before:]})
     # One frame at once, then at most one per second of the burst.
     assert frames <= 2 + span / 1.0, (frames, span)
     assert frames < 20

@@ -131,12 +131,13 @@ def quarantine() -> ResponseReturnValue:
 
 @bp.get("/api/v1/devices")
 def devices() -> ResponseReturnValue:
-    """Every device of the directory with its last status, info and telemetry."""
+    """Every device of the directory with its last status, info, telemetry and config answer."""
     directory = current_app.config["HALLRATE_DIRECTORY"]
     seen = {
         r[0]: r
         for r in _db().execute(
-            "SELECT id, status, status_at, info, telemetry, telemetry_at FROM devices"
+            "SELECT id, status, status_at, info, telemetry, telemetry_at, config, config_at"
+            " FROM devices"
         )
     }
     items = []
@@ -152,6 +153,8 @@ def devices() -> ResponseReturnValue:
                 "info": _loads(row[3]) if row else None,
                 "telemetry": _loads(row[4]) if row else None,
                 "telemetry_at": row[5] if row else None,
+                "config": _loads(row[6]) if row else None,
+                "config_at": row[7] if row else None,
             }
         )
     return jsonify({"devices": items})

@@ -49,11 +49,13 @@ SUBSCRIPTIONS = {
     DeviceTopic.STATUS: 1,
     DeviceTopic.INFO: 1,
     DeviceTopic.TELEMETRY: 0,
+    DeviceTopic.CONFIG: 1,
 }
 STATE_TOPICS = {
     DeviceTopic.STATUS: "status",
     DeviceTopic.INFO: "info",
     DeviceTopic.TELEMETRY: "telemetry",
+    DeviceTopic.CONFIG: "config",
 }
 RETRY_COMMIT_S = 1.0
 RECEIPT_IDS = 100  # ids per receipt: 100 of the longest (64 characters) fit in 8 KiB

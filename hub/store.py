@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from hub.counting import Counting
 
 CHUNK = 400  # ids per IN (...) lookup, under SQLite's parameter limit
-DEVICE_STATE_COLUMNS = ("status", "info", "telemetry")
+DEVICE_STATE_COLUMNS = ("status", "info", "telemetry", "config")
 
 
 def _v1(db: sqlite_utils.Database) -> None:
@@ -112,6 +112,12 @@ def _v1(db: sqlite_utils.Database) -> None:
         )""")
 
 
+def _add_device_config_columns(db: sqlite_utils.Database) -> None:
+    """Migration: each device's last answer to ``config/set`` (applied or refused, and why)."""
+    db.execute("ALTER TABLE devices ADD COLUMN config TEXT")
+    db.execute("ALTER TABLE devices ADD COLUMN config_at TEXT")
+
+
 MIGRATIONS = [
     _v1,
     create_complaints_table,
@@ -125,6 +131,7 @@ MIGRATIONS = [
     central.create_tables,
     # Issue 3: filtered votes keep their rule; votes and events name their service.
     filters.add_filter_columns,
+    _add_device_config_columns,
 ]
 
 

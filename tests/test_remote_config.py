@@ -28,9 +28,13 @@ def events(hall) -> list[tuple]:
     return query(hall.database, "SELECT event, staff FROM service_events ORDER BY rowid")
 
 
-def info(hub) -> dict:
+def device(hub) -> dict:
     devices = get_json(f"{hub.api_url}/api/v1/devices")["devices"]
-    return next(d for d in devices if d["id"] == "w01-eval")["info"] or {}
+    return next(d for d in devices if d["id"] == "w01-eval")
+
+
+def info(hub) -> dict:
+    return device(hub)["info"] or {}
 
 
 def test_a_config_from_the_hub_is_applied_at_once_and_reported(hall, start_hub, start_agent):
@@ -106,6 +110,14 @@ def test_a_bad_config_is_refused_whole_and_the_old_one_kept(hall, start_hub, sta
     wait_until(lambda: votes(hall), message="the vote")
     assert votes(hall) == [(4, "s02", 1, None)]
     assert info(hub).get("config_version") == 4
+    # The hub keeps the device's last answer, so an operator sees the refusal.
+    wait_until(
+        lambda: (device(hub)["config"] or {}).get("config_version") == 3,
+        message="the last answer at the hub",
+    )
+    answer = device(hub)["config"]
+    assert (answer["applied"], answer["active_version"]) == (False, 4)
+    assert device(hub)["config_at"]
 
 
 def test_the_applied_config_survives_a_restart_without_the_broker(hall, start_hub, start_agent):

@@ -2,9 +2,12 @@
 
 One thread runs paho's network loop and the database writes, so there is no
 hand-off between threads on the hot path. Messages are classified as they
-arrive (:meth:`Ingest.classify`) and collected into a batch; when the batch
-is full or ``batch_ms`` old it is committed in one transaction, and only then
-are the MQTT messages acknowledged (manual acks) and the receipts published.
+arrive (:meth:`Ingest.classify`) and collected into a batch. The batch is
+committed in one transaction as soon as the broker has nothing more waiting
+on the socket (group commit: a lone vote is stored at once, and under load
+the messages that arrive during one commit form the next batch), or when it
+is full or ``batch_ms`` old while messages keep streaming in. Only then are
+the MQTT messages acknowledged (manual acks) and the receipts published.
 A crash before the commit loses nothing: the broker redelivers what was not
 acknowledged, and devices resend what was not receipted.
 """
@@ -12,6 +15,7 @@ acknowledged, and devices resend what was not receipted.
 from __future__ import annotations
 
 import logging
+import select
 import threading
 import time
 from collections import defaultdict
@@ -152,7 +156,7 @@ class Ingest:
                     delay = min(delay * 2, settings.reconnect_max_s)
                 continue
             self.client.loop(timeout=tick)
-            self._flush_if_due()
+            self._flush_if_due(idle=self._nothing_waiting())
         self._flush(final=True)
         if self.state.connected:
             info = self.client.publish(
@@ -249,13 +253,28 @@ class Ingest:
 
     # Committing, then acknowledging, then receipting.
 
-    def _flush_if_due(self) -> None:
+    def _nothing_waiting(self) -> bool:
+        """True when no byte from the broker waits to be read (nor in TLS's buffer)."""
+        sock = self.client.socket()
+        if sock is None:
+            return True
+        pending = getattr(sock, "pending", None)
+        if pending is not None and pending():
+            return False
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True  # a socket closing under us: commit what we hold
+        return not readable
+
+    def _flush_if_due(self, *, idle: bool = False) -> None:
         pending = self._pending
-        if pending.empty:
+        now = time.monotonic()
+        if pending.empty or now < pending.opened:  # empty, or waiting to retry a failed commit
             return
         full = len(pending.acks) >= self.config.ingest.batch_max
-        old = time.monotonic() - pending.opened >= self.config.ingest.batch_ms / 1000
-        if full or old:
+        old = now - pending.opened >= self.config.ingest.batch_ms / 1000
+        if idle or full or old:
             self._flush()
 
     def _flush(self, *, final: bool = False) -> None:

@@ -7,10 +7,17 @@ import logging
 import signal
 import threading
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from device_agent.errors import ConfigError
+from device_agent.sdnotify import Notifier, WatchdogPinger
+
+if TYPE_CHECKING:
+    from hub.service import HubService
 
 logger = logging.getLogger(__name__)
+
+WAKE_S = 0.5  # how often the main thread checks the loop and pings the watchdog
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,16 +49,32 @@ def run(args: argparse.Namespace) -> int:
         return rebuild_database(config)
     hub = HubService(config)
     stop = wait_for_signals()
+    notifier = Notifier()
+    watchdog = WatchdogPinger(notifier, hub.healthy)
     hub.start()
     print(f"hub: {hub.api_url}", flush=True)
+    # The API listens once start() returns: ready, whether or not the broker
+    # is up yet (the hub keeps reconnecting; the status line says which).
+    connected = hub.ingest.state.connected
+    notifier.ready(_status(hub, connected))
     healthy = True
-    while not stop.wait(1.0):
+    while not stop.wait(WAKE_S):
         if not hub.healthy():
             logger.error("the ingest loop is not turning; exiting so the supervisor restarts us")
             healthy = False
             break
+        watchdog.tick()
+        if hub.ingest.state.connected != connected:
+            connected = hub.ingest.state.connected
+            notifier.status(_status(hub, connected))
+    notifier.stopping()
     hub.stop()
     return 0 if healthy else 1
+
+
+def _status(hub: HubService, connected: bool) -> str:
+    broker = "connected to the broker" if connected else "waiting for the broker"
+    return f"serving {hub.api_url}, {broker}"
 
 
 def wait_for_signals() -> threading.Event:

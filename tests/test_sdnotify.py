@@ -136,3 +136,31 @@ def test_the_agent_process_says_ready_pings_and_says_stopping(systemd, tmp_path,
             process.kill()
         process.wait()
     assert systemd.messages()[-1] == "STOPPING=1"
+
+
+def test_the_hub_process_says_ready_pings_reports_the_broker_and_says_stopping(
+    systemd, tmp_path, mosquitto
+):
+    hall = Hall(tmp_path / "hall", mosquitto.port)
+    env = {**os.environ, "NOTIFY_SOCKET": str(systemd.path), "WATCHDOG_USEC": "400000"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "hub", "--config", str(hall.hub_config())],
+        env=env,
+        cwd=Path(__file__).parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_until(lambda: systemd.messages().count("WATCHDOG=1") >= 2, message="pings")
+        assert systemd.messages()[0].startswith("READY=1\nSTATUS=serving http://127.0.0.1:")
+        wait_until(
+            lambda: any("connected to the broker" in m for m in systemd.messages()),
+            message="the status naming the broker connected",
+        )
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+    assert systemd.messages()[-1] == "STOPPING=1"

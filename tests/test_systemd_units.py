@@ -48,14 +48,14 @@ def test_units_are_hardened_and_run_existing_commands(name):
         assert argv[-1].startswith("/etc/hallrate/")
 
 
-def test_the_agent_tells_systemd_it_is_ready_and_alive():
+@pytest.mark.parametrize("name", ["hallrate-agent.service", "hallrate-hub.service"])
+def test_the_agent_and_hub_tell_systemd_they_are_ready_and_alive(name):
     # device_agent/sdnotify.py: READY=1, WATCHDOG=1 while the loop turns, STOPPING=1.
-    unit = settings("hallrate-agent.service")
+    unit = settings(name)
     assert unit["Type"] == ["notify"]
     assert unit["NotifyAccess"] == ["main"]
     assert unit["WatchdogSec"] == ["30"]
     assert "AF_UNIX" in unit["RestrictAddressFamilies"][0].split()  # $NOTIFY_SOCKET
-    assert settings("hallrate-hub.service")["Type"] == ["simple"]
 
 
 def test_the_agent_may_use_gpio_and_serial_devices():

@@ -63,6 +63,7 @@ class Hall:
     port: int
     protocol: str = "5"
     windows: int = 3
+    keepalive_s: int = 10
     id: str = field(default_factory=lambda: f"t{next(_counter)}")
 
     def __post_init__(self) -> None:
@@ -105,7 +106,7 @@ class Hall:
             f'[hub]\nhall = "{self.id}"\ndatabase = "hub.sqlite"\n'
             f'directory = "directory.toml"\n\n'
             f'[broker]\nhost = "127.0.0.1"\nport = {self.port}\nprotocol = "{self.protocol}"\n'
-            "reconnect_max_s = 2\nkeepalive_s = 10\n\n"
+            f"reconnect_max_s = 2\nkeepalive_s = {self.keepalive_s}\n\n"
             f"[api]\nport = {api_port}\n\n" + extra
         )
         return path
@@ -125,7 +126,7 @@ class Hall:
             f'[device]\nid = "{self.device_id(n)}"\nhall = "{self.id}"\n'
             f'window = "w{n:02d}"\nstaff = "s{n:02d}"\n\n'
             f'[broker]\nhost = "127.0.0.1"\nport = {self.port}\nprotocol = "{self.protocol}"\n'
-            "reconnect_max_s = 2\nkeepalive_s = 10\n\n"
+            f"reconnect_max_s = 2\nkeepalive_s = {self.keepalive_s}\n\n"
             f'[outbox]\npath = "outbox-{n}.sqlite"\nresend_after_s = {resend_after_s}\n{outbox}\n'
             f'[evaluator]\ndebounce_ms = 50\nthank_you_pin = "GPIO25"\n{evaluator}\n'
             "[evaluator.keys]\nGPIO17 = 5\nGPIO27 = 4\nGPIO22 = 3\nGPIO23 = 2\nGPIO24 = 1\n" + extra

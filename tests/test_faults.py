@@ -1,4 +1,4 @@
-"""Faults mid-stream: the hub killed, the broker restarted empty. Nothing lost, nothing doubled.
+"""Faults mid-stream: hub killed, broker restarted empty or frozen. Nothing lost or doubled.
 
 Votes take the real path: window agents (their button events, with an
 injected press time so no debounce interferes) → Mosquitto → the hub.
@@ -270,3 +270,39 @@ def test_votes_the_broker_acknowledged_and_then_lost_are_resent_by_the_devices(
     finally:
         if hub is not None:
             hub.stop()
+
+
+@pytest.mark.slow
+def test_broker_frozen_mid_stream_then_resumed_loses_and_doubles_nothing(
+    tmp_path: Path,
+    own_broker: MosquittoBroker,
+    start_hub: Callable[..., object],
+    start_agent: Callable[..., RunningAgent],
+):
+    # A hung broker (SIGSTOP) keeps its sockets open and answers nothing: only
+    # keepalive tells the clients. Short keepalives so the test is quick.
+    hall = Hall(tmp_path / "hall", own_broker.port, windows=4, keepalive_s=5)
+    start_hub(hall)
+    windows = [start_agent(hall, n, resend_after_s=1.0) for n in range(1, 5)]
+    wait_until(lambda: all(w.agent.link.connected for w in windows), message="agents up")
+    stream = Stream(windows, VOTES, pause_s=0.004)
+    stream.start()
+
+    wait_until(lambda: stored_count(hall) >= 150, timeout=30, message="the stream flowing")
+    assert own_broker.process is not None
+    own_broker.process.send_signal(signal.SIGSTOP)
+    try:
+        wait_until(
+            lambda: not any(w.agent.link.connected for w in windows),
+            timeout=20,
+            message="agents noticing the silent broker",
+        )
+        frozen_at = stored_count(hall)  # the hub has committed what it had read
+        wait_until(lambda: stream.fed >= 600, timeout=30, message="votes cast meanwhile")
+        assert stored_count(hall) == frozen_at
+        assert all(w.agent.outbox.depth > 0 for w in windows)
+    finally:
+        own_broker.process.send_signal(signal.SIGCONT)
+    stream.join()
+
+    assert_every_vote_stored_once(hall, windows)

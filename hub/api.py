@@ -76,11 +76,12 @@ def votes() -> ResponseReturnValue:
     since = request.args.get("since")
     if since:
         try:
-            moment = parse_time(since)
-        except ValueError:
+            moment = parse_time(since).astimezone(UTC)
+        except (ValueError, OverflowError):
+            # OverflowError: a time near year 1 or 9999 whose UTC lies out of range.
             abort(400, description="since: must be an ISO 8601 time with offset")
         where.append("cast_at >= ?")
-        params.append(format_time(moment.astimezone(UTC)))
+        params.append(format_time(moment))
     rows = (
         _db()
         .execute(

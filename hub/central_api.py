@@ -39,7 +39,7 @@ def _settings() -> CentralSettings:
 
 @bp.get("/api/v1/central/warnings")
 def warnings() -> ResponseReturnValue:
-    """Every hall's warnings, newest first; filters hall, level, status, staff, standing."""
+    """Every hall's warnings, newest first; filters hall, level, status, staff, period, standing."""
     _settings()
     where, params = ["1 = 1"], []
     for name in ("hall", "level", "status", "staff", "period"):
@@ -115,7 +115,10 @@ def inbox() -> ResponseReturnValue:
         secret.reveal().encode(), timestamp, body, request.headers.get(SIGNATURE_HEADER, "")
     ):
         abort(401, description="bad signature")
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_S:
+    # isascii: str.isdigit() also takes digits such as "²" that int() refuses.
+    if not (timestamp.isascii() and timestamp.isdigit()) or (
+        abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_S
+    ):
         abort(401, description="timestamp too far from central's clock")
     kind = request.headers.get(KIND_HEADER, "")
     try:

@@ -67,6 +67,11 @@ def _date_arg(name: str) -> date | None:
     if not raw:
         return None
     try:
-        return date.fromisoformat(raw)
+        value = date.fromisoformat(raw)
     except ValueError:
         abort(400, description=f"{name}: must be a date like 2026-11-22")
+    # The first and last dates Python has: their day's bounds in the hall's
+    # zone, or the day after, fall out of range.
+    if not date.min < value < date.max:
+        abort(400, description=f"{name}: must be after {date.min} and before {date.max}")
+    return value

@@ -207,6 +207,14 @@ def verify(secret: bytes, timestamp: str, body: bytes, signature: str) -> bool:
     return hmac.compare_digest(sign(secret, timestamp, body), signature)
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """Makes a redirect an error: urllib would follow a 302 with a GET that
+    carries no body, and that page's 200 would pass for central's confirmation."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
 @dataclass(slots=True)
 class ForwarderState:
     """What the forwarder reports: delivered messages, the last error, the queue's depth."""
@@ -237,10 +245,13 @@ class Forwarder:
         self._receipts: queue.SimpleQueue[list[str]] = queue.SimpleQueue()
         self._resend = threading.Event()
         self._thread: threading.Thread | None = None
-        self._ssl = (
+        context = (
             ssl.create_default_context(cafile=str(self.settings.ca_file))
             if self.settings.ca_file
             else ssl.create_default_context()
+        )
+        self._opener = urllib.request.build_opener(
+            urllib.request.HTTPSHandler(context=context), _RefuseRedirects
         )
         self.client: paho.Client | None = None
         if self.settings.mqtt:
@@ -316,8 +327,10 @@ class Forwarder:
                     conn.execute(
                         "UPDATE forward_outbox SET next_attempt = 0 WHERE channel = 'mqtt'"
                     )
+        # Only configured channels: rows a former configuration queued for another
+        # stay (counted in the depth) rather than fail, and block, every round.
+        channels = ["webhook"] if self.settings.webhook_url is not None else []
         # MQTT rows wait while the broker is away; they must not crowd out the webhook's.
-        channels = ["webhook"]
         if self.client is not None and self.state.connected:
             channels.append("mqtt")
         rows = db.execute(
@@ -384,11 +397,8 @@ class Forwarder:
                 SIGNATURE_HEADER: sign(settings.webhook_secret.reveal().encode(), timestamp, body),
             },
         )
-        context = self._ssl if settings.webhook_url.startswith("https:") else None
         try:
-            with urllib.request.urlopen(
-                request, timeout=settings.timeout_s, context=context
-            ) as response:
+            with self._opener.open(request, timeout=settings.timeout_s) as response:
                 status = response.status
         except urllib.error.HTTPError as exc:
             exc.close()

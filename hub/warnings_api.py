@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from device_agent.storage import open_database, write_transaction
-from hub.api import _db
+from hub.api import _db, _int_arg
 from hub.config import HubConfig
 from hub.counting import Counting
 from hub.errors import StateError, UnknownRecord
@@ -71,16 +71,14 @@ def warnings() -> ResponseReturnValue:
             params.append(value)
     if request.args.get("standing") in ("1", "true"):
         where.append("withdrawn_at IS NULL")
-    limit = request.args.get("limit", "200")
-    if not limit.isdigit() or not 1 <= int(limit) <= MAX_PAGE:
-        abort(400, description=f"limit: must be an integer from 1 to {MAX_PAGE}")
+    limit = _int_arg("limit", 200, 1, MAX_PAGE)
     conn = _db().conn
     ids = [
         r[0]
         for r in conn.execute(
             f"SELECT id FROM warnings WHERE {' AND '.join(where)}"
             " ORDER BY raised_at DESC, id LIMIT ?",
-            [*params, int(limit)],
+            [*params, limit],
         )
     ]
     items = [warning_document(conn, ident, hall=hall) for ident in ids]

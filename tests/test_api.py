@@ -175,6 +175,9 @@ def test_filters_and_paging_combine(hub_with_votes):
         ("since=2026-11-20T09:00:00", "since: must be an ISO 8601 time with offset"),
         # An unescaped "+" arrives as a space: refused, not silently misread.
         ("since=2026-11-20T09:00:00+08:00", "since: must be an ISO 8601 time with offset"),
+        # Valid times whose UTC falls outside the years Python can hold.
+        ("since=0001-01-01T00:00:00%2B14:00", "since: must be an ISO 8601 time with offset"),
+        ("since=9999-12-31T23:00:00-12:00", "since: must be an ISO 8601 time with offset"),
     ],
 )
 def test_bad_parameters_get_a_400_that_says_why(hub_with_votes, query, detail):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import threading
 import time
@@ -16,9 +17,21 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from device_agent.protocol import Vote, encode, envelope_id, format_time
+from device_agent.storage import open_database, write_transaction
+from hub.app import create_app
 from hub.broker import MosquittoBroker, free_port
 from hub.cli import main
-from hub.forwarding import HALL_HEADER, KIND_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from hub.config import load_hub_config
+from hub.forwarding import (
+    HALL_HEADER,
+    KIND_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    Forwarder,
+    Outbox,
+    sign,
+)
+from hub.store import Store
 from tests.hall import Hall, get_json, query, wait_until
 
 BRIDGE_EXAMPLE = Path(__file__).parent.parent / "firmware_config/mosquitto/bridge-to-central.conf"
@@ -247,3 +260,123 @@ def test_webhook_forwarding_retries_until_central_is_up(tmp_path, mosquitto, sta
         assert refused.value.code == 401
     finally:
         devices.close()
+
+
+def queue_warning(hall: Hall, channel: str, message_id: str) -> None:
+    """Put one warning message in the hall's outbox for ``channel``, as counting does."""
+    Store(hall.database).close()  # the tables
+    db = open_database(hall.database)
+    try:
+        with write_transaction(db) as conn:
+            Outbox((channel,), now=lambda: datetime.now(UTC)).enqueue(
+                conn, "warning", message_id, {"v": 1, "hall": hall.id, "message_id": message_id}
+            )
+    finally:
+        db.close()
+
+
+class RedirectingCentral(http.server.BaseHTTPRequestHandler):
+    """A web server that redirects every post to a page that answers 200 to anything."""
+
+    def do_POST(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "/moved")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_redirected_webhook_post_is_not_taken_for_delivery(tmp_path):
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), RedirectingCentral)
+    serving = threading.Thread(target=server.serve_forever, daemon=True)
+    serving.start()
+    secret = tmp_path / "webhook.secret"
+    secret.write_text("s3cret\n")
+    hall = Hall(tmp_path / "hall", free_port())
+    url = f"http://127.0.0.1:{server.server_port}/inbox"
+    config = load_hub_config(
+        hall.hub_config(
+            extra=f'[forwarding]\nwebhook_url = "{url}"\nwebhook_secret_file = "{secret}"\n'
+        )
+    )
+    queue_warning(hall, "webhook", "t-warning-000000000001")
+    forwarder = Forwarder(config)
+    db = open_database(hall.database)
+    try:
+        # urllib would follow the 302 with a bodiless GET, whose 200 is no receipt.
+        assert forwarder.send_due(db) == 0
+    finally:
+        db.close()
+        server.shutdown()
+        server.server_close()
+    [(attempts, error)] = query(hall.database, "SELECT attempts, last_error FROM forward_outbox")
+    assert attempts == 1 and error.startswith("central answered 302")
+
+
+def test_rows_left_for_a_channel_no_longer_configured_do_not_block_the_others(tmp_path, mosquitto):
+    hall = Hall(tmp_path / "hall", mosquitto.port)
+    # Queued while the hall forwarded by webhook; the configuration now says MQTT only.
+    queue_warning(hall, "webhook", "t-warning-000000000001")
+    queue_warning(hall, "mqtt", "t-warning-000000000002")
+    config = load_hub_config(hall.hub_config(extra="[forwarding]\nmqtt = true\n"))
+    received: list[bytes] = []
+    watcher = paho.Client(CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    watcher.on_message = lambda client, userdata, message: received.append(message.payload)
+    subscribed = threading.Event()
+    watcher.on_subscribe = lambda *args: subscribed.set()
+    watcher.connect("127.0.0.1", mosquitto.port)
+    watcher.subscribe(f"hallrate/{hall.id}/hub/warning", qos=1)
+    watcher.loop_start()
+    forwarder = Forwarder(config)
+    try:
+        assert subscribed.wait(10), "the watcher never subscribed"
+        forwarder.start()
+        wait_until(lambda: received, message="the MQTT row published")
+        assert json.loads(received[0])["message_id"] == "t-warning-000000000002"
+        assert forwarder.state.last_error is None
+    finally:
+        forwarder.stop()
+        watcher.disconnect()
+        watcher.loop_stop()
+    assert [r[0] for r in outbox(hall)] == [
+        "t-warning-000000000001",
+        "t-warning-000000000002",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "status"),
+    [
+        (None, 200),
+        (str(int(time.time()) - 3600), 401),  # an old post, replayed
+        ("\u00b2", 401),  # a digit to str.isdigit(), not to int()
+        ("", 401),
+    ],
+)
+def test_the_inbox_takes_a_signed_post_only_with_a_current_timestamp(tmp_path, stamp, status):
+    secret = tmp_path / "webhook.secret"
+    secret.write_text("s3cret\n")
+    county = Hall(tmp_path / "county", free_port())
+    config = load_hub_config(county.hub_config(extra=central_config("qinghe", str(secret))))
+    Store(config.database).close()
+    client = create_app(config).test_client()
+    stamp = str(int(time.time())) if stamp is None else stamp
+    body = json.dumps(
+        {"v": 1, "hall": "qinghe", "message_id": "summary-000000000001", "generated_at": "x"}
+    ).encode()
+    headers = {
+        HALL_HEADER: "qinghe",
+        KIND_HEADER: "summary",
+        TIMESTAMP_HEADER: stamp,
+        SIGNATURE_HEADER: sign(b"s3cret", stamp, body),
+    }
+    response = client.post("/api/v1/central/inbox", data=body, headers=headers)
+    assert response.status_code == status, response.get_json()

@@ -54,6 +54,23 @@ def test_stats_group_by_staff_window_department_and_period(hub, client):
     assert client.get("/api/v1/stats?at=2026-13-45").status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("url", "detail"),
+    [
+        # "²" is a digit to str.isdigit(), but not to int().
+        ("/api/v1/warnings?limit=%C2%B2", "limit: must be an integer"),
+        ("/api/v1/warnings?limit=0", "limit: must be between 1 and 1000"),
+        # The first and last dates: their day's bounds in the hall's zone overflow.
+        ("/api/v1/filters?day=9999-12-31", "day: must be after"),
+        ("/api/v1/filters?from=0001-01-01&to=0001-01-02", "from: must be after"),
+    ],
+)
+def test_bad_query_parameters_get_a_400_that_says_why(client, url, detail):
+    response = client.get(url)
+    assert response.status_code == 400
+    assert response.get_json()["detail"].startswith(detail)
+
+
 def test_a_manager_and_the_office_take_a_warning_to_closure(hub, client, capsys):
     votes = [make_vote("2026-11-05T10:00:00+08:00") for _ in range(10)]
     hub.add(*votes)

@@ -19,7 +19,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from device_agent.errors import ConfigError
+from device_agent.errors import ConfigError, ProtocolError
 from device_agent.mqtt import PROTOCOLS, is_failure
 from device_agent.topics import DeviceTopic, Topics, check_id
 from hub.config import HubConfig
@@ -36,11 +36,18 @@ def set_device_config(
 ) -> dict[str, Any]:
     """Publish ``document`` retained on ``device``'s ``config/set``; returns the device's report.
 
+    Raises :class:`~device_agent.errors.ProtocolError` for a device id that is
+    malformed or not in the hall directory, or a document that is not an object.
+
     Raises :class:`DeviceConfigError` when the broker cannot be reached or the
     device did not report on that version within ``timeout`` seconds (it is
     offline: it will apply the retained document when it connects).
     """
     check_id(device, field="device")
+    if device not in config.directory.devices:
+        raise ProtocolError(f"device: {device!r} is not in the hall directory")
+    if not isinstance(document, dict):
+        raise ProtocolError("the document must be a JSON object")
     version = document.get("config_version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise DeviceConfigError("the document needs an integer config_version")
@@ -123,6 +130,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         report = set_device_config(config, args.device, document, timeout=args.timeout)
+    except ProtocolError as exc:
+        logger.error("%s", exc)
+        return 2
     except DeviceConfigError as exc:
         logger.error("%s", exc)
         return 1

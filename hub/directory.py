@@ -8,7 +8,7 @@ counted: its messages are quarantined as coming from an unknown device.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
@@ -104,15 +104,20 @@ def read_directory(reader: ConfigReader) -> Directory:
         "",
         ("hall", "departments", "windows", "staff", "devices", "service_items", "announcements"),
     )
+    reader.reject_unknown("hall", ("id", "name"))
     hall = reader.get("hall.id", str, check=_id_check)
     name = reader.get("hall.name", str, default=hall)
+    # Where each kept entry is in its file's array, for the keys of its problems.
+    at: dict[tuple[str, str], int] = {}
     departments = _by_id(
         reader,
+        at,
         "departments",
         lambda r: Department(id=r.get("id", str, check=_id_check), name=r.get("name", str)),
     )
     windows = _by_id(
         reader,
+        at,
         "windows",
         lambda r: Window(
             id=r.get("id", str, check=_id_check),
@@ -122,6 +127,7 @@ def read_directory(reader: ConfigReader) -> Directory:
     )
     staff = _by_id(
         reader,
+        at,
         "staff",
         lambda r: Staff(
             id=r.get("id", str, check=_id_check),
@@ -136,6 +142,7 @@ def read_directory(reader: ConfigReader) -> Directory:
     )
     devices = _by_id(
         reader,
+        at,
         "devices",
         lambda r: Device(
             id=r.get("id", str, check=_id_check),
@@ -145,6 +152,7 @@ def read_directory(reader: ConfigReader) -> Directory:
     )
     service_items = _by_id(
         reader,
+        at,
         "service_items",
         lambda r: ServiceItem(
             id=r.get("id", str, check=_id_check),
@@ -159,6 +167,7 @@ def read_directory(reader: ConfigReader) -> Directory:
     )
     announcements = _by_id(
         reader,
+        at,
         "announcements",
         lambda r: Announcement(
             id=r.get("id", str, check=_id_check),
@@ -168,7 +177,8 @@ def read_directory(reader: ConfigReader) -> Directory:
             until=_date(r, "until", required=False),
         ),
     )
-    for i, item in enumerate(service_items.values()):
+    for item in service_items.values():
+        i = at["service_items", item.id]
         if item.department not in departments:
             reader.problem(
                 f"service_items[{i}].department", f"unknown department {item.department!r}"
@@ -176,15 +186,18 @@ def read_directory(reader: ConfigReader) -> Directory:
         for window in item.windows:
             if window not in windows:
                 reader.problem(f"service_items[{i}].windows", f"unknown window {window!r}")
-    for i, w in enumerate(windows.values()):
+    for w in windows.values():
+        i = at["windows", w.id]
         if w.department not in departments:
             reader.problem(f"windows[{i}].department", f"unknown department {w.department!r}")
-    for i, s in enumerate(staff.values()):
+    for s in staff.values():
+        i = at["staff", s.id]
         if s.department not in departments:
             reader.problem(f"staff[{i}].department", f"unknown department {s.department!r}")
         if s.window is not None and s.window not in windows:
             reader.problem(f"staff[{i}].window", f"unknown window {s.window!r}")
-    for i, d in enumerate(devices.values()):
+    for d in devices.values():
+        i = at["devices", d.id]
         if d.window is not None and d.window not in windows:
             reader.problem(f"devices[{i}].window", f"unknown window {d.window!r}")
         if d.kind == "evaluator" and d.window is None:
@@ -249,11 +262,20 @@ class _HasId(Protocol):
 T = TypeVar("T", bound=_HasId)
 
 
-def _by_id(reader: ConfigReader, key: str, build: Callable[[ConfigReader], T]) -> dict[str, T]:
+def _by_id(
+    reader: ConfigReader,
+    at: dict[tuple[str, str], int],
+    key: str,
+    build: Callable[[ConfigReader], T],
+) -> dict[str, T]:
+    """The entries of the array ``key`` by id; records in ``at`` where each kept one is."""
     entries: dict[str, T] = {}
     for i, item in enumerate(reader.items(key)):
         entry = build(item)
+        # Each entry's keys are its fields: anything else is a typo to report.
+        item.reject_unknown("", (f.name for f in fields(entry)))  # type: ignore[arg-type]
         if entry.id in entries:
             reader.problem(f"{key}[{i}].id", f"duplicate id {entry.id!r}")
         entries[entry.id] = entry
+        at[key, entry.id] = i
     return entries

@@ -272,7 +272,9 @@ def test_directory_problems_are_reported_with_the_directory_file(files: Hall):
         '[[staff]]\nid = "s01"\nname = "甲"\ndepartment = "civil"\nwindow = "w09"\n'  # 2
         '[[devices]]\nid = "w01-eval"\nkind = "evaluator"\nwindow = "w01"\n'
         '[[devices]]\nid = "w01-eval"\nkind = "evaluator"\nwindow = "w01"\n'  # 3: duplicate
-        '[[devices]]\nid = "k01"\nkind = "printer"\n',  # 4: kind
+        '[[devices]]\nid = "k01"\nkind = "printer"\n'  # 4: kind
+        # 6: keyed by its place in the file, which a duplicate before it does not shift
+        '[[devices]]\nid = "k02"\nkind = "kiosk"\nwindow = "w09"\n',
     )
     hub = write(
         files.root / "hub.toml",
@@ -285,9 +287,24 @@ def test_directory_problems_are_reported_with_the_directory_file(files: Hall):
             f"{directory}: staff[0].window: unknown window 'w09'",
             f"{directory}: devices[1].id: duplicate id 'w01-eval'",
             f"{directory}: devices[2].kind: must be one of evaluator, kiosk, got 'printer'",
+            f"{directory}: devices[3].window: unknown window 'w09'",
             f"{hub}: hub.directory: lists hall 'b01', this hub is 'b02'",
         ]
     )
+
+
+def test_a_typo_in_the_directory_is_reported_not_ignored(files: Hall):
+    path = write(
+        files.root / "typo-directory.toml",
+        '[hall]\nid = "b01"\nnmae = "大厅"\n'
+        '[[departments]]\nid = "civil"\nname = "民政"\n'
+        '[[windows]]\nid = "w01"\nname = "1号"\ndepartment = "civil"\n'
+        '[[staff]]\nid = "s01"\nname = "甲"\ndepartment = "civil"\nwindw = "w01"\n',
+    )
+    assert sorted(problems_of(load_directory, path)) == [
+        f"{path}: hall.nmae: unknown key",
+        f"{path}: staff[0].windw: unknown key",
+    ]
 
 
 def test_a_directory_loads_on_its_own(files: Hall):

@@ -12,6 +12,7 @@ from gpiozero.pins.mock import MockFactory
 from device_agent.agent import Agent
 from device_agent.config import load_agent_config
 from hub.broker import free_port
+from hub.cli import main
 from hub.device_config import DeviceConfigError, set_device_config
 from tests.clock import SteppedClock
 from tests.hall import get_json, query, wait_until
@@ -152,3 +153,20 @@ def test_device_config_tool_says_when_the_device_does_not_answer(hall, start_hub
     hub = start_hub(hall)
     with pytest.raises(DeviceConfigError, match="did not report config_version 1"):
         set_device_config(hub.config, "w02-eval", {"v": 1, "config_version": 1}, timeout=0.5)
+
+
+def test_device_config_tool_refuses_bad_input_with_exit_status_2(hall, tmp_path, caplog):
+    config = hall.hub_config()
+    good = tmp_path / "good.json"
+    good.write_text('{"v": 1, "config_version": 1}')
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    for device, document, says in [
+        ("w99-eval", good, "'w99-eval' is not in the hall directory"),
+        ("Not An Id", good, "device"),
+        ("w01-eval", listed, "the document must be a JSON object"),
+    ]:
+        code = main(["device-config", "--config", str(config), device, str(document)])
+        assert code == 2, (device, document)
+        assert says in caplog.text
+        caplog.clear()

@@ -186,7 +186,11 @@ class ConfigReader:
     def reject_unknown(self, section: str, known: Iterable[str]) -> None:
         """Record a problem for each key of ``section`` not in ``known`` (typos)."""
         table = self.data if not section else self._lookup(section)
+        if table is _MISSING:
+            return
         if not isinstance(table, dict):
+            # Otherwise every key of the section would silently take its default.
+            self.problem(section, f"must be a table, got {_kind_name(type(table))}")
             return
         allowed = set(known)
         prefix = f"{section}." if section else ""

@@ -124,7 +124,11 @@ class DeviceLink:
             info = self.client.publish(
                 self.topics.device(self.device, DeviceTopic.STATUS), OFFLINE, qos=1, retain=True
             )
-            info.wait_for_publish(timeout=2)
+            try:
+                info.wait_for_publish(timeout=2)
+            except (RuntimeError, ValueError) as exc:
+                # The link dropped since ``connected`` was read: the will says offline.
+                logger.info("%s: offline status not sent: %s", self.device, exc)
         self.client.disconnect()
         self.client.loop_stop()
         self._connected.clear()

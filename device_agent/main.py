@@ -50,7 +50,16 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-    thread = threading.Thread(target=agent.run, name="agent")
+    crashed = threading.Event()
+
+    def serve() -> None:
+        try:
+            agent.run()
+        except Exception:
+            logger.exception("the agent's loop died")
+            crashed.set()
+
+    thread = threading.Thread(target=serve, name="agent")
     watchdog = WatchdogPinger(notifier, lambda: thread.is_alive() and agent.healthy())
     thread.start()
     # Signals are delivered to the main thread, which only waits and tells systemd.
@@ -62,4 +71,5 @@ def run(args: argparse.Namespace) -> int:
             ready = True
         if ready:
             watchdog.tick()
-    return 0
+    # Non-zero when the loop died, so that Restart=on-failure brings the agent back.
+    return 1 if crashed.is_set() else 0

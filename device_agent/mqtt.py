@@ -72,7 +72,7 @@ def read_broker(reader: ConfigReader, section: str = "broker") -> BrokerSettings
     d = BrokerSettings()
     reader.reject_unknown(section, BROKER_KEYS)
     username = reader.get(f"{section}.username", str, default="")
-    return BrokerSettings(
+    settings = BrokerSettings(
         host=reader.get(f"{section}.host", str, default=d.host),
         port=reader.get(f"{section}.port", int, default=d.port, check=in_range(1, 65535)),
         protocol=reader.get(
@@ -97,6 +97,12 @@ def read_broker(reader: ConfigReader, section: str = "broker") -> BrokerSettings
         ),
         bind_address=reader.get(f"{section}.bind_address", str, default=d.bind_address),
     )
+    if settings.reconnect_min_s > settings.reconnect_max_s:
+        reader.problem(
+            f"{section}.reconnect_min_s",
+            f"must not exceed reconnect_max_s ({settings.reconnect_max_s})",
+        )
+    return settings
 
 
 def new_client(

@@ -168,6 +168,8 @@ class Outbox:
 
     def rejected_by_hub(self, reasons: dict[str, str], ids: list[str]) -> list[int]:
         """Move the records the hub rejected to ``rejected``, with the reason."""
+        # A receipt may name an id twice: each record moves (and counts) once.
+        ids = list(dict.fromkeys(ids))
         if not ids:
             return []
         now = self._clock()
@@ -188,8 +190,9 @@ class Outbox:
 
     @staticmethod
     def _seqs(conn: sqlite3.Connection, ids: list[str]) -> list[int]:
+        """The seqs of the waiting records named in ``ids``, each once."""
         seqs = []
-        for ident in ids:
+        for ident in dict.fromkeys(ids):
             row = conn.execute("SELECT seq FROM outbox WHERE id = ?", (ident,)).fetchone()
             if row is not None:
                 seqs.append(row[0])

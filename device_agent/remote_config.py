@@ -27,6 +27,7 @@ restarted while the broker is away comes back with the hub's settings.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,6 +40,8 @@ from device_agent.keypad import keypad_key_problem
 from device_agent.protocol import LEVELS, VERSION, load_object
 from device_agent.session import OUT_OF_SERVICE_POLICIES, SessionSettings
 from device_agent.topics import ID_PATTERN
+
+logger = logging.getLogger(__name__)
 
 SOURCE = "config/set"
 TOP_KEYS = (
@@ -141,10 +144,14 @@ class AppliedConfigFile:
         self.path = Path(path)
 
     def load(self) -> bytes | None:
-        """The saved document, or None when there is none."""
+        """The saved document, or None when there is none or it cannot be read."""
         try:
             return self.path.read_bytes()
         except FileNotFoundError:
+            return None
+        except OSError as exc:
+            # Like a corrupt document: start with the local settings, not at all.
+            logger.error("cannot read the saved config %s: %s", self.path, exc)
             return None
 
     def save(self, payload: bytes) -> None:

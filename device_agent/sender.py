@@ -84,10 +84,16 @@ class RecordSender:
         Raises :class:`~device_agent.errors.OutboxError` when the outbox cannot take it.
         """
         envelope = self.outbox.add(kind, build)
-        # Sent now, outside the backlog window: a new record never waits behind old ones.
-        record = self.outbox.get(envelope.seq)
-        if record is not None:
-            self._send(record)
+        # The record is durable from here on: whatever goes wrong sending it now,
+        # the caller must hear "stored" (a kiosk would otherwise file it again, an
+        # evaluator would not close the service's one rating); send_due retries it.
+        try:
+            # Sent now, outside the backlog window: a new record never waits behind old ones.
+            record = self.outbox.get(envelope.seq)
+            if record is not None:
+                self._send(record)
+        except Exception:
+            logger.exception("%s is stored; sending it at once failed: resent later", envelope.id)
         return envelope
 
     def send_due(self) -> None:

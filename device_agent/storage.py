@@ -53,13 +53,15 @@ def write_transaction(db: sqlite_utils.Database) -> Iterator[sqlite3.Connection]
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        # Inside the try: a COMMIT that fails (disk full, a deferred constraint)
+        # can leave the transaction open, and every later BEGIN would then fail.
+        conn.execute("COMMIT")
     except BaseException:
         # SQLite may have rolled back already (SQLITE_FULL does): a second
         # ROLLBACK would raise and hide the error that says why.
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
-    conn.execute("COMMIT")
 
 
 def migrate(db: sqlite_utils.Database, steps: Sequence[Migration]) -> int:

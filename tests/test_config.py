@@ -114,6 +114,27 @@ def test_unknown_keys_and_tables_are_reported(tmp_path: Path):
     ]
 
 
+def test_a_section_that_is_not_a_table_is_reported(tmp_path: Path):
+    path = write(
+        tmp_path / "agent.toml",
+        'session = 5\nbroker = "127.0.0.1"\n[device]\nid = "w01"\nhall = "b01"\n',
+    )
+    assert sorted(problems_of(load_agent_config, path)) == [
+        f"{path}: broker: must be a table, got a string",
+        f"{path}: session: must be a table, got an integer",
+    ]
+
+
+def test_a_reconnect_delay_range_upside_down_is_reported(tmp_path: Path):
+    path = write(
+        tmp_path / "agent.toml",
+        '[device]\nid = "w01"\nhall = "b01"\n[broker]\nreconnect_min_s = 60\nreconnect_max_s = 5\n',
+    )
+    assert problems_of(load_agent_config, path) == [
+        f"{path}: broker.reconnect_min_s: must not exceed reconnect_max_s (5)"
+    ]
+
+
 def test_required_keys_and_bad_key_maps_are_reported(tmp_path: Path):
     path = write(
         tmp_path / "agent.toml",

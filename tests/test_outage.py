@@ -104,6 +104,20 @@ def test_a_full_disk_raises_the_alarm_and_the_next_write_clears_it(tmp_path):
         agent._close_hardware()
 
 
+def test_a_link_that_drops_as_it_stops_still_stops(tmp_path):
+    hall = Hall(tmp_path / "hall", port=1)  # no broker: the connection is already gone
+    agent = Agent(load_agent_config(hall.agent_config(1)), pin_factory=MockFactory())
+    try:
+        # The moment between paho closing the socket and on_disconnect clearing the flag:
+        # the offline status cannot be published, and stopping must go on regardless.
+        agent.link._connected.set()
+        agent.link.stop()
+        assert not agent.link.connected
+    finally:
+        agent.outbox.close()
+        agent._close_hardware()
+
+
 @pytest.fixture
 def fast_dir(tmp_path):
     """A folder in RAM when there is one: the outbox's fsync per vote is not what is tested."""

@@ -11,6 +11,7 @@ import pytest
 from device_agent.errors import OutboxFull
 from device_agent.outbox import Outbox
 from device_agent.protocol import Vote, decode_vote
+from device_agent.storage import open_database, write_transaction
 
 DEVICE = "w01-eval"
 
@@ -183,3 +184,32 @@ def test_oldest_age_uses_the_injected_clock(path: Path):
     cast(outbox)
     assert outbox.oldest_age() == 42.5
     outbox.close()
+
+
+def test_an_id_named_twice_in_a_receipt_counts_once(path: Path):
+    outbox = Outbox(path, device=DEVICE)
+    votes = [cast(outbox) for _ in range(3)]
+    assert outbox.receipted([votes[0].id, votes[0].id]) == [1]
+    assert (outbox.depth, outbox.delivered) == (2, 1)
+    assert outbox.rejected_by_hub({}, [votes[1].id, votes[1].id]) == [2]
+    assert rows(path, "rejected") == [(2, votes[1].id)]
+    assert (outbox.depth, outbox.rejected) == (1, 1)
+    outbox.close()
+
+
+def test_a_failed_commit_rolls_back_and_the_next_write_works(tmp_path: Path):
+    db = open_database(tmp_path / "x.sqlite")
+    # A deferred foreign key fails at COMMIT itself, as a full disk can.
+    db.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    db.execute(
+        "CREATE TABLE child (id INTEGER PRIMARY KEY,"
+        " parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)"
+    )
+    with pytest.raises(sqlite3.IntegrityError), write_transaction(db) as conn:
+        conn.execute("INSERT INTO child (id, parent) VALUES (1, 42)")
+    assert not db.conn.in_transaction
+    with write_transaction(db) as conn:
+        conn.execute("INSERT INTO parent (id) VALUES (1)")
+    assert db.execute("SELECT count(*) FROM parent").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM child").fetchone()[0] == 0
+    db.close()

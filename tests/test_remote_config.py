@@ -11,11 +11,13 @@ from gpiozero.pins.mock import MockFactory
 
 from device_agent.agent import Agent
 from device_agent.config import load_agent_config
+from device_agent.errors import ConfigError
+from device_agent.remote_config import DeviceSettings, parse_remote_config
 from hub.broker import free_port
 from hub.cli import main
 from hub.device_config import DeviceConfigError, set_device_config
 from tests.clock import SteppedClock
-from tests.hall import get_json, query, wait_until
+from tests.hall import Hall, get_json, query, wait_until
 
 
 def votes(hall) -> list[tuple]:
@@ -170,3 +172,24 @@ def test_device_config_tool_refuses_bad_input_with_exit_status_2(hall, tmp_path,
         assert code == 2, (device, document)
         assert says in caplog.text
         caplog.clear()
+
+
+def test_a_session_that_is_not_an_object_is_refused():
+    base = DeviceSettings(window="w01", staff=None, keys={})
+    with pytest.raises(ConfigError) as caught:
+        parse_remote_config(b'{"v": 1, "config_version": 2, "session": 5}', base)
+    assert caught.value.problems == ["config/set: session: must be a table, got an integer"]
+
+
+def test_an_unreadable_saved_config_leaves_the_local_settings(tmp_path):
+    hall = Hall(tmp_path / "hall", port=1)  # no broker: this is about start-up
+    config = load_agent_config(hall.agent_config(1))
+    saved = config.outbox.path.with_name(f"{config.outbox.path.stem}-config-set.json")
+    saved.mkdir(parents=True)  # there, but not a file that can be read
+    agent = Agent(config, pin_factory=MockFactory())
+    try:
+        assert agent.config_version is None
+        assert agent.settings == agent.local
+    finally:
+        agent.outbox.close()
+        agent._close_hardware()

@@ -14,6 +14,11 @@ def create_duty_index(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX service_events_window ON service_events (window, event, rowid)")
 
 
+def index_duty_by_cast_time(db: sqlite_utils.Database) -> None:
+    """Migration: the latest sign-in or sign-out by when it happened, not when it arrived."""
+    db.execute("CREATE INDEX service_events_window_cast ON service_events (window, event, cast_at)")
+
+
 def on_duty(
     db: sqlite_utils.Database, staff: Mapping[str, Staff], windows: list[str], *, since: str
 ) -> dict[str, list[str]]:
@@ -23,13 +28,15 @@ def on_duty(
     usually the start of today) is a sign-in has that person on duty; one
     with no such event today falls back to the staff the directory seats
     there, so a hall whose windows never sign in still shows its people.
+    "Latest" is by the time the event happened: a sign-in the device had to
+    resend arrives after the sign-out that followed it, and must not win.
     """
     result: dict[str, list[str]] = {}
     for window in windows:
         latest = db.execute(
             "SELECT staff, event, cast_at FROM service_events"
             " WHERE window = ? AND event IN ('sign_in', 'sign_out')"
-            " ORDER BY rowid DESC LIMIT 1",
+            " ORDER BY cast_at DESC, rowid DESC LIMIT 1",
             (window,),
         ).fetchone()
         if latest is not None and latest[2] >= since:

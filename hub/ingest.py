@@ -19,7 +19,7 @@ import select
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -29,6 +29,7 @@ from device_agent.errors import ProtocolError
 from device_agent.mqtt import OFFLINE, ONLINE, connect_async, is_failure, new_client
 from device_agent.protocol import (
     ENVELOPE_ID,
+    MAX_PAYLOAD_BYTES,
     Receipt,
     decode_complaint,
     decode_service_event,
@@ -63,6 +64,9 @@ STATE_TOPICS = {
 }
 RETRY_COMMIT_S = 1.0
 RECEIPT_IDS = 100  # ids per receipt: 100 of the longest (64 characters) fit in 8 KiB
+# Cast times the hub can put in a day, month and year with bounds in any time zone;
+# one outside (no real clock's) would make the counting raise and stop the loop.
+CAST_RANGE = (datetime(2, 1, 1, tzinfo=UTC), datetime(9998, 1, 1, tzinfo=UTC))
 
 
 @dataclass
@@ -242,13 +246,23 @@ class Ingest:
         self, ts: str, sent: str | None, received: datetime, flags: list[str]
     ) -> tuple[str, list[str]]:
         """The cast time in UTC, corrected by the device's clock offset when it is skewed."""
-        cast = parse_time(ts).astimezone(UTC)
-        if sent is not None:
-            offset = received - parse_time(sent)
-            if abs(offset) > self._skew:
-                cast += offset
-                if "clock_skew" not in flags:
-                    flags = [*flags, "clock_skew"]
+        try:
+            cast = parse_time(ts).astimezone(UTC)
+            if sent is not None:
+                offset = received - parse_time(sent)
+                if abs(offset) > self._skew:
+                    cast += offset
+                    if "clock_skew" not in flags:
+                        flags = [*flags, "clock_skew"]
+            countable = CAST_RANGE[0] <= cast < CAST_RANGE[1]
+        except OverflowError:
+            countable = False
+        if not countable:
+            raise ProtocolError(
+                "the cast time (corrected by the clock offset `sent` shows) is outside"
+                f" the years {CAST_RANGE[0].year}-{CAST_RANGE[1].year - 1}",
+                field="ts",
+            )
         return format_time(cast), flags
 
     # Committing, then acknowledging, then receipting.
@@ -315,9 +329,8 @@ class Ingest:
                 chunk = unique[start : start + RECEIPT_IDS]
                 self._publish_receipt(device, Receipt(ids=chunk, status="stored"))
         for device, reasons in pending.rejected.items():
-            self._publish_receipt(
-                device, Receipt(ids=list(reasons), status="rejected", reasons=reasons)
-            )
+            for receipt in _rejected_receipts(reasons):
+                self._publish_receipt(device, receipt)
         self.state.stored += len(outcome.stored)
         self.state.repeated += len(outcome.repeated)
         self.state.conflicting += len(outcome.conflicting)
@@ -388,6 +401,23 @@ class Ingest:
                 )
             except Exception:
                 logger.exception("quarantining a message failed")
+
+
+def _rejected_receipts(reasons: dict[str, str]) -> Iterator[Receipt]:
+    """Rejected receipts for ``reasons`` (id to reason), each within the protocol's 8 KiB."""
+    chunk: dict[str, str] = {}
+    for ident, reason in reasons.items():
+        wider = {**chunk, ident: reason}
+        if chunk and len(encode(_rejected(wider))) > MAX_PAYLOAD_BYTES:
+            yield _rejected(chunk)
+            wider = {ident: reason}
+        chunk = wider
+    if chunk:
+        yield _rejected(chunk)
+
+
+def _rejected(reasons: dict[str, str]) -> Receipt:
+    return Receipt(ids=list(reasons), status="rejected", reasons=reasons)
 
 
 def _claimed_id(payload: bytes) -> str | None:

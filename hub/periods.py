@@ -21,12 +21,14 @@ from device_agent.protocol import format_time, parse_time
 Grain = Literal["day", "month", "year"]
 GRAINS: tuple[Grain, ...] = ("day", "month", "year")
 _KEY_LENGTH: dict[int, Grain] = {10: "day", 7: "month", 4: "year"}
+# [0-9], not \d: \d also takes other scripts' digits ("２０２６"), which int() reads
+# but no stored key is written in.
 _KEY = {
-    "day": re.compile(r"\d{4}-\d{2}-\d{2}"),
-    "month": re.compile(r"\d{4}-\d{2}"),
-    "year": re.compile(r"\d{4}"),
+    "day": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"),
+    "month": re.compile(r"[0-9]{4}-[0-9]{2}"),
+    "year": re.compile(r"[0-9]{4}"),
 }
-_WEEK = re.compile(r"(\d{4})-W(\d{2})")
+_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +78,8 @@ class Calendar:
         return self._keys_of(datetime.fromisoformat(minute).replace(tzinfo=UTC))
 
     def _keys_of(self, moment: datetime) -> PeriodKeys:
-        local = moment.astimezone(self.zone)
-        day = local.strftime("%Y-%m-%d")
+        # isoformat, not strftime("%Y"): glibc writes year 999 as "999", not "0999".
+        day = moment.astimezone(self.zone).date().isoformat()
         return PeriodKeys(day=day, month=day[:7], year=day[:4])
 
     def current(self, now: datetime, grain: Grain) -> str:

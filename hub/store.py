@@ -26,7 +26,7 @@ from device_agent.protocol import ServiceEvent, Vote, as_dict
 from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
 from hub import aggregates, appeals, central, filters, forwarding, tokens, warnings
 from hub.complaints import StoredComplaint, create_complaints_table, store_complaints
-from hub.duty import create_duty_index
+from hub.duty import create_duty_index, index_duty_by_cast_time
 from hub.errors import StoreError
 
 if TYPE_CHECKING:
@@ -132,6 +132,7 @@ MIGRATIONS = [
     # Issue 3: filtered votes keep their rule; votes and events name their service.
     filters.add_filter_columns,
     _add_device_config_columns,
+    index_duty_by_cast_time,
 ]
 
 

@@ -17,7 +17,7 @@ from device_agent.protocol import Complaint, ServiceEvent
 from device_agent.sender import SenderThread
 from device_agent.topics import Topics
 from hub.service import HubService
-from tests.hall import get_json, wait_until
+from tests.hall import get_json, query, wait_until
 from tests.kiosk_hall import KioskHall, start_hub, tiny_png
 
 NOW = "2026-11-22T09:00:00.000+08:00"
@@ -205,3 +205,25 @@ def test_only_a_kiosk_files_complaints(hub, hall, device):
     assert quarantined[0][2:4] == (ident, "device: only a kiosk files complaints")
     wait_until(lambda: window.outbox.rejected == 1, message="the rejected receipt")
     assert hall.complaints() == []
+
+
+def test_a_late_resent_sign_in_does_not_undo_the_sign_out_after_it(hub, hall, device):
+    def on_duty() -> list[str]:
+        windows = get_json(f"{hub.api_url}/api/v1/directory")["windows"]
+        return next(w["on_duty"] for w in windows if w["id"] == "w02")
+
+    window = device(hall.device_id(2))
+
+    def event(kind: str, ts: str) -> Callable[[int, str], ServiceEvent]:
+        return lambda seq, ident: ServiceEvent(
+            id=ident, seq=seq, ts=ts, device=window.device, event=kind, window="w02", staff="s01"
+        )
+
+    # The sign-out (10:00) reaches the hub first; the sign-in before it (09:00)
+    # comes later, as a device's resend of a record the broker lost would.
+    window.submit("service", event("sign_out", "2099-01-01T10:00:00.000+08:00"))
+    wait_until(lambda: on_duty() == [], message="nobody on duty at w02")
+    window.submit("service", event("sign_in", "2099-01-01T09:00:00.000+08:00"))
+    stored = "SELECT count(*) FROM service_events WHERE window = 'w02'"
+    wait_until(lambda: query(hall.database, stored) == [(2,)], message="both events stored")
+    assert on_duty() == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from device_agent.protocol import MAX_PAYLOAD_BYTES
 from device_agent.topics import DeviceTopic, Topics
 from tests.hall import get_json, query, wait_until
 from tests.thirdparty import Message, vote_payload
@@ -73,6 +74,21 @@ BAD = [
         without(vote_payload("w02-eval", 106), "channel"),
         "channel: must be one of window, kiosk",
         "w02-eval-000000000106",
+    ),
+    Bad(
+        # 08:00 on 1 January 10000 in the hall: no period holds it.
+        "cast time past the calendar",
+        "w02-eval",
+        vote_payload("w02-eval", 107, ts="9999-12-31T23:00:00.000+00:00", sent=None),
+        "ts: the cast time (corrected by the clock offset `sent` shows) is outside the years",
+        "w02-eval-000000000107",
+    ),
+    Bad(
+        "clock offset past the calendar",
+        "w02-eval",
+        vote_payload("w02-eval", 108, sent="9999-01-01T00:00:00.000+00:00"),
+        "ts: the cast time (corrected by the clock offset `sent` shows) is outside the years",
+        "w02-eval-000000000108",
     ),
 ]
 
@@ -177,3 +193,29 @@ def test_an_agent_rejected_by_the_hub_keeps_the_vote_aside_with_the_reason(
             1,
         )
     ]
+
+
+def test_a_backlog_of_rejected_records_is_answered_in_receipts_that_fit_the_protocol(
+    hall, mosquitto, start_hub, third_party
+):
+    first = start_hub(hall)
+    topics = Topics.for_hall(hall.id)
+    firmware = third_party(mosquitto.port)
+    firmware.wait_for_hub(topics)
+    receipts = topics.device("w01-eval", DeviceTopic.RECEIPT)
+    firmware.subscribe(receipts)
+    first.stop()  # its session stays: the broker queues what arrives meanwhile
+    # Long ids and reasons: a few dozen of them fill 8 KiB.
+    ids = [f"w01-eval-{'x' * 38}-{seq:012d}" for seq in range(1, 201)]
+    for seq, ident in enumerate(ids, start=1):
+        payload = vote_payload("w01-eval", seq, id=ident, level=9)
+        firmware.client.publish(topics.device("w01-eval", DeviceTopic.VOTE), payload, qos=1)
+
+    start_hub(hall)  # the backlog arrives in a few large batches
+
+    def rejected() -> set[str]:
+        return {i for m in firmware.messages(receipts) for i in m.json()["ids"]}
+
+    wait_until(lambda: rejected() == set(ids), message="every id rejected")
+    assert all(len(m.payload) <= MAX_PAYLOAD_BYTES for m in firmware.messages(receipts))
+    assert all(m.json()["status"] == "rejected" for m in firmware.messages(receipts))

@@ -11,6 +11,7 @@ from device_agent.errors import ConfigError
 from device_agent.storage import write_transaction
 from hub.config import load_hub_config
 from hub.errors import StateError
+from hub.periods import checked_period
 from hub.store import Batch, Store
 from hub.warnings import DEFAULT_RULES
 from tests.hall import Hall, query
@@ -143,6 +144,19 @@ def test_new_year_in_shanghai_splits_the_years(hub):
     assert hub.count("staff", "s01", "2026-12-31") == 1
     assert "s01-III-2026" in hub.warnings()
     assert "s01-III-2027" not in hub.warnings()
+
+
+def test_a_vote_from_a_clock_centuries_off_counts_under_well_formed_keys(hub):
+    hub.add(make_vote("0999-06-01T10:00:00+08:00"))
+    for period in ("0999-06-01", "0999-06", "0999"):
+        assert hub.count("staff", "s01", period) == 1
+
+
+@pytest.mark.parametrize("key", ["２０２６-１１", "२०२६", "2026-1x", "2026-13"])
+def test_a_period_key_is_four_ascii_digits_a_month_and_a_day(key):
+    with pytest.raises(ValueError, match=r"not a period key|no month"):
+        checked_period(key)
+    assert checked_period("2026-11") == "month"
 
 
 def test_a_late_vote_counts_in_the_month_it_was_cast(hub):

@@ -14,6 +14,10 @@ def local_path(value: str | None) -> str:
     """``value`` when it is a path on this kiosk, else the home page (never another site)."""
     if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
         return "/"
+    # Browsers drop tabs and newlines from a URL, so "/\t/elsewhere" would become
+    # "//elsewhere"; and a newline cannot go in a Location header at all.
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        return "/"
     return value
 
 

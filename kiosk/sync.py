@@ -86,7 +86,13 @@ class DirectorySync:
         return True
 
     def photo_path(self, digest: str) -> Path | None:
-        """The local file of the photo with ``digest``, when it has been fetched."""
+        """The local file of the photo with ``digest``, when it has been fetched.
+
+        A digest is plain ASCII letters and digits: anything else (a path, from
+        a bad directory document) names no photo.
+        """
+        if not _is_digest(digest):
+            return None
         for suffix in set(PHOTO_TYPES.values()):
             path = self.photos / f"{digest}{suffix}"
             if path.exists():
@@ -96,7 +102,7 @@ class DirectorySync:
     def _fetch_photos(self, body: dict) -> None:
         for person in body.get("staff") or []:
             digest = person.get("photo") if isinstance(person, dict) else None
-            if not isinstance(digest, str) or not digest.isalnum() or self.photo_path(digest):
+            if not isinstance(digest, str) or not _is_digest(digest) or self.photo_path(digest):
                 continue
             photo = self.hub.photo(str(person.get("id")))
             if photo is not None:
@@ -117,3 +123,8 @@ class DirectorySync:
             retry_s = RETRY_MIN_S if synced else min(retry_s * 2, self.interval_s)
             self._wake.wait(wait_s)
             self._wake.clear()
+
+
+def _is_digest(value: str) -> bool:
+    # isascii too: str.isalnum() also takes letters of every other script.
+    return value.isascii() and value.isalnum()

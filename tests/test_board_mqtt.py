@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 from device_agent.protocol import parse_time
 from device_agent.topics import BoardTopic, DeviceTopic, Topics
+from hub.boards.drivers.mqtt import FramePublisher
+from hub.boards.frames import Frame, Page
 from hub.boards.width import width
+from hub.config import load_hub_config
 from tests.hall import wait_until
 from tests.thirdparty import vote_payload
 
@@ -77,3 +82,55 @@ def test_the_frame_is_retained_and_says_what_the_board_shows(hall, start_hub, th
         }
     ]
     assert all(width(line) == 24 for line in frame["pages"][0]["lines"])
+
+
+def _frame(board: str) -> Frame:
+    page = Page(lines=(f"{board:<8}",), hold_s=5.0)
+    return Frame(board, 1, (page,), "2026-11-22T08:00:00Z", 8, 1)
+
+
+def test_a_frame_published_while_paho_reports_an_acknowledgement_does_not_deadlock(
+    hall, third_party
+):
+    # paho calls on_publish holding its own lock on its messages, and publish()
+    # takes that lock: the publisher must not hold its own lock across publish().
+    publisher = FramePublisher(load_hub_config(hall.hub_config()))
+    client = publisher.client
+    handle_ack = client.on_publish
+    acking, go = threading.Event(), threading.Event()
+
+    def on_publish(*args):  # paho's network thread, inside paho's lock
+        if not go.is_set():
+            acking.set()
+            go.wait(20)
+        handle_ack(*args)
+
+    client.on_publish = on_publish
+    publisher.start()
+    publisher.publish(_frame("wall-a"))
+    assert acking.wait(20), "wall-a's frame was never acknowledged"
+
+    publish = client.publish
+    publishing = threading.Event()
+
+    def watched_publish(*args, **kwargs):
+        publishing.set()
+        return publish(*args, **kwargs)
+
+    client.publish = watched_publish
+    other = threading.Thread(target=publisher.publish, args=(_frame("wall-b"),), daemon=True)
+    other.start()
+    assert publishing.wait(20)
+    go.set()  # the acknowledgement of wall-a's frame goes on, while wall-b's is being published
+    other.join(20)
+    try:
+        assert not other.is_alive(), "the publisher deadlocked with paho's network thread"
+        controller = third_party(hall.port)
+        controller.subscribe(publisher.topics.board("wall-b", BoardTopic.FRAME))
+        wait_until(
+            lambda: controller.messages(publisher.topics.board("wall-b", BoardTopic.FRAME)),
+            message="wall-b's retained frame",
+        )
+    finally:
+        if not other.is_alive():
+            publisher.close()

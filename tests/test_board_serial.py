@@ -17,6 +17,7 @@ from hub.boards.drivers.serial import (
     SerialDriver,
     crc16,
     encode_frame,
+    page_payload,
 )
 from hub.boards.frames import Frame, Page
 from hub.boards.layout import BoardLayout, PageSpec, SerialSettings
@@ -190,6 +191,18 @@ def test_an_unplugged_board_never_holds_up_ingest(hall, start_hub, third_party, 
         lambda: controller.texts()[-1:] == [("今日评价  40人次", "满意率    100.0%")],
         message="the strip catching up once plugged in",
     )
+
+
+@pytest.mark.parametrize("encoding", ["gb2312", "gbk"])
+@pytest.mark.parametrize("name", ["张喆", "王\u200b五", "\U00020000"])
+def test_a_character_the_encoding_lacks_keeps_the_line_at_the_boards_width(encoding, name):
+    # A GB controller draws one column per byte: a name with a character its
+    # encoding lacks (rare in gb2312, a zero-width space pasted into the
+    # directory) must neither end short of the right edge nor run past it.
+    shown = frame(1, (name, "满意率 100.0%"))
+    sent = page_payload(shown, 0, encoding)[5:].split(b"\n")
+    assert [len(line) for line in sent] == [16, 16]
+    assert sent[1] == shown.pages[0].lines[1].encode(encoding)
 
 
 def test_the_documented_example_is_what_the_driver_sends():

@@ -297,6 +297,8 @@ def test_the_sample_kiosk_configuration_is_valid(tmp_path):
         ("//elsewhere.example/", "/"),
         ("http://elsewhere.example/", "/"),
         ("/\\elsewhere.example", "/"),
+        ("/\t/elsewhere.example", "/"),
+        ("/\n/elsewhere.example", "/"),
         (None, "/"),
     ],
 )

@@ -36,10 +36,13 @@ class FramePublisher:
     def __init__(self, config: HubConfig) -> None:
         self.topics = Topics.for_hall(config.hall, template=config.base_topic)
         self._settings = config.broker
-        # Reentrant: paho may call on_publish in its thread while we hold it in ours.
-        self._lock = threading.RLock()
+        # Never held while calling paho: paho holds its own lock while it calls
+        # on_publish, which takes this one, so the two threads would deadlock.
+        self._lock = threading.Lock()
         self._latest: dict[str, Frame] = {}
+        self._busy: set[str] = set()  # boards with a frame handed to paho, not acknowledged
         self._in_flight: dict[int, str] = {}  # mid -> board
+        self._early: dict[int, paho.ReasonCode] = {}  # acknowledged before its mid was noted
         self._waiting: set[str] = set()  # boards whose newest frame is not sent yet
         self.acknowledged = 0
         self.client = new_client(
@@ -63,7 +66,7 @@ class FramePublisher:
         with self._lock:
             self._latest[frame.board] = frame
             self._waiting.add(frame.board)
-            self._send_waiting(frame.board)
+        self._send_waiting(frame.board)
 
     def close(self) -> None:
         """Disconnect; retained frames stay on the broker for the controllers."""
@@ -71,15 +74,38 @@ class FramePublisher:
         self.client.loop_stop()
 
     def _send_waiting(self, board: str) -> None:
-        if board not in self._waiting or board in self._in_flight.values():
-            return
-        frame = self._latest[board]
-        info = self.client.publish(
-            self.topics.board(board, BoardTopic.FRAME), frame.encode(), qos=1, retain=True
-        )
-        # Queued by paho even while disconnected (rc NO_CONN): sent on reconnection.
-        self._waiting.discard(board)
-        self._in_flight[info.mid] = board
+        # Called without the lock held: paho's publish takes paho's own lock.
+        while True:
+            with self._lock:
+                if board not in self._waiting or board in self._busy:
+                    return
+                self._waiting.discard(board)
+                self._busy.add(board)
+                frame = self._latest[board]
+            try:
+                info = self.client.publish(
+                    self.topics.board(board, BoardTopic.FRAME), frame.encode(), qos=1, retain=True
+                )
+            except Exception:
+                with self._lock:
+                    self._busy.discard(board)
+                    self._waiting.add(board)
+                raise
+            # Queued by paho even while disconnected (rc NO_CONN): sent on reconnection.
+            with self._lock:
+                reason = self._early.pop(info.mid, None)
+                if reason is None:
+                    self._in_flight[info.mid] = board
+                    return
+                # Acknowledged before publish() returned: a newer frame may wait.
+                self._acknowledge(board, reason)
+
+    def _acknowledge(self, board: str, reason_code: paho.ReasonCode) -> None:
+        self._busy.discard(board)
+        if is_failure(reason_code):
+            logger.error("broker refused board %s's frame: %s", board, reason_code)
+        else:
+            self.acknowledged += 1
 
     def _on_publish(
         self,
@@ -93,12 +119,11 @@ class FramePublisher:
             with self._lock:
                 board = self._in_flight.pop(mid, None)
                 if board is None:
+                    # publish() has not returned this mid yet; it finishes the job.
+                    self._early[mid] = reason_code
                     return
-                if is_failure(reason_code):
-                    logger.error("broker refused board %s's frame: %s", board, reason_code)
-                else:
-                    self.acknowledged += 1
-                self._send_waiting(board)
+                self._acknowledge(board, reason_code)
+            self._send_waiting(board)
         except Exception:
             logger.exception("boards on_publish failed")
 
@@ -117,9 +142,10 @@ class FramePublisher:
             # A broker that lost its retained messages gets every board's frame
             # again; a board with a frame in flight gets it after that one's ack.
             with self._lock:
-                for board in self._latest:
-                    self._waiting.add(board)
-                    self._send_waiting(board)
+                boards = list(self._latest)
+                self._waiting.update(boards)
+            for board in boards:
+                self._send_waiting(board)
         except Exception:
             logger.exception("boards on_connect failed")
 

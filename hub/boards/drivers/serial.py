@@ -32,6 +32,7 @@ import serial
 from hub.boards.drivers.base import MailboxDriver
 from hub.boards.frames import Frame
 from hub.boards.layout import BoardLayout, SerialSettings
+from hub.boards.width import char_width
 
 logger = logging.getLogger(__name__)
 
@@ -133,7 +134,8 @@ def page_payload(frame: Frame, page: int, encoding: str) -> bytes:
     """The payload of a page frame: style, size, page number and count, then the lines.
 
     Lines are already fitted to the board's width and are separated by LF;
-    a character the controller's encoding lacks is sent as ``?``.
+    a character the controller's encoding lacks is sent as one ``?`` per
+    column it takes, so the line keeps the board's width.
     """
     shown = frame.pages[page]
     header = bytes(
@@ -145,7 +147,23 @@ def page_payload(frame: Frame, page: int, encoding: str) -> bytes:
             min(len(frame.pages), 255),
         )
     )
-    return header + "\n".join(shown.lines).encode(encoding, errors="replace")
+    return header + b"\n".join(_encode_line(line, encoding) for line in shown.lines)
+
+
+def _encode_line(line: str, encoding: str) -> bytes:
+    try:
+        return line.encode(encoding)
+    except UnicodeEncodeError:
+        # errors="replace" would give a wide character one "?" and a zero-width
+        # one a whole column: the line would end short of, or past, the board's edge.
+        return b"".join(_encode_char(char, encoding) for char in line)
+
+
+def _encode_char(char: str, encoding: str) -> bytes:
+    try:
+        return char.encode(encoding)
+    except UnicodeEncodeError:
+        return b"?" * char_width(char)
 
 
 @dataclass

@@ -7,6 +7,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,8 +19,6 @@ from device_agent.config import load_agent_config
 from device_agent.sdnotify import Notifier, WatchdogPinger
 from tests.clock import SteppedClock
 from tests.hall import Hall, wait_until
-
-AGENT = [sys.executable, "-m", "hub.cli", "agent"]
 
 
 class SystemdSocket:
@@ -112,15 +112,20 @@ def test_watchdog_is_pinged_only_while_the_agent_loop_turns(systemd, tmp_path):
     assert (pinger.pings, pinger.withheld) == (3, 2)
 
 
-def test_the_agent_process_says_ready_pings_and_says_stopping(systemd, tmp_path, mosquitto):
-    hall = Hall(tmp_path / "hall", mosquitto.port)
+@contextmanager
+def run_under_systemd(systemd: SystemdSocket, args: list[str], ready: str) -> Iterator[None]:
+    """Run ``hallrate ARGS`` as systemd would; on return it has been stopped with SIGTERM.
+
+    The caller's body runs while the process serves, after READY=1 (with the
+    status starting with ``ready``) and two watchdog pings.
+    """
     env = {
         **os.environ,
         "NOTIFY_SOCKET": str(systemd.path),
         "WATCHDOG_USEC": "400000",  # a ping every 0.2 s
     }
     process = subprocess.Popen(
-        [*AGENT, "--config", str(hall.agent_config(1)), "--mock-pins"],
+        [sys.executable, "-m", "hub.cli", *args],
         env=env,
         cwd=Path(__file__).parent.parent,
         stdout=subprocess.DEVNULL,
@@ -128,7 +133,8 @@ def test_the_agent_process_says_ready_pings_and_says_stopping(systemd, tmp_path,
     )
     try:
         wait_until(lambda: systemd.messages().count("WATCHDOG=1") >= 2, message="pings")
-        assert systemd.messages()[0].startswith("READY=1\nSTATUS=serving window w01")
+        assert systemd.messages()[0].startswith(f"READY=1\nSTATUS={ready}")
+        yield
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     finally:
@@ -136,31 +142,22 @@ def test_the_agent_process_says_ready_pings_and_says_stopping(systemd, tmp_path,
             process.kill()
         process.wait()
     assert systemd.messages()[-1] == "STOPPING=1"
+
+
+def test_the_agent_process_says_ready_pings_and_says_stopping(systemd, tmp_path, mosquitto):
+    hall = Hall(tmp_path / "hall", mosquitto.port)
+    args = ["agent", "--config", str(hall.agent_config(1)), "--mock-pins"]
+    with run_under_systemd(systemd, args, "serving window w01"):
+        pass
 
 
 def test_the_hub_process_says_ready_pings_reports_the_broker_and_says_stopping(
     systemd, tmp_path, mosquitto
 ):
     hall = Hall(tmp_path / "hall", mosquitto.port)
-    env = {**os.environ, "NOTIFY_SOCKET": str(systemd.path), "WATCHDOG_USEC": "400000"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "hub", "--config", str(hall.hub_config())],
-        env=env,
-        cwd=Path(__file__).parent.parent,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_until(lambda: systemd.messages().count("WATCHDOG=1") >= 2, message="pings")
-        assert systemd.messages()[0].startswith("READY=1\nSTATUS=serving http://127.0.0.1:")
+    args = ["hub", "--config", str(hall.hub_config())]
+    with run_under_systemd(systemd, args, "serving http://127.0.0.1:"):
         wait_until(
             lambda: any("connected to the broker" in m for m in systemd.messages()),
             message="the status naming the broker connected",
         )
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=20) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait()
-    assert systemd.messages()[-1] == "STOPPING=1"

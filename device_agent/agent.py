@@ -81,7 +81,12 @@ class Agent:
         self._now = wall_clock
         self.events: queue.SimpleQueue[object] = queue.SimpleQueue()
         self.topics = Topics.for_hall(config.hall, template=config.base_topic)
-        self.outbox = Outbox(config.outbox.path, device=config.device, limit=config.outbox.limit)
+        self.outbox = Outbox(
+            config.outbox.path,
+            device=config.device,
+            limit=config.outbox.limit,
+            first_seq=config.outbox.first_seq,
+        )
         self.debouncer = Debouncer(config.evaluator.debounce_ms / 1000)
         self.link = DeviceLink(
             config.broker,

@@ -42,6 +42,27 @@ class OutboxSettings:
     limit: int = 1_000_000
     resend_after_s: float = 15.0
     in_flight: int = 200
+    # The sequence number a brand-new outbox starts at. A device whose storage
+    # was replaced must not reuse the ids its old outbox gave: set this above
+    # the hub's last_seq for the device (GET /api/v1/devices).
+    first_seq: int = 1
+
+
+OUTBOX_KEYS = ("path", "limit", "resend_after_s", "in_flight", "first_seq")
+
+
+def read_outbox(reader: ConfigReader, *, default_path: str) -> OutboxSettings:
+    """The ``[outbox]`` table of an agent's or a kiosk's file."""
+    reader.reject_unknown("outbox", OUTBOX_KEYS)
+    return OutboxSettings(
+        path=reader.path_value("outbox.path", default=default_path),
+        limit=reader.get("outbox.limit", int, default=1_000_000, check=in_range(1, 10**9)),
+        resend_after_s=reader.get(
+            "outbox.resend_after_s", float, default=15.0, check=in_range(0.5, 3600)
+        ),
+        in_flight=reader.get("outbox.in_flight", int, default=200, check=in_range(1, 10_000)),
+        first_seq=reader.get("outbox.first_seq", int, default=1, check=in_range(1, 10**15)),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +93,6 @@ def read_agent_config(reader: ConfigReader) -> AgentConfig:
         "", ("device", "broker", "outbox", "evaluator", "session", "keypad", "telemetry")
     )
     reader.reject_unknown("device", ("id", "hall", "window", "staff", "base_topic"))
-    reader.reject_unknown("outbox", ("path", "limit", "resend_after_s", "in_flight"))
     reader.reject_unknown(
         "evaluator",
         ("keys", "debounce_ms", "thank_you_pin", "thank_you_s", "console_pin", "buzzer_pin"),
@@ -81,14 +101,7 @@ def read_agent_config(reader: ConfigReader) -> AgentConfig:
     device = reader.get("device.id", str, check=_id_check)
     window = reader.get("device.window", str, default="", check=_id_check) or None
     staff = reader.get("device.staff", str, default="", check=_id_check) or None
-    outbox = OutboxSettings(
-        path=reader.path_value("outbox.path", default=f"{device or 'agent'}-outbox.sqlite"),
-        limit=reader.get("outbox.limit", int, default=1_000_000, check=in_range(1, 10**9)),
-        resend_after_s=reader.get(
-            "outbox.resend_after_s", float, default=15.0, check=in_range(0.5, 3600)
-        ),
-        in_flight=reader.get("outbox.in_flight", int, default=200, check=in_range(1, 10_000)),
-    )
+    outbox = read_outbox(reader, default_path=f"{device or 'agent'}-outbox.sqlite")
     evaluator = _read_evaluator(reader)
     return AgentConfig(
         device=device,

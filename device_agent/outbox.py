@@ -84,8 +84,14 @@ class Outbox:
         *,
         device: str,
         limit: int = 1_000_000,
+        first_seq: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """Open (or create) the outbox at ``path``.
+
+        ``first_seq`` is where a brand-new outbox starts numbering; an outbox
+        that has numbered any record keeps counting from where it is.
+        """
         self.path = Path(path)
         self.device = device
         self.limit = limit
@@ -93,6 +99,11 @@ class Outbox:
         try:
             self.db = open_database(self.path)
             migrate(self.db, MIGRATIONS)
+            with write_transaction(self.db) as conn:
+                conn.execute(
+                    "UPDATE counter SET value = ? WHERE name = 'seq' AND value = 0",
+                    (first_seq - 1,),
+                )
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
         self._depth = self.db.execute("SELECT count(*) FROM outbox").fetchone()[0]

@@ -156,6 +156,7 @@ def devices() -> ResponseReturnValue:
                 "telemetry_at": row[5] if row else None,
                 "config": _loads(row[6]) if row else None,
                 "config_at": row[7] if row else None,
+                "last_seq": _last_seq(device.id),
             }
         )
     return jsonify({"devices": items})
@@ -185,6 +186,20 @@ def _vote(row: tuple[Any, ...]) -> dict[str, Any]:
         "filter": {"rule": row[19], "version": row[20]} if row[19] else None,
         "service": row[21],
     }
+
+
+def _last_seq(device: str) -> int | None:
+    """The highest record number among the records the hub stored from ``device``.
+
+    A device whose storage is replaced starts its new outbox above it
+    (``outbox.first_seq``), so that it never reuses an id.
+    """
+    db = _db()
+    found = [
+        db.execute(f"SELECT max(seq) FROM {table} WHERE device = ?", (device,)).fetchone()[0]
+        for table in ("votes", "service_events", "complaints")
+    ]
+    return max((seq for seq in found if seq is not None), default=None)
 
 
 def _loads(value: str | None) -> Any:

@@ -112,6 +112,12 @@ def _v1(db: sqlite_utils.Database) -> None:
         )""")
 
 
+def _index_device_seq(db: sqlite_utils.Database) -> None:
+    """Migration: each device's highest record number, for re-provisioning it."""
+    db.execute("CREATE INDEX votes_device_seq ON votes (device, seq)")
+    db.execute("CREATE INDEX service_events_device_seq ON service_events (device, seq)")
+
+
 def _add_device_config_columns(db: sqlite_utils.Database) -> None:
     """Migration: each device's last answer to ``config/set`` (applied or refused, and why)."""
     db.execute("ALTER TABLE devices ADD COLUMN config TEXT")
@@ -133,6 +139,7 @@ MIGRATIONS = [
     filters.add_filter_columns,
     _add_device_config_columns,
     index_duty_by_cast_time,
+    _index_device_seq,
 ]
 
 

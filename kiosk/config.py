@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from device_agent.config import OutboxSettings
+from device_agent.config import OutboxSettings, read_outbox
 from device_agent.configfile import ConfigReader, Secret, in_range, one_of
 from device_agent.mqtt import BrokerSettings, read_broker
 from device_agent.protocol import CODE
@@ -157,7 +157,6 @@ def read_kiosk_config(reader: ConfigReader) -> KioskConfig:
     reader.reject_unknown("kiosk", KIOSK_KEYS)
     reader.reject_unknown("http", ("host", "port", "threads", "cookie_secure"))
     reader.reject_unknown("limits", [f.name for f in fields(SessionLimits)])
-    reader.reject_unknown("outbox", ("path", "limit", "resend_after_s", "in_flight"))
     reader.reject_unknown("rating", ("reasons",))
     reader.reject_unknown("complaints", ("categories", "details"))
     device = reader.get("kiosk.id", str, check=_id_check)
@@ -180,14 +179,7 @@ def read_kiosk_config(reader: ConfigReader) -> KioskConfig:
         keyboard=reader.get("kiosk.keyboard", bool, default=False),
         secret_key=reader.secret("kiosk", "secret_key"),
         broker=read_broker(reader),
-        outbox=OutboxSettings(
-            path=reader.path_value("outbox.path", default=default_outbox),
-            limit=reader.get("outbox.limit", int, default=1_000_000, check=in_range(1, 10**9)),
-            resend_after_s=reader.get(
-                "outbox.resend_after_s", float, default=15.0, check=in_range(0.5, 3600)
-            ),
-            in_flight=reader.get("outbox.in_flight", int, default=200, check=in_range(1, 10_000)),
-        ),
+        outbox=read_outbox(reader, default_path=default_outbox),
         http=HttpSettings(
             host=reader.get("http.host", str, default="127.0.0.1"),
             port=reader.get("http.port", int, default=8090, check=in_range(0, 65535)),

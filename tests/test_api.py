@@ -18,7 +18,7 @@ from device_agent.topics import DeviceTopic, Topics
 from hub.broker import MosquittoBroker
 from hub.config import load_hub_config
 from hub.service import HubService
-from tests.hall import Hall, get_json, wait_until
+from tests.hall import Hall, get_json, query, wait_until
 from tests.thirdparty import ThirdParty, vote_payload
 
 
@@ -273,3 +273,19 @@ def test_devices_show_online_and_offline_from_retained_status(
         if agent3.poll() is None:
             agent3.kill()
             agent3.wait(timeout=10)
+
+
+def test_devices_show_the_last_record_number_for_re_provisioning(
+    hall: Hall, start_hub, start_agent
+):
+    hub = start_hub(hall)
+    # A replaced SD card, provisioned to number its records above the old ones.
+    window = start_agent(hall, 1, outbox="first_seq = 7000\n")
+    wait_until(lambda: window.agent.link.connected, message="agent connected")
+    window.press(17)
+    wait_until(lambda: len(hall.stored_votes()) == 1, message="the vote stored")
+
+    devices = {d["id"]: d for d in get_json(f"{hub.api_url}/api/v1/devices")["devices"]}
+    assert devices["w01-eval"]["last_seq"] == 7000
+    assert devices["w03-eval"]["last_seq"] is None
+    assert query(hall.database, "SELECT id FROM votes") == [("w01-eval-000000007000",)]

@@ -91,6 +91,22 @@ def test_sequence_numbers_survive_a_reopen_and_never_repeat(path: Path):
     again.close()
 
 
+def test_a_new_outbox_starts_at_first_seq_and_an_old_one_keeps_counting(path: Path):
+    # A replaced SD card: the new outbox must not reuse the old one's ids.
+    outbox = Outbox(path, device=DEVICE, first_seq=5000)
+    assert cast(outbox).id == f"{DEVICE}-000000005000"
+    assert cast(outbox).seq == 5001
+    outbox.close()
+    # Opening it again, with any first_seq, goes on from where it is.
+    for first_seq in (1, 9000):
+        again = Outbox(path, device=DEVICE, first_seq=first_seq)
+        assert again.oldest(1)[0].seq == 5000
+        again.close()
+    again = Outbox(path, device=DEVICE, first_seq=9000)
+    assert cast(again).seq == 5002
+    again.close()
+
+
 def test_a_failed_build_leaves_no_row_and_no_gap(path: Path):
     outbox = Outbox(path, device=DEVICE)
 

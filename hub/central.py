@@ -28,7 +28,7 @@ import sqlite_utils
 from device_agent.configfile import ConfigReader, Secret
 from device_agent.errors import ProtocolError
 from device_agent.mqtt import connect_async, is_failure, new_client
-from device_agent.protocol import ENVELOPE_ID, Receipt, encode, format_time
+from device_agent.protocol import ENVELOPE_ID, Receipt, encode, format_time, parse_time
 from device_agent.storage import open_database, write_transaction
 from device_agent.topics import (
     DEFAULT_BASE,
@@ -139,7 +139,14 @@ def accept(
     if not isinstance(message_id, str) or not ENVELOPE_ID.fullmatch(message_id):
         raise ProtocolError("missing or malformed", field="message_id")
     if kind == "summary":
-        generated = _text(body, "generated_at")
+        written = _text(body, "generated_at")
+        try:
+            # In UTC with a fixed width, so that the newest is the greatest text,
+            # whatever offset each hall's hub wrote.
+            generated = format_time(parse_time(written).astimezone(UTC))
+        except (ValueError, OverflowError) as exc:
+            message = f"not an ISO 8601 time with offset: {exc}"
+            raise ProtocolError(message, field="generated_at") from exc
         conn.execute(
             "INSERT INTO central_summaries (hall, generated_at, document, received_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (hall) DO UPDATE SET"

@@ -16,8 +16,10 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from device_agent.errors import ProtocolError
 from device_agent.protocol import Vote, encode, envelope_id, format_time
 from device_agent.storage import open_database, write_transaction
+from hub import central
 from hub.app import create_app
 from hub.broker import MosquittoBroker, free_port
 from hub.cli import main
@@ -370,7 +372,12 @@ def test_the_inbox_takes_a_signed_post_only_with_a_current_timestamp(tmp_path, s
     client = create_app(config).test_client()
     stamp = str(int(time.time())) if stamp is None else stamp
     body = json.dumps(
-        {"v": 1, "hall": "qinghe", "message_id": "summary-000000000001", "generated_at": "x"}
+        {
+            "v": 1,
+            "hall": "qinghe",
+            "message_id": "summary-000000000001",
+            "generated_at": format_time(datetime.now(UTC)),
+        }
     ).encode()
     headers = {
         HALL_HEADER: "qinghe",
@@ -380,3 +387,35 @@ def test_the_inbox_takes_a_signed_post_only_with_a_current_timestamp(tmp_path, s
     }
     response = client.post("/api/v1/central/inbox", data=body, headers=headers)
     assert response.status_code == status, response.get_json()
+
+
+def test_central_keeps_the_newest_summary_whatever_offset_each_hub_wrote(tmp_path):
+    path = tmp_path / "central.sqlite"
+    Store(path).close()  # the tables
+    db = open_database(path)
+
+    def summary(generated_at: str, n: int) -> dict:
+        return {"v": 1, "hall": "h1", "message_id": f"h1-summary-{n}", "generated_at": generated_at}
+
+    def kept() -> list[tuple]:
+        return query(path, "SELECT generated_at FROM central_summaries")
+
+    with write_transaction(db) as conn:
+        central.accept(
+            conn, "h1", "summary", summary("2026-11-22T10:00:00.000+08:00", 1), received_at="x"
+        )
+    # 03:00 UTC is later than 10:00 in Beijing (02:00 UTC), though "03" < "10" as text.
+    with write_transaction(db) as conn:
+        central.accept(
+            conn, "h1", "summary", summary("2026-11-22T03:00:00.000+00:00", 2), received_at="x"
+        )
+    assert kept() == [("2026-11-22T03:00:00.000+00:00",)]
+    # An older one arriving late does not replace it.
+    with write_transaction(db) as conn:
+        central.accept(
+            conn, "h1", "summary", summary("2026-11-22T10:30:00.000+08:00", 3), received_at="x"
+        )
+    assert kept() == [("2026-11-22T03:00:00.000+00:00",)]
+    with pytest.raises(ProtocolError, match="generated_at"), write_transaction(db) as conn:
+        central.accept(conn, "h1", "summary", summary("yesterday", 4), received_at="x")
+    db.close()

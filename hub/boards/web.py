@@ -78,9 +78,7 @@ def wall(board: str) -> ResponseReturnValue:
         lines, style = list(shown.lines), shown.style
         label = f"{view.page + 1}/{len(view.frame.pages)}"
     cells = [[(c, char_width(c)) for c in line] for line in lines]
-    return render_template(
-        "boards/wall.html", board=layout, cells=cells, style=style, label=label, retry_ms=RETRY_MS
-    )
+    return render_template("boards/wall.html", board=layout, cells=cells, style=style, label=label)
 
 
 @bp.get("/<board>/frame.json")

@@ -352,7 +352,8 @@ class Agent:
                 self.applied_config.save(payload)
             except OSError as exc:
                 logger.error("config version %d applied but not saved: %s", remote.version, exc)
-        self.link.info["config_version"] = remote.version
+        # A new dict, swapped in whole: paho's thread may be copying the old one.
+        self.link.info = {**self.link.info, "config_version": remote.version}
         self.link.publish_info()
         logger.info("applied config version %d", remote.version)
 

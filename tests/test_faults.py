@@ -111,6 +111,18 @@ def stored_count(hall: Hall) -> int:
     return rows[0][0] if rows else 0
 
 
+def stream_flowing(
+    hall: Hall, start_agent: Callable[..., RunningAgent]
+) -> tuple[list[RunningAgent], Stream]:
+    """Four window agents connected, and 1,000 presses flowing to them, some stored already."""
+    windows = [start_agent(hall, n, resend_after_s=1.0) for n in range(1, 5)]
+    wait_until(lambda: all(w.agent.link.connected for w in windows), message="agents up")
+    stream = Stream(windows, VOTES, pause_s=0.004)
+    stream.start()
+    wait_until(lambda: stored_count(hall) >= 150, timeout=30, message="the stream flowing")
+    return windows, stream
+
+
 def assert_every_vote_stored_once(hall: Hall, windows: list[RunningAgent]) -> None:
     """Every fed vote is in the hub exactly once and every outbox is empty."""
     wait_until(
@@ -152,12 +164,7 @@ def test_hub_killed_mid_stream_and_restarted_stores_every_vote_exactly_once(
     try:
         watcher = third_party(own_broker.port)
         watcher.wait_for_hub(Topics.for_hall(hall.id))  # type: ignore[attr-defined]
-        windows = [start_agent(hall, n, resend_after_s=1.0) for n in range(1, 5)]
-        wait_until(lambda: all(w.agent.link.connected for w in windows), message="agents up")
-        stream = Stream(windows, VOTES, pause_s=0.004)
-        stream.start()
-
-        wait_until(lambda: stored_count(hall) >= 150, timeout=30, message="the stream flowing")
+        windows, stream = stream_flowing(hall, start_agent)
         hub.kill()
         killed_at = stored_count(hall)
         # Votes keep coming while no hub runs: the broker queues them for its session.
@@ -184,12 +191,7 @@ def test_broker_killed_and_restarted_empty_loses_and_doubles_nothing(
     assert not own_broker.persistence
     hall = Hall(tmp_path / "hall", own_broker.port, protocol=protocol, windows=4)
     start_hub(hall)
-    windows = [start_agent(hall, n, resend_after_s=1.0) for n in range(1, 5)]
-    wait_until(lambda: all(w.agent.link.connected for w in windows), message="agents up")
-    stream = Stream(windows, VOTES, pause_s=0.004)
-    stream.start()
-
-    wait_until(lambda: stored_count(hall) >= 150, timeout=30, message="the stream flowing")
+    windows, stream = stream_flowing(hall, start_agent)
     # Whatever the broker acknowledged but had not delivered dies with it.
     own_broker.kill()
     wait_until(lambda: not any(w.agent.link.connected for w in windows), message="agents offline")
@@ -283,12 +285,7 @@ def test_broker_frozen_mid_stream_then_resumed_loses_and_doubles_nothing(
     # keepalive tells the clients. Short keepalives so the test is quick.
     hall = Hall(tmp_path / "hall", own_broker.port, windows=4, keepalive_s=5)
     start_hub(hall)
-    windows = [start_agent(hall, n, resend_after_s=1.0) for n in range(1, 5)]
-    wait_until(lambda: all(w.agent.link.connected for w in windows), message="agents up")
-    stream = Stream(windows, VOTES, pause_s=0.004)
-    stream.start()
-
-    wait_until(lambda: stored_count(hall) >= 150, timeout=30, message="the stream flowing")
+    windows, stream = stream_flowing(hall, start_agent)
     assert own_broker.process is not None
     own_broker.process.send_signal(signal.SIGSTOP)
     try:

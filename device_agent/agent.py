@@ -298,7 +298,8 @@ class Agent:
             self.storage_alarm.stored()
             if change.event == "start":
                 self.session.started(event.id)
-            logger.info(
+            # DEBUG: every service of the day would flood the journal; the hub stores them.
+            logger.debug(
                 "service %s: staff %s, ticket %s", change.event, change.staff, change.ticket
             )
         self._show_lights()

@@ -192,5 +192,6 @@ def _agent_text(
         f"resend_after_s = {RESEND_AFTER_S}\n"
         "\n[evaluator]\n"
         'thank_you_pin = "GPIO25"\n'
+        'console_pin = "GPIO5"\n'
         "\n[evaluator.keys]\n" + keys
     )

@@ -3,9 +3,12 @@
 Each window runs the real :class:`~device_agent.agent.Agent` with a
 gpiozero ``MockFactory`` of its own, so every simulated vote takes the same
 path as one from a real evaluator: debounce, outbox, MQTT, hub receipt.
-Simulated citizens arrive at random, human-like intervals and press one
+Simulated citizens arrive at random, human-like intervals. The staff member
+presses the console button to start serving each one and again to end the
+service; the evaluator then invites a rating, and the citizen presses one
 key, mostly a satisfied one. With a seed, each window's stream of citizens
-(when they arrive, which key, how long they hold it) is the same at every run.
+(when they arrive, how long they are served, which key, how long they hold
+it) is the same at every run.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ LEVEL_WEIGHTS = {5: 55, 4: 25, 3: 10, 2: 6, 1: 4}
 # sooner than this share of the mean interval.
 MIN_GAP_SHARE = 0.3
 HOLD_S = (0.08, 0.35)
+# A service lasts this share of the mean interval, and the citizen takes this
+# share to find the key after it ends; both fit in the shortest gap
+# (MIN_GAP_SHARE), so the rate of citizens stays what was asked.
+SERVICE_SHARE = (0.1, 0.2)
+THINK_SHARE = (0.02, 0.08)
+MIN_SERVICE_S = 0.3
+MIN_THINK_S = 0.1
 # Some citizens press again, as real ones do (to be sure, or a child at the
 # keypad): the evaluator keeps those presses as filtered votes, never counted,
 # and GET /api/v1/filters shows the rule that caught them (docs/evaluator.md).
@@ -46,6 +56,8 @@ class Visit:
     hold_s: float
     presses: int = 1
     gap_s: float = 0.5
+    service_s: float = 1.0  # from the console's start press to its end press
+    think_s: float = 0.5  # from the end of the service to the first key press
 
 
 class Citizens:
@@ -69,6 +81,9 @@ class Citizens:
             hold_s=rng.uniform(*HOLD_S),
             presses=presses,
             gap_s=rng.uniform(*REPEAT_GAP_S),
+            # Not shorter than a person can press a button twice, at any rate.
+            service_s=max(MIN_SERVICE_S, self.mean_s * rng.uniform(*SERVICE_SHARE)),
+            think_s=max(MIN_THINK_S, self.mean_s * rng.uniform(*THINK_SHARE)),
         )
 
 
@@ -81,6 +96,7 @@ class SimulatedWindow:
         self.agent = Agent(window.config, pin_factory=self.factory)
         self.citizens = citizens
         self.pins = {level: pin for pin, level in window.config.evaluator.keys.items()}
+        self.console = window.config.evaluator.console_pin
         self.presses = 0
         self._stop = threading.Event()
         self._threads = [
@@ -107,16 +123,30 @@ class SimulatedWindow:
     def _serve(self) -> None:
         while True:
             visit = self.citizens.next_visit()
-            if self._stop.wait(visit.after_s):
-                return
-            pin = self.factory.pin(self.pins[visit.level])
+            if self.console is None:
+                if self._stop.wait(visit.after_s):
+                    return
+            else:
+                # The citizen arrives; the staff serves them, between two console presses.
+                if self._stop.wait(max(0.0, visit.after_s - visit.service_s - visit.think_s)):
+                    return
+                self._press(self.console, visit.hold_s)
+                if self._stop.wait(visit.service_s):
+                    return
+                self._press(self.console, visit.hold_s)
+                if self._stop.wait(visit.think_s):
+                    return
             for again in range(visit.presses):
                 if again and self._stop.wait(visit.gap_s):
                     return
-                pin.drive_low()
-                self._stop.wait(visit.hold_s)
-                pin.drive_high()
+                self._press(self.pins[visit.level], visit.hold_s)
                 self.presses += 1
+
+    def _press(self, pin_name: str, hold_s: float) -> None:
+        pin = self.factory.pin(pin_name)
+        pin.drive_low()
+        self._stop.wait(hold_s)
+        pin.drive_high()
 
 
 class SimulatedWindows:

@@ -132,7 +132,15 @@ def nothing_lost(data: Path, device: str) -> tuple[int, set[int], set[int]]:
         outbox.close()
     hub = sqlite3.connect(data / "hub.sqlite")
     try:
-        stored = {r[0] for r in hub.execute("SELECT seq FROM votes WHERE device = ?", (device,))}
+        # Votes and service events (the console's start and end) share the numbering.
+        stored = {
+            r[0]
+            for r in hub.execute(
+                "SELECT seq FROM votes WHERE device = ? UNION SELECT seq FROM service_events"
+                " WHERE device = ?",
+                (device, device),
+            )
+        }
     finally:
         hub.close()
     return issued, stored, waiting
@@ -171,6 +179,11 @@ def test_demo_runs_a_hall_and_stops_cleanly(tmp_path, run_demo, broker, stop_sig
     )
     votes = get_json(addresses["votes"] + "?limit=1000")["votes"]
     assert all(v["channel"] == "window" and 1 <= v["level"] <= 5 for v in votes)
+    # Each citizen is served between two console presses and rates that service:
+    # counted votes name their service, and none is an unsolicited press.
+    counted = [v for v in votes if v["counted"]]
+    assert counted and all(v["service"] for v in counted)
+    assert not any("unsolicited" in v["flags"] for v in votes)
     assert {v["window"] for v in votes} == {"w01", "w02", "w03"}
     assert {v["staff"] for v in votes} == {"s001", "s002", "s003"}
     online = get_json(addresses["devices"])["devices"]

@@ -66,7 +66,13 @@ class MosquittoBroker:
         max_queued_messages: int = 100_000,
         max_inflight_messages: int = 1000,
         extra_config: str = "",
+        die_with_parent: bool = False,
     ) -> None:
+        """``die_with_parent``: the kernel stops the broker (SIGTERM) when the
+        thread that started it dies, even by SIGKILL, so a killed demo leaves no
+        broker behind (Linux, through util-linux's ``setpriv --pdeathsig``; where
+        setpriv is missing the broker simply outlives a killed parent). Start
+        such a broker from the main thread."""
         self.workdir = Path(workdir)
         self.port = port or free_port()
         self.persistence = persistence
@@ -77,6 +83,7 @@ class MosquittoBroker:
         self.max_inflight_messages = max_inflight_messages
         # Appended as is: e.g. a bridge section (``connection ...``), which must come last.
         self.extra_config = extra_config
+        self.die_with_parent = die_with_parent
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -115,8 +122,12 @@ class MosquittoBroker:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(self.config_text())
         assert self.binary is not None
+        command = [self.binary, "-c", str(conf)]
+        setpriv = shutil.which("setpriv") if self.die_with_parent else None
+        if setpriv is not None:
+            command = [setpriv, "--pdeathsig", "TERM", "--", *command]
         self.process = subprocess.Popen(
-            [self.binary, "-c", str(conf)],
+            command,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             # Out of the terminal's process group: Ctrl-C goes to the demo, which

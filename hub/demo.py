@@ -84,7 +84,10 @@ class DemoBroker:
                     "or run with --broker embedded"
                 )
             # Persistent, so the hub's session and its queue survive between demo runs.
-            self.broker = MosquittoBroker(workdir, port=port, persistence=True)
+            # Dies with the demo, even a demo killed with SIGKILL.
+            self.broker = MosquittoBroker(
+                workdir, port=port, persistence=True, die_with_parent=True
+            )
             self.protocol = "5"
             self.kind = "mosquitto"
         else:

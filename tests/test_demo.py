@@ -8,6 +8,7 @@ import queue
 import random
 import re
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -286,3 +287,31 @@ def test_seeded_citizens_repeat_and_are_mostly_satisfied():
     # Human-like: nobody is served in no time, and the mean matches the rate (10 s).
     assert min(v.after_s for v in sample) >= 3.0
     assert 9.0 < sum(v.after_s for v in sample) / len(sample) < 11.0
+
+
+def test_a_demo_killed_outright_leaves_no_broker_behind(tmp_path, run_demo):
+    demo = run_demo(tmp_path / "demo", "--broker", "mosquitto", "--windows", "1")
+    port = urlsplit(demo.addresses()["broker"]).port
+    socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+    demo.process.send_signal(signal.SIGKILL)  # no Ctrl-C handler, no cleanup
+    demo.process.wait(timeout=10)
+
+    def broker_gone() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return True
+        return False
+
+    try:
+        wait_until(broker_gone, timeout=15, message="the demo's mosquitto gone with it")
+    finally:
+        # Should the test fail, do not leave the orphan running.
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                cmdline = (proc / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if str(tmp_path).encode() in cmdline:
+                os.kill(int(proc.name), signal.SIGKILL)

@@ -6,9 +6,9 @@ import logging
 import threading
 import time
 
-from waitress import wasyncore
 from waitress.server import create_server
 
+from device_agent.serving import stop_waitress
 from hub.app import create_app
 from hub.boards.service import BoardService
 from hub.central import CentralConsumer
@@ -78,25 +78,11 @@ class HubService:
             self._threads[0].join(timeout=10)
         # Before the HTTP server: ending the wall's event streams frees its threads.
         self.boards.stop()
-        # Let running requests finish before the sockets close under them:
-        # waitress's TcpWSGIServer.close() does not wait for its threads.
-        self._server.task_dispatcher.shutdown(timeout=5)
-        if len(self._threads) > 1 and self._threads[1].is_alive():
-            # In the server's own loop thread: closing its sockets from here races
-            # its select(), and the EBADF kills the thread.
-            self._server.trigger.pull_trigger(self._close_server)
-            self._threads[1].join(timeout=5)
-        else:
-            self._close_server()
+        stop_waitress(self._server, self._threads[1] if len(self._threads) > 1 else None)
         for part in (self.forwarder, self.central):
             if part is not None:
                 part.stop()
         self.store.close()
-
-    def _close_server(self) -> None:
-        # Every socket, open connections included, so the server's loop ends.
-        self._server.close()
-        wasyncore.close_all(self._server._map)
 
     def _run_ingest(self) -> None:
         try:

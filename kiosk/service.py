@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any
 
 from waitress.server import create_server
 
 from device_agent.sender import SenderThread
+from device_agent.serving import stop_waitress
 from device_agent.topics import Topics
 from kiosk.app import create_app
 from kiosk.config import KioskConfig
@@ -80,21 +80,3 @@ class KioskService:
         self.sync.stop()
         self.sender.stop()
         self.submissions.close()
-
-
-def stop_waitress(server: Any, thread: threading.Thread) -> None:
-    """Stop a waitress server running in ``thread`` without pulling its sockets from under it.
-
-    Closing the server from another thread while its loop waits on the sockets
-    makes the loop fail on a closed descriptor. Instead the request threads
-    finish first, then the loop itself closes every channel (through its
-    trigger) and, with nothing left to watch, returns.
-    """
-    server.task_dispatcher.shutdown(timeout=5)
-
-    def close_channels() -> None:
-        for channel in list(server._map.values()):
-            channel.close()
-
-    server.trigger.pull_trigger(close_channels)
-    thread.join(timeout=5)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import orjson
 import paho.mqtt.client as paho
 
 from device_agent.errors import ProtocolError
@@ -323,13 +324,10 @@ class Ingest:
         for item in pending.batch.complaints:
             stored_by_device[item.complaint.device].append(item.complaint.id)
         for device, ids in stored_by_device.items():
-            unique = list(dict.fromkeys(ids))
-            # A receipt must fit the protocol's 8 KiB too, or the device refuses it.
-            for start in range(0, len(unique), RECEIPT_IDS):
-                chunk = unique[start : start + RECEIPT_IDS]
-                self._publish_receipt(device, Receipt(ids=chunk, status="stored"))
+            for receipt in _receipts(list(dict.fromkeys(ids))):
+                self._publish_receipt(device, receipt)
         for device, reasons in pending.rejected.items():
-            for receipt in _rejected_receipts(reasons):
+            for receipt in _receipts(list(reasons), reasons):
                 self._publish_receipt(device, receipt)
         self.state.stored += len(outcome.stored)
         self.state.repeated += len(outcome.repeated)
@@ -403,21 +401,37 @@ class Ingest:
                 logger.exception("quarantining a message failed")
 
 
-def _rejected_receipts(reasons: dict[str, str]) -> Iterator[Receipt]:
-    """Rejected receipts for ``reasons`` (id to reason), each within the protocol's 8 KiB."""
-    chunk: dict[str, str] = {}
-    for ident, reason in reasons.items():
-        wider = {**chunk, ident: reason}
-        if chunk and len(encode(_rejected(wider))) > MAX_PAYLOAD_BYTES:
-            yield _rejected(chunk)
-            wider = {ident: reason}
-        chunk = wider
+def _receipts(ids: list[str], reasons: dict[str, str] | None = None) -> Iterator[Receipt]:
+    """Receipts naming ``ids``: ``stored``, or ``rejected`` with ``reasons`` (id to reason).
+
+    Each names at most RECEIPT_IDS ids and stays within the protocol's 8 KiB,
+    which a device enforces on what it receives; the size is summed entry by
+    entry (a comma too many at worst), not re-encoded for each.
+    """
+
+    def receipt(chunk: list[str]) -> Receipt:
+        if reasons is None:
+            return Receipt(ids=chunk, status="stored")
+        return Receipt(ids=chunk, status="rejected", reasons={i: reasons[i] for i in chunk})
+
+    if reasons is None:
+        empty = len(encode(Receipt(ids=[], status="stored")))
+    else:  # encode leaves an empty "reasons" out
+        empty = len(encode(Receipt(ids=[], status="rejected"))) + len(',"reasons":{}')
+    chunk: list[str] = []
+    size = empty
+    for ident in ids:
+        # The id in the list and its comma; for a rejection also its "id":"reason", pair.
+        grow = len(orjson.dumps(ident)) + 1
+        if reasons is not None:
+            grow += len(orjson.dumps(ident)) + len(orjson.dumps(reasons[ident])) + 2
+        if chunk and (len(chunk) == RECEIPT_IDS or size + grow > MAX_PAYLOAD_BYTES):
+            yield receipt(chunk)
+            chunk, size = [], empty
+        chunk.append(ident)
+        size += grow
     if chunk:
-        yield _rejected(chunk)
-
-
-def _rejected(reasons: dict[str, str]) -> Receipt:
-    return Receipt(ids=list(reasons), status="rejected", reasons=reasons)
+        yield receipt(chunk)
 
 
 def _claimed_id(payload: bytes) -> str | None:

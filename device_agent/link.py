@@ -94,7 +94,6 @@ class DeviceLink:
         self._started_at = started_at
         self._connected = threading.Event()
         self._stopping = False
-        self.denied = 0
         # Extra fields of the retained ``info`` document (the agent adds config_version).
         self.info: dict[str, Any] = {}
         self.client = new_client(
@@ -239,7 +238,6 @@ class DeviceLink:
         # never be receipted: say so loudly, the resend timer keeps trying.
         try:
             if is_failure(reason_code):
-                self.denied += 1
                 logger.error("broker refused a publish from %s: %s", self.device, reason_code)
         except Exception:
             logger.exception("on_publish failed")

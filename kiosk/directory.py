@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -288,10 +287,6 @@ class LocalDirectory:
         with self._lock:
             self._current, self._raw = directory, body
         return directory
-
-    def photo_digests(self) -> Iterable[str]:
-        """The digests of every photo the current directory refers to."""
-        return {s.photo for s in self._current.staff.values() if s.photo}
 
 
 def write_atomically(path: Path, data: bytes) -> None:

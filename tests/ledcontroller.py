@@ -61,7 +61,6 @@ class FakeController:
         self.encoding = encoding
         self.pages: list[ShownPage] = []
         self.frames_seen = 0  # every well-formed frame, answered or not
-        self.bad_frames = 0
         self._answers: deque[str] = deque()  # "ack", "nak", "silence", "garble"
         self._lock = threading.Lock()
         self._master = -1
@@ -154,7 +153,6 @@ class FakeController:
             and binascii.crc_hqx(body[:-2], 0xFFFF) == int.from_bytes(body[-2:], "big")
         )
         if not ok:
-            self.bad_frames += 1
             return
         address, seq, command = body[0], body[1], body[2]
         if address != self.address:

@@ -34,10 +34,8 @@ class HubProcess:
         self.config = hall.hub_config()
         self.log = hall.root / "hub.log"
         self.process: subprocess.Popen[bytes] | None = None
-        self.starts = 0
 
     def start(self) -> None:
-        self.starts += 1
         with self.log.open("a") as log:
             self.process = subprocess.Popen(
                 [

@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(BIN)/hallrate demo $(ARGS)
 
 ## Run the whole test suite (lint included) against a real Mosquitto.
-test: $(STAMP) system-deps
+test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest $(ARGS)

@@ -29,6 +29,9 @@ MAX_TICKET_CHARS = 32
 MAX_COMPLAINT_CHARS = 2000
 MAX_CONTACT_CHARS = 64
 MAX_LIST_ITEMS = 16
+# The largest record number: every JSON reader holds it exactly (2^53 - 1), and it
+# is far inside SQLite's 64-bit integers, so a stored seq can never overflow.
+MAX_SEQ = 2**53 - 1
 ENVELOPE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 CODE = re.compile(r"[a-z0-9][a-z0-9_:.-]{0,47}")
 CLAIM_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{3,31}")
@@ -335,8 +338,8 @@ class _Fields:
         if self.id is None:
             raise self.error("id", f"must match {ENVELOPE_ID.pattern}")
         seq = self.body.get("seq")
-        if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
-            raise self.error("seq", "must be a non-negative integer")
+        if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq <= MAX_SEQ:
+            raise self.error("seq", f"must be an integer from 0 to {MAX_SEQ}")
         ts = self.time("ts", required=True)
         sent = self.time("sent", required=False)
         try:
@@ -345,6 +348,9 @@ class _Fields:
             raise self.error("device", exc.reason) from None
         if topic_device is not None and device != topic_device:
             raise self.error("device", f"{device!r} differs from the topic's {topic_device!r}")
+        if not self.id.startswith(f"{device}-"):
+            # Ids are unique forever only if each device draws from its own space.
+            raise self.error("id", f"must begin with {device + '-'!r}, the device's id and '-'")
         assert ts is not None
         return self.id, seq, ts, sent, device
 

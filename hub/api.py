@@ -63,7 +63,12 @@ def healthz() -> ResponseReturnValue:
 
 @bp.get("/api/v1/votes")
 def votes() -> ResponseReturnValue:
-    """Stored votes in arrival order, paged by ``after``; filters device, window, staff, since."""
+    """Stored votes in arrival order, paged by ``after``.
+
+    Filters: ``device``, ``window``, ``staff``, ``since``, and ``rule`` (the votes
+    a device's or the hub's rule kept from counting, e.g. ``rule=closed_period``
+    for the votes held for the office).
+    """
     limit = _int_arg("limit", 100, 1, MAX_PAGE)
     after = _int_arg("after", 0, 0, 2**63 - 1)
     where = ["rowid > ?"]
@@ -73,6 +78,10 @@ def votes() -> ResponseReturnValue:
         if value:
             where.append(f"{name} = ?")
             params.append(value)
+    rule = request.args.get("rule")
+    if rule:
+        where.append("coalesce(filter_rule, hub_rule) = ?")
+        params.append(rule)
     since = request.args.get("since")
     if since:
         try:
@@ -87,7 +96,7 @@ def votes() -> ResponseReturnValue:
         .execute(
             f"SELECT rowid, id, device, seq, channel, window, staff, ticket, level, dims, reasons,"
             f" comment, anonymous, flags, ts, cast_at, sent, received_at, counted,"
-            f" filter_rule, filter_version, service FROM votes"
+            f" filter_rule, filter_version, service, hub_rule, hub_rule_version FROM votes"
             f" WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ?",
             [*params, limit],
         )
@@ -182,9 +191,11 @@ def _vote(row: tuple[Any, ...]) -> dict[str, Any]:
         "sent": row[16],
         "received_at": row[17],
         "counted": bool(row[18]),
-        # Why a vote does not count: the device's anti-manipulation rule and its version.
+        # Why a vote does not count: the device's anti-manipulation rule and its version,
+        # or the hub's rule (directory binding, anti-stuffing, time; see hub.rules).
         "filter": {"rule": row[19], "version": row[20]} if row[19] else None,
         "service": row[21],
+        "hub_rule": {"rule": row[22], "version": row[23]} if row[22] else None,
     }
 
 

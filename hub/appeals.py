@@ -1,4 +1,7 @@
-"""Appeals (申诉): a manager voids a vote, the counts and the warnings follow.
+"""Appeals (申诉) and held votes: the office's decisions on single votes.
+
+A manager voids a vote on appeal; the efficiency office accepts a vote the
+hub held (cast in a month already closed). The counts and the warnings follow.
 
 A voided vote stays in ``votes`` as it arrived; ``vote_voids`` says who voided
 it, when and why. Voiding moves the vote from its level's count to
@@ -20,6 +23,7 @@ from device_agent.protocol import format_time
 from hub import aggregates
 from hub.counting import Counting
 from hub.errors import StateError, UnknownRecord
+from hub.rules import ACCEPTABLE, Candidate
 
 VOID_REASONS = {
     "malicious": "a malicious or bought rating",
@@ -103,3 +107,86 @@ def void_vote(
     changed = counting.engine.review(conn, change.staff_periods, by=by, cause=cause)
     changed += counting.engine.drop_vote(conn, vote_id, by=by, cause=cause)
     return Voided(vote_id, reason, at, list(dict.fromkeys(changed)))
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """What accepting a held vote did: the vote, and the warnings it raised or changed."""
+
+    vote_id: str
+    rule: str
+    at: str
+    counted: bool
+    verdict: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "vote": self.vote_id,
+            "rule": self.rule,
+            "at": self.at,
+            "counted": self.counted,
+            "hub_rule": self.verdict,
+            "warnings_changed": self.warnings,
+        }
+
+
+def accept_vote(
+    conn: sqlite3.Connection,
+    counting: Counting,
+    vote_id: str,
+    *,
+    by: str,
+    note: str | None = None,
+) -> Accepted:
+    """Accept a vote the hub held (cast in a month already closed) into the counts.
+
+    The office decides, inside the caller's write transaction. The vote is
+    judged again with the acceptance on record, so it still does not count if
+    another rule catches it (a ticket rated before, say).
+    """
+    if note is not None and len(note) > MAX_NOTE_CHARS:
+        raise StateError(f"note: at most {MAX_NOTE_CHARS} characters")
+    row = conn.execute(
+        "SELECT rowid, device, channel, window, staff, ticket, level, cast_at, received_at,"
+        " hub_rule, EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = votes.id)"
+        " FROM votes WHERE id = ?",
+        (vote_id,),
+    ).fetchone()
+    if row is None:
+        raise UnknownRecord(f"no vote {vote_id!r}")
+    rowid, device, channel, window, staff, ticket, level, cast_at, received_at, rule, voided = row
+    if rule not in ACCEPTABLE:
+        held = ", ".join(sorted(ACCEPTABLE))
+        raise StateError(f"vote {vote_id} is not held by the hub ({held}); nothing to accept")
+    counting.apply(conn)  # count whatever waits, so the change below has a base
+    at = format_time(counting.now())
+    conn.execute(
+        "INSERT INTO vote_acceptances (vote_id, rule, note, by, at) VALUES (?, ?, ?, ?, ?)",
+        (vote_id, rule, note, by, at),
+    )
+    candidate = Candidate(
+        vote_id, device, channel, window, staff, ticket, level, cast_at, received_at, rowid=rowid
+    )
+    verdict = counting.rules.judge(conn, candidate)
+    conn.execute(
+        "UPDATE votes SET hub_rule = ?, hub_rule_version = ?, counted = ? WHERE rowid = ?",
+        (
+            verdict.rule if verdict else None,
+            verdict.version if verdict else None,
+            int(verdict is None),
+            rowid,
+        ),
+    )
+    if verdict is not None:
+        return Accepted(vote_id, rule, at, False, verdict.rule)
+    change = aggregates.Tally()
+    subjects = counting.attribution.subjects(window, staff)
+    periods = counting.calendar.keys(cast_at).items()
+    change.add(subjects, periods, aggregates.vote_vector(level, False, bool(voided)), -1)
+    change.add(subjects, periods, aggregates.vote_vector(level, True, bool(voided)))
+    aggregates.write_deltas(conn, change.deltas)
+    cause = {"accepted": vote_id}
+    changed = counting.engine.review(conn, change.staff_periods, by=by, cause=cause)
+    return Accepted(vote_id, rule, at, True, None, changed)

@@ -6,7 +6,7 @@ from flask import Blueprint, Flask, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from hub.api import _db
-from hub.appeals import MAX_NOTE_CHARS, VOID_REASONS, void_vote
+from hub.appeals import MAX_NOTE_CHARS, VOID_REASONS, accept_vote, void_vote
 from hub.tokens import require
 from hub.warnings_api import counting, write
 
@@ -49,3 +49,24 @@ def voids() -> ResponseReturnValue:
     )
     names = ("vote", "reason", "note", "by", "at", "staff", "window", "level", "cast_at")
     return jsonify({"voids": [dict(zip(names, row, strict=True)) for row in rows]})
+
+
+@bp.post("/api/v1/votes/<ident>/accept")
+@require("accept")
+def accept(ident: str) -> ResponseReturnValue:
+    """Accept a held vote (cast in a month already closed) into the counts; body ``{"note"}``.
+
+    Only a vote the hub held can be accepted; the answer says whether it now
+    counts and which warnings it raised or changed.
+    """
+    body = request.get_json(silent=True)
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        abort(400, description="send a JSON object, optionally with a note")
+    note = body.get("note")
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_NOTE_CHARS):
+        abort(400, description=f"note: text of at most {MAX_NOTE_CHARS} characters")
+    with write() as conn:
+        accepted = accept_vote(conn, counting(), ident, by=g.actor, note=note)
+    return jsonify(accepted.as_dict())

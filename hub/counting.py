@@ -20,6 +20,7 @@ from hub.aggregates import Attribution, RebuildReport
 from hub.config import HubConfig
 from hub.forwarding import Outbox
 from hub.periods import Calendar
+from hub.rules import HubRules, rejudge
 from hub.warnings import WarningEngine
 
 
@@ -29,6 +30,7 @@ class Rebuilt:
 
     counts: RebuildReport
     warnings_changed: list[str]
+    verdicts_changed: list[str]
 
 
 class Counting:
@@ -41,6 +43,12 @@ class Counting:
         self.now = now
         self.attribution = Attribution(config.hall, config.directory)
         self.calendar = Calendar(config.timezone)
+        self.rules = HubRules(
+            config.rules,
+            config.directory,
+            timezone=config.timezone,
+            clock_skew_s=config.ingest.clock_skew_s,
+        )
         self.outbox = Outbox(config.forwarding.channels, now=now)
         self.engine = WarningEngine(
             config.warnings.rules,
@@ -62,7 +70,8 @@ class Counting:
             self.engine.review(conn, self.engine.crossed(conn, increases))
 
     def rebuild(self, conn: sqlite3.Connection, *, by: str = "rebuild") -> Rebuilt:
-        """Recompute every count from the raw votes and bring every warning in line."""
+        """Judge every vote again, recompute every count from the raw votes, align warnings."""
+        verdicts = rejudge(conn, self.rules)
         report = aggregates.rebuild(conn, self.attribution, self.calendar)
         staff_periods = {
             (row[0], row[1])
@@ -72,7 +81,7 @@ class Counting:
             )
         }
         changed = self.engine.review(conn, staff_periods, by=by, cause={"rebuild": True})
-        return Rebuilt(report, changed)
+        return Rebuilt(report, changed, verdicts)
 
     def summary(self, conn: sqlite3.Connection) -> dict[str, Any]:
         """The hall's current numbers for central: today, this month, this year."""
@@ -135,6 +144,9 @@ def rebuild_database(config: HubConfig) -> int:
     print(f"rebuilt {report.rows} count rows from {report.votes} votes: {verdict}")
     for scope, subject, period in report.changed[:20]:
         print(f"  corrected {scope} {subject} {period}")
+    print(f"votes judged differently by the hub's rules: {len(rebuilt.verdicts_changed)}")
+    for ident in rebuilt.verdicts_changed[:20]:
+        print(f"  {ident}")
     print(f"warnings changed: {len(rebuilt.warnings_changed)}")
     for ident in rebuilt.warnings_changed:
         print(f"  {ident}")

@@ -9,6 +9,10 @@ class StoreError(HubError, OSError):
     """The hub's database refused a write (disk full, file unusable)."""
 
 
+class BatchError(HubError, ValueError):
+    """A batch could not be stored because of something in it, not the disk: store it apart."""
+
+
 class UnknownRecord(HubError, KeyError):
     """A warning, vote or token named in a request does not exist."""
 

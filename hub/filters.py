@@ -3,15 +3,17 @@
 A window device marks a press that an anti-manipulation rule caught with
 ``filter: {"rule": ..., "version": ...}`` (see ``device_agent/session.py``).
 The hub stores it with ``counted = 0`` and the rule in ``filter_rule`` and
-``filter_version``, so no count or warning includes it, and
-:func:`presses_by_day` tells, per window and day, how many presses each rule
-filtered beside how many counted.
+``filter_version``; a vote the hub's own rules caught (``hub/rules.py``) has
+its rule in ``hub_rule`` and ``hub_rule_version``. No count or warning
+includes either, and :func:`presses_by_day` tells, per window (and per
+kiosk) and day, how many presses each rule filtered beside how many counted.
 """
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -34,18 +36,21 @@ def add_filter_columns(db: sqlite_utils.Database) -> None:
 class DayAtWindow:
     """What happened to the presses at one window on one day."""
 
-    window: str
+    window: str | None
     day: str
     presses: int = 0
     counted: int = 0
     unsolicited: int = 0
     filtered: dict[str, int] = field(default_factory=dict)
     rule_versions: dict[str, list[int]] = field(default_factory=dict)
+    # Set for a kiosk's row (its votes name a staff member, not always a window).
+    kiosk: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         """The API's form of it."""
         return {
             "window": self.window,
+            **({"kiosk": self.kiosk} if self.kiosk else {}),
             "day": self.day,
             "presses": self.presses,
             "counted": self.counted,
@@ -69,11 +74,13 @@ def presses_by_day(
     first: date,
     last: date,
     zone: ZoneInfo,
+    kiosks: Sequence[str] = (),
 ) -> list[DayAtWindow]:
     """Per window and day from ``first`` to ``last``: presses, counted, and filtered by rule.
 
     Each (window, day) is one range scan of the ``(window, cast_at)`` index,
     so the cost follows the votes asked about, not the size of the table.
+    Kiosk votes (``kiosks``) come after, one row per kiosk and day.
     Days and windows without a press are left out.
     """
     result = []
@@ -82,19 +89,39 @@ def presses_by_day(
         start, end = day_bounds(day, zone)
         for window in windows:
             rows = db.execute(
-                "SELECT counted, filter_rule, filter_version, flags, count(*) FROM votes"
-                " WHERE window = ? AND cast_at >= ? AND cast_at < ?"
-                " GROUP BY counted, filter_rule, filter_version, flags",
+                f"SELECT {_SUMMARY} FROM votes WHERE window = ? AND channel = 'window'"
+                f" AND cast_at >= ? AND cast_at < ? GROUP BY 1, 2, 3, 4",
                 (window, start, end),
             ).fetchall()
             if rows:
                 result.append(_summarise(window, day.isoformat(), rows))
         day += timedelta(days=1)
+    for kiosk in kiosks:
+        day = first
+        while day <= last:
+            start, end = day_bounds(day, zone)
+            rows = db.execute(
+                f"SELECT {_SUMMARY} FROM votes WHERE device = ? AND channel = 'kiosk'"
+                f" AND cast_at >= ? AND cast_at < ? GROUP BY 1, 2, 3, 4",
+                (kiosk, start, end),
+            ).fetchall()
+            if rows:
+                result.append(_summarise(None, day.isoformat(), rows, kiosk=kiosk))
+            day += timedelta(days=1)
     return result
 
 
-def _summarise(window: str, day: str, rows: list[tuple[Any, ...]]) -> DayAtWindow:
-    summary = DayAtWindow(window, day)
+# The rule that kept a vote from counting: the device's, or else the hub's.
+_SUMMARY = (
+    "counted, coalesce(filter_rule, hub_rule), coalesce(filter_version, hub_rule_version),"
+    " flags, count(*)"
+)
+
+
+def _summarise(
+    window: str | None, day: str, rows: list[tuple[Any, ...]], *, kiosk: str | None = None
+) -> DayAtWindow:
+    summary = DayAtWindow(window, day, kiosk=kiosk)
     filtered: defaultdict[str, int] = defaultdict(int)
     versions: defaultdict[str, set[int]] = defaultdict(set)
     for counted, rule, version, flags, n in rows:
@@ -104,7 +131,7 @@ def _summarise(window: str, day: str, rows: list[tuple[Any, ...]]) -> DayAtWindo
             if "unsolicited" in json.loads(flags):
                 summary.unsolicited += n
         else:
-            # A vote not counted for another reason than a device rule (none yet) still shows.
+            # A vote not counted without a rule (none should be) still shows.
             name = rule or "unexplained"
             filtered[name] += n
             if version is not None:

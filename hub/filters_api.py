@@ -46,12 +46,14 @@ def filters() -> ResponseReturnValue:
     if (last - first).days >= MAX_DAYS:
         abort(400, description=f"at most {MAX_DAYS} days at a time")
     windows = sorted(config.directory.windows)
+    # Kiosk votes by the device that sent them (an evaluator sending one shows too).
+    kiosks = sorted(config.directory.devices)
     window = request.args.get("window")
     if window:
         if window not in config.directory.windows:
             abort(404, description=f"window: {window!r} is not in the hall's directory")
-        windows = [window]
-    rows = presses_by_day(_db(), windows=windows, first=first, last=last, zone=zone)
+        windows, kiosks = [window], []
+    rows = presses_by_day(_db(), windows=windows, first=first, last=last, zone=zone, kiosks=kiosks)
     return jsonify(
         {
             "timezone": config.timezone,

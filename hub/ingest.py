@@ -31,7 +31,10 @@ from device_agent.mqtt import OFFLINE, ONLINE, connect_async, is_failure, new_cl
 from device_agent.protocol import (
     ENVELOPE_ID,
     MAX_PAYLOAD_BYTES,
+    Complaint,
     Receipt,
+    ServiceEvent,
+    Vote,
     decode_complaint,
     decode_service_event,
     decode_vote,
@@ -43,7 +46,7 @@ from device_agent.protocol import (
 from device_agent.topics import DeviceTopic, HubTopic, Topics
 from hub.complaints import StoredComplaint
 from hub.config import HubConfig
-from hub.errors import StoreError
+from hub.errors import BatchError, StoreError
 from hub.store import Batch, DeviceState, Outcome, Quarantined, Store, StoredEvent, StoredVote
 
 logger = logging.getLogger(__name__)
@@ -208,12 +211,14 @@ class Ingest:
                 pending.batch.votes.append(StoredVote(vote, cast_at, received_at, flags))
             elif parsed.kind == DeviceTopic.SERVICE:
                 event = decode_service_event(message.payload, topic_device=device)
+                self._check_event(event)
                 cast_at, _ = self._cast_time(event.ts, event.sent, received, [])
                 pending.batch.events.append(StoredEvent(event, cast_at, received_at))
             elif parsed.kind == DeviceTopic.COMPLAINT:
                 if self.config.directory.devices[device].kind != "kiosk":
                     raise ProtocolError("only a kiosk files complaints", field="device")
                 complaint = decode_complaint(message.payload, topic_device=device)
+                self._check_complaint(complaint)
                 cast_at, _ = self._cast_time(complaint.ts, complaint.sent, received, [])
                 pending.batch.complaints.append(StoredComplaint(complaint, cast_at, received_at))
             else:
@@ -225,6 +230,28 @@ class Ingest:
             # id: look for one, so the device gets its rejected receipt and stops resending.
             record_id = exc.id if exc.id is not None else _claimed_id(message.payload)
             self._quarantine(message, device, record_id, str(exc), received_at)
+
+    def _check_event(self, event: ServiceEvent) -> None:
+        """Refuse an event for another window or someone the hall does not know."""
+        if self.store.rules is None:
+            return
+        problem = self.store.rules.event_problem(event.device, event.window, event.staff)
+        if problem is not None:
+            field, _, reason = problem.partition(": ")
+            raise ProtocolError(reason, field=field, id=event.id)
+
+    def _check_complaint(self, complaint: Complaint) -> None:
+        """Refuse a complaint naming a staff member or department the hall does not know."""
+        directory = self.config.directory
+        if complaint.staff is not None and complaint.staff not in directory.staff:
+            reason = f"{complaint.staff!r} is not in the hall's directory"
+            raise ProtocolError(reason, field="staff", id=complaint.id)
+        if complaint.department is not None and complaint.department not in directory.departments:
+            raise ProtocolError(
+                f"{complaint.department!r} is not in the hall's directory",
+                field="department",
+                id=complaint.id,
+            )
 
     def _quarantine(
         self,
@@ -297,7 +324,15 @@ class Ingest:
         if pending.empty:
             return
         try:
-            outcome = self.store.commit(pending.batch) if len(pending.batch) else Outcome()
+            try:
+                outcome = self.store.commit(pending.batch) if len(pending.batch) else Outcome()
+            except BatchError as exc:
+                logger.error(
+                    "a batch of %d messages could not be stored (%s); storing them one by one",
+                    len(pending.batch),
+                    exc,
+                )
+                outcome = self._commit_apart(pending)
         except StoreError as exc:
             # Keep the batch and its unacknowledged messages; try again shortly.
             if self.state.store_error != str(exc):
@@ -314,6 +349,60 @@ class Ingest:
             if qos > 0:
                 self.client.ack(mid, qos)
         self._send_receipts(pending, outcome)
+
+    def _commit_apart(self, pending: _Pending) -> Outcome:
+        """Commit each item of a failed batch alone; quarantine the ones that fail alone.
+
+        Raises StoreError when the database itself refuses: the whole batch is
+        then held and tried again (what was committed meanwhile is stored once).
+        """
+        outcome = Outcome()
+        kept = Batch()
+        failed: list[Quarantined] = []
+        for part in _single_items(pending.batch):
+            try:
+                done = self.store.commit(part)
+            except BatchError as exc:
+                item = self._failed_item(part, f"internal error while storing: {exc}")
+                if item is None:
+                    logger.error("could not store a quarantine entry: %s", exc)
+                else:
+                    failed.append(item)
+                continue
+            _extend(kept, part)
+            outcome.stored += done.stored
+            outcome.repeated += done.repeated
+            outcome.conflicting += done.conflicting
+        for item in failed:
+            try:
+                self.store.commit(Batch(quarantine=[item]))
+            except BatchError as exc:
+                logger.error("could not quarantine %s: %s", item.record_id, exc)
+            else:
+                kept.quarantine.append(item)
+            if item.device is not None and item.record_id is not None:
+                pending.rejected[item.device][item.record_id] = item.reason
+            logger.error("quarantined %s from %s: %s", item.record_id, item.device, item.reason)
+        pending.batch = kept
+        return outcome
+
+    def _failed_item(self, part: Batch, reason: str) -> Quarantined | None:
+        """The quarantine entry for the one record of ``part`` that could not be stored."""
+        for state in part.device_states:
+            kind = next(k for k, name in STATE_TOPICS.items() if name == state.kind)
+            topic = self.topics.device(state.device, kind)
+            payload = state.value.encode()
+            return Quarantined(topic, state.device, None, reason, payload, state.received_at)
+        records: list[tuple[Vote | ServiceEvent | Complaint, DeviceTopic, str]] = [
+            *((v.vote, DeviceTopic.VOTE, v.received_at) for v in part.votes),
+            *((e.event, DeviceTopic.SERVICE, e.received_at) for e in part.events),
+            *((c.complaint, DeviceTopic.COMPLAINT, c.received_at) for c in part.complaints),
+        ]
+        for envelope, kind, received in records:
+            topic = self.topics.device(envelope.device, kind)
+            payload = encode(envelope)
+            return Quarantined(topic, envelope.device, envelope.id, reason, payload, received)
+        return None  # a quarantine entry that cannot be stored: nothing more to do
 
     def _send_receipts(self, pending: _Pending, outcome: Outcome) -> None:
         stored_by_device: dict[str, list[str]] = defaultdict(list)
@@ -432,6 +521,28 @@ def _receipts(ids: list[str], reasons: dict[str, str] | None = None) -> Iterator
         size += grow
     if chunk:
         yield receipt(chunk)
+
+
+def _single_items(batch: Batch) -> Iterator[Batch]:
+    """One batch per item of ``batch``, in the order a commit stores them."""
+    for event in batch.events:
+        yield Batch(events=[event])
+    for vote in batch.votes:
+        yield Batch(votes=[vote])
+    for complaint in batch.complaints:
+        yield Batch(complaints=[complaint])
+    for entry in batch.quarantine:
+        yield Batch(quarantine=[entry])
+    for state in batch.device_states:
+        yield Batch(device_states=[state])
+
+
+def _extend(batch: Batch, part: Batch) -> None:
+    batch.votes += part.votes
+    batch.events += part.events
+    batch.complaints += part.complaints
+    batch.quarantine += part.quarantine
+    batch.device_states += part.device_states
 
 
 def _claimed_id(payload: bytes) -> str | None:

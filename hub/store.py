@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -22,12 +23,13 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import sqlite_utils
 
-from device_agent.protocol import ServiceEvent, Vote, as_dict
+from device_agent.protocol import ServiceEvent, Vote, encode
 from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
-from hub import aggregates, appeals, central, filters, forwarding, tokens, warnings
+from hub import aggregates, appeals, central, filters, forwarding, rules, tokens, warnings
 from hub.complaints import StoredComplaint, create_complaints_table, store_complaints
 from hub.duty import create_duty_index, index_duty_by_cast_time
-from hub.errors import StoreError
+from hub.errors import BatchError, StoreError
+from hub.rules import Candidate, HubRules
 
 if TYPE_CHECKING:
     from hub.counting import Counting
@@ -140,6 +142,8 @@ MIGRATIONS = [
     _add_device_config_columns,
     index_duty_by_cast_time,
     _index_device_seq,
+    # Issue 10: the hub's own rules (directory binding, anti-stuffing, time).
+    rules.add_rule_columns,
 ]
 
 
@@ -227,8 +231,9 @@ def content_digest(vote: Vote) -> str:
 _INSERT_VOTE = """
     INSERT INTO votes (id, device, seq, channel, window, staff, ticket, level, dims, reasons,
                        comment, anonymous, flags, ts, cast_at, sent, received_at, digest,
-                       counted, filter_rule, filter_version, service)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                       counted, filter_rule, filter_version, service, hub_rule,
+                       hub_rule_version)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING"""
 
 _INSERT_EVENT = """
@@ -255,24 +260,45 @@ _UPSERT_DEVICE_STATE = {
 class Store:
     """The hub's SQLite file, written by the ingest thread only."""
 
-    def __init__(self, path: str | Path, *, counting: Counting | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        counting: Counting | None = None,
+        rules: HubRules | None = None,
+    ) -> None:
         self.path = Path(path)
         self.db = open_database(self.path)
         migrate(self.db, MIGRATIONS)
         # Counts and warnings (hub.counting), kept in each commit's transaction.
         self.counting = counting
+        # The hub's own rules (hub.rules); without them every unfiltered vote counts.
+        self.rules = rules
 
     def close(self) -> None:
         """Close the file."""
         self.db.close()
 
     def commit(self, batch: Batch) -> Outcome:
-        """Store a batch in one transaction; raises StoreError and stores nothing on failure."""
+        """Store a batch in one transaction, or nothing.
+
+        Raises StoreError when the database refused the write (disk full,
+        locked, unusable: try again later), and BatchError when something in
+        the batch made storing it fail (store its items one by one to find it).
+        """
         try:
             with write_transaction(self.db) as conn:
+                # Events first: a sign-in sent just before a vote binds that vote.
+                stored_events = self._store_events(conn, batch.events)
                 outcome = self._store_votes(conn, batch.votes)
-                outcome.stored.extend(self._store_events(conn, batch.events))
-                outcome.stored.extend(store_complaints(conn, batch.complaints))
+                stored_complaints = store_complaints(conn, batch.complaints)
+                for stored, records in (
+                    (stored_events, [e.event.id for e in batch.events]),
+                    (stored_complaints, [c.complaint.id for c in batch.complaints]),
+                ):
+                    outcome.stored.extend(stored)
+                    # A repeat is acknowledged like a new one, and counted as a repeat.
+                    outcome.repeated.extend(_without(records, stored))
                 self._store_quarantine(conn, batch.quarantine)
                 for state in batch.device_states:
                     conn.execute(
@@ -282,9 +308,13 @@ class Store:
                 if self.counting is not None and outcome.stored:
                     # Last, so it sees every vote of the batch as stored (and filtered).
                     self.counting.apply(conn)
-        except sqlite3.Error as exc:
+        except sqlite3.OperationalError as exc:
             reason = "disk full" if is_disk_full(exc) else str(exc)
             raise StoreError(f"cannot commit to {self.path}: {reason}") from exc
+        except Exception as exc:
+            # Whatever else went wrong came from the batch's content (a value SQLite
+            # cannot hold, a bug a rare field reaches): the caller isolates the item.
+            raise BatchError(f"{type(exc).__name__}: {exc}"[:300]) from exc
         return outcome
 
     def _store_votes(self, conn: sqlite3.Connection, votes: list[StoredVote]) -> Outcome:
@@ -292,7 +322,6 @@ class Store:
         if not votes:
             return outcome
         known = _existing_digests(conn, "votes", [v.vote.id for v in votes])
-        rows = []
         for item in votes:
             vote = item.vote
             digest = content_digest(vote)
@@ -303,17 +332,17 @@ class Store:
                     conn.execute(
                         "INSERT INTO vote_conflicts (id, received_at, digest, payload)"
                         " VALUES (?, ?, ?, ?)",
-                        (
-                            vote.id,
-                            item.received_at,
-                            digest,
-                            json.dumps(as_dict(vote), ensure_ascii=False),
-                        ),
+                        (vote.id, item.received_at, digest, encode(vote).decode()),
                     )
                 continue
             known[vote.id] = digest
             outcome.stored.append(vote.id)
-            rows.append(
+            # Row by row, so the rules see the votes stored before this one in the batch.
+            verdict = None
+            if vote.filter is None and self.rules is not None:
+                verdict = self.rules.judge(conn, _candidate(item))
+            conn.execute(
+                _INSERT_VOTE,
                 (
                     vote.id,
                     vote.device,
@@ -333,14 +362,15 @@ class Store:
                     vote.sent,
                     item.received_at,
                     digest,
-                    # A press an anti-manipulation rule caught is kept, never counted.
-                    int(vote.counted),
+                    # A press a device rule or a hub rule caught is kept, never counted.
+                    int(vote.counted and verdict is None),
                     vote.filter.rule if vote.filter else None,
                     vote.filter.version if vote.filter else None,
                     vote.service,
-                )
+                    verdict.rule if verdict else None,
+                    verdict.version if verdict else None,
+                ),
             )
-        conn.executemany(_INSERT_VOTE, rows)
         return outcome
 
     def _store_events(self, conn: sqlite3.Connection, events: list[StoredEvent]) -> list[str]:
@@ -398,6 +428,33 @@ def _existing_digests(conn: sqlite3.Connection, table: str, ids: Iterable[str]) 
             conn.execute(f"SELECT id, digest FROM {table} WHERE id IN ({marks})", chunk).fetchall()
         )
     return found
+
+
+def _without(ids: list[str], stored: list[str]) -> list[str]:
+    """``ids`` less one occurrence of each of ``stored``."""
+    unmatched = Counter(stored)
+    left = []
+    for ident in ids:
+        if unmatched[ident]:
+            unmatched[ident] -= 1
+        else:
+            left.append(ident)
+    return left
+
+
+def _candidate(item: StoredVote) -> Candidate:
+    vote = item.vote
+    return Candidate(
+        id=vote.id,
+        device=vote.device,
+        channel=vote.channel,
+        window=vote.window,
+        staff=vote.staff,
+        ticket=vote.ticket,
+        level=vote.level,
+        cast_at=item.cast_at,
+        received_at=item.received_at,
+    )
 
 
 def _json_list(value: list[str]) -> str:

@@ -32,9 +32,9 @@ logger = logging.getLogger(__name__)
 ROLES: dict[str, frozenset[str]] = {
     # The hall manager: sees warnings, decides appeals.
     "manager": frozenset({"acknowledge", "void"}),
-    # The efficiency office (效能办): follows each warning to closure.
-    "office": frozenset({"acknowledge", "action", "close"}),
-    "admin": frozenset({"acknowledge", "action", "close", "void"}),
+    # The efficiency office (效能办): follows each warning to closure, accepts held votes.
+    "office": frozenset({"acknowledge", "action", "close", "accept"}),
+    "admin": frozenset({"acknowledge", "action", "close", "void", "accept"}),
 }
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PREFIX = "hrt_"

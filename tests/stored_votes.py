@@ -19,6 +19,7 @@ from hub.config import HubConfig, load_hub_config
 from hub.counting import Counting
 from hub.store import Batch, Store, StoredVote
 from tests.hall import Hall, query
+from tests.kiosk_hall import KioskHall
 
 _seq = itertools.count(1)
 
@@ -29,24 +30,36 @@ def make_vote(
     level: int = 1,
     staff: str | None = "s01",
     window: str | None = "w01",
-    device: str = "w01-eval",
+    device: str | None = None,
     seq: int | None = None,
+    received: str | None = None,
+    channel: str = "window",
 ) -> StoredVote:
-    """A window vote cast at ``cast`` (ISO 8601 with an offset), as ingest would store it."""
+    """A window vote cast at ``cast`` (ISO 8601 with an offset), as ingest would store it.
+
+    It arrives at ``received`` (a UTC time as ingest writes it), by default the moment it
+    was cast, so the hub's time rules judge it the same whatever day the test runs.
+    """
     n = next(_seq) if seq is None else seq
+    # The evaluator of the vote's window, as the hall's directory binds them.
+    if device is None:
+        device = "kiosk-01" if channel == "kiosk" else f"{window or 'w01'}-eval"
     vote = Vote(
         id=envelope_id(device, n),
         seq=n,
         ts=cast,
         device=device,
-        channel="window",
+        channel=channel,  # type: ignore[arg-type]
         window=window,
         staff=staff,
         ticket=f"T{n}",
         level=level,
+        dims={"attitude": level, "efficiency": level, "style": level}
+        if channel == "kiosk"
+        else None,
     )
     cast_at = format_time(parse_time(cast).astimezone(UTC))
-    return StoredVote(vote, cast_at, format_time(datetime.now(UTC)), [])
+    return StoredVote(vote, cast_at, received or cast_at, [])
 
 
 @dataclass
@@ -112,11 +125,18 @@ class CountingHub:
         self.store.close()
 
 
-def counting_hub(root: Path, *, extra: str = "", windows: int = 3) -> CountingHub:
-    """A hall directory and hub config under ``root``, and its counting store (no broker)."""
-    hall = Hall(root, port=1883, windows=windows)
+def counting_hub(root: Path, *, extra: str = "", windows: int = 3, kiosks: int = 0) -> CountingHub:
+    """A hall directory and hub config under ``root``, and its counting store (no broker).
+
+    With ``kiosks``, the directory also lists that many kiosks (``kiosk-01``...).
+    """
+    hall = (
+        KioskHall(root, port=1883, windows=windows, kiosks=kiosks)
+        if kiosks
+        else Hall(root, port=1883, windows=windows)
+    )
     config = load_hub_config(hall.hub_config(extra=extra))
     clock = Clock()
     counting = Counting(config, now=clock)
-    store = Store(config.database, counting=counting)
+    store = Store(config.database, counting=counting, rules=counting.rules)
     return CountingHub(hall, config, store, counting, clock)

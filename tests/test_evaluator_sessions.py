@@ -125,7 +125,7 @@ def test_service_commands_over_mqtt_tie_the_vote_to_ticket_and_staff(
     queue_system = third_party(hall.port)
     topic = Topics.for_hall(hall.id).device(hall.device_id(1), DeviceTopic.SERVICE_COMMAND)
 
-    queue_system.publish(topic, json.dumps({"v": 1, "event": "sign_in", "staff": "s07"}))
+    queue_system.publish(topic, json.dumps({"v": 1, "event": "sign_in", "staff": "s03"}))
     queue_system.publish(topic, json.dumps({"v": 1, "event": "start", "ticket": "A017"}))
     queue_system.publish(topic, b'{"v": 1, "event": "explode"}')  # malformed: ignored, logged
     queue_system.publish(topic, json.dumps({"v": 1, "event": "end", "ticket": "A017"}))
@@ -136,7 +136,7 @@ def test_service_commands_over_mqtt_tie_the_vote_to_ticket_and_staff(
     wait_until(lambda: votes(hall), message="the vote")
     (_, *signout), (_, *signin), (start_id, *start), (_, *end) = events(hall)
     assert signout == ["sign_out", "s01", None, None]
-    assert signin == ["sign_in", "s07", None, None]
-    assert start == ["start", "s07", "A017", start_id]
-    assert end == ["end", "s07", "A017", start_id]
-    assert votes(hall) == [(4, "s07", "A017", 1, None, None, "[]", start_id)]
+    assert signin == ["sign_in", "s03", None, None]
+    assert start == ["start", "s03", "A017", start_id]
+    assert end == ["end", "s03", "A017", start_id]
+    assert votes(hall) == [(4, "s03", "A017", 1, None, None, "[]", start_id)]

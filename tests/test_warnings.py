@@ -264,12 +264,15 @@ def test_lifecycle_goes_raised_acknowledged_actioned_closed(hub):
     assert hub.warnings()[ident][3] == "closed"
 
 
-def test_staff_of_a_kiosk_vote_counts_for_their_department(hub):
-    vote = make_vote("2026-11-05T10:00:00+08:00", window=None, staff="s02", device="w02-eval")
-    hub.add(vote)
-    assert hub.count("staff", "s02", "2026-11") == 1
-    assert hub.count("department", "civil", "2026-11") == 1
-    assert hub.count("window", "w02", "2026-11") == 0
+def test_staff_of_a_kiosk_vote_counts_for_their_department(tmp_path):
+    hub = counting_hub(tmp_path / "hall", kiosks=1)
+    try:
+        hub.add(make_vote("2026-11-05T10:00:00+08:00", window=None, staff="s02", channel="kiosk"))
+        assert hub.count("staff", "s02", "2026-11") == 1
+        assert hub.count("department", "civil", "2026-11") == 1
+        assert hub.count("window", "w02", "2026-11") == 0
+    finally:
+        hub.close()
 
 
 def test_votes_stored_without_counting_are_caught_up_and_rebuild_agrees(hub):

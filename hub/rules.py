@@ -1,0 +1,274 @@
+"""The hub's own rules: what a vote names must match what the hall knows.
+
+A window device filters repeat presses itself (``device_agent/session.py``)
+and says so in the vote's ``filter``. Everything else a device sends it could
+have forged — the window, the staff member, the ticket, the time — so the hub
+judges each vote that arrives unfiltered against the hall's directory, the
+duty record, the votes already stored and the clock. The first rule that
+catches a vote (in the order of :data:`RULES`) is stored with it in
+``hub_rule`` and ``hub_rule_version``; the vote is kept and shown, and
+counts toward nothing. ``hub rebuild`` judges every vote again, in arrival
+order, with the same code, so it reaches the same verdicts.
+
+A judgement only looks at what arrived before the vote (a lower ``rowid``,
+an event received no later), so it is the same at ingest and at a rebuild.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from device_agent.configfile import ConfigReader, in_range
+from device_agent.protocol import VoteFilter, format_time, parse_time
+from hub.directory import Directory
+
+# Each rule and its version; a version goes up whenever what the rule catches changes.
+RULES: dict[str, int] = {
+    # A window vote for a window its device does not serve, or from a device of another kind.
+    "device_window": 1,
+    # A kiosk vote naming a window the directory does not list.
+    "unknown_window": 1,
+    # A vote naming a staff member the directory does not list.
+    "unknown_staff": 1,
+    # A window vote naming someone not signed in at that window, on a day the window
+    # records who is on duty.
+    "not_on_duty": 1,
+    # A cast time later than its arrival by more than the allowed clock skew.
+    "future_cast": 1,
+    # Cast in a month already closed when it arrived: held for the office to accept.
+    "closed_period": 1,
+    # A ticket (one service) already rated that day, on any channel.
+    "ticket_repeat": 1,
+    # A dissatisfied kiosk vote for someone the same kiosk gave a counted
+    # dissatisfied vote to a few minutes before.
+    "kiosk_burst": 1,
+}
+# Held votes an officer may accept into the counts (hub.acceptance).
+ACCEPTABLE = frozenset({"closed_period"})
+RULE_KEYS = ("duty_binding", "ticket_once", "kiosk_burst_min", "close_days")
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSettings:
+    """The hall's choices for the hub's rules (``[rules]`` in the hub's file)."""
+
+    # Window votes must name the person signed in at the window, when the window signs in.
+    duty_binding: bool = True
+    # One rating per ticket per day across every channel.
+    ticket_once: bool = True
+    # Minutes within which repeated dissatisfied kiosk votes for one person are a burst; 0: off.
+    kiosk_burst_min: int = 10
+    # A month closes this many days after its last day; later arrivals for it are held.
+    close_days: int = 5
+
+
+def read_rule_settings(reader: ConfigReader) -> RuleSettings:
+    """Read ``[rules]``, recording every problem."""
+    reader.reject_unknown("rules", RULE_KEYS)
+    return RuleSettings(
+        duty_binding=reader.get("rules.duty_binding", bool, default=True),
+        ticket_once=reader.get("rules.ticket_once", bool, default=True),
+        kiosk_burst_min=reader.get(
+            "rules.kiosk_burst_min", int, default=10, check=in_range(0, 24 * 60)
+        ),
+        close_days=reader.get("rules.close_days", int, default=5, check=in_range(0, 366)),
+    )
+
+
+def add_rule_columns(db: sqlite_utils.Database) -> None:
+    """Migration: the hub's verdict on each vote, and the indexes its rules read."""
+    db.execute("ALTER TABLE votes ADD COLUMN hub_rule TEXT")
+    db.execute("ALTER TABLE votes ADD COLUMN hub_rule_version INTEGER")
+    db.execute("CREATE INDEX votes_ticket ON votes (ticket, cast_at) WHERE ticket IS NOT NULL")
+    db.execute("""
+        CREATE TABLE vote_acceptances (
+            vote_id TEXT PRIMARY KEY,
+            rule TEXT NOT NULL,
+            note TEXT,
+            by TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""")
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """What the rules read of one vote. ``rowid`` is None for a vote not stored yet."""
+
+    id: str
+    device: str
+    channel: str
+    window: str | None
+    staff: str | None
+    ticket: str | None
+    level: int
+    cast_at: str
+    received_at: str
+    rowid: int | None = None
+
+
+class HubRules:
+    """Judges votes for one hall; see the module's docstring."""
+
+    def __init__(
+        self,
+        settings: RuleSettings,
+        directory: Directory,
+        *,
+        timezone: str,
+        clock_skew_s: float,
+    ) -> None:
+        self.settings = settings
+        self.directory = directory
+        self.zone = ZoneInfo(timezone)
+        self.skew = timedelta(seconds=clock_skew_s)
+
+    def judge(self, conn: sqlite3.Connection, vote: Candidate) -> VoteFilter | None:
+        """The first rule that catches ``vote``, or None when it counts."""
+        rule = (
+            self._binding(vote)
+            or self._duty(conn, vote)
+            or self._time(conn, vote)
+            or self._repeat(conn, vote)
+        )
+        return None if rule is None else VoteFilter(rule, RULES[rule])
+
+    def event_problem(self, device: str, window: str | None, staff: str | None) -> str | None:
+        """Why a service event from ``device`` cannot be accepted, or None."""
+        served = self.directory.devices[device].window
+        if window is not None and window != served:
+            return f"window: {device!r} serves {served!r}, not {window!r}"
+        if staff is not None and staff not in self.directory.staff:
+            return f"staff: {staff!r} is not in the hall's directory"
+        return None
+
+    def _binding(self, vote: Candidate) -> str | None:
+        device = self.directory.devices.get(vote.device)
+        if device is None:  # ingest quarantines unknown devices; a rebuild may meet old ones
+            return "device_window"
+        if vote.channel == "window":
+            if device.kind != "evaluator" or vote.window != device.window:
+                return "device_window"
+        elif device.kind != "kiosk":
+            return "device_window"
+        elif vote.window is not None and vote.window not in self.directory.windows:
+            return "unknown_window"
+        if vote.staff is not None and vote.staff not in self.directory.staff:
+            return "unknown_staff"
+        return None
+
+    def _duty(self, conn: sqlite3.Connection, vote: Candidate) -> str | None:
+        if not self.settings.duty_binding or vote.channel != "window" or vote.staff is None:
+            return None
+        # The window's latest sign-in or sign-out that day before the vote, as known
+        # when the vote arrived. No such event: the window does not record duty today.
+        row = conn.execute(
+            "SELECT staff, event FROM service_events"
+            " WHERE window = ? AND event IN ('sign_in', 'sign_out')"
+            " AND cast_at >= ? AND cast_at <= ? AND received_at <= ?"
+            " ORDER BY cast_at DESC, rowid DESC LIMIT 1",
+            (vote.window, self._day_start(vote.cast_at), vote.cast_at, vote.received_at),
+        ).fetchone()
+        if row is None:
+            return None
+        staff, event = row
+        return None if event == "sign_in" and staff == vote.staff else "not_on_duty"
+
+    def _time(self, conn: sqlite3.Connection, vote: Candidate) -> str | None:
+        cast = parse_time(vote.cast_at)
+        received = parse_time(vote.received_at)
+        if cast - received > self.skew:
+            return "future_cast"
+        if received >= self.closes(cast) and not _accepted(conn, vote.id):
+            return "closed_period"
+        return None
+
+    def _repeat(self, conn: sqlite3.Connection, vote: Candidate) -> str | None:
+        before = vote.rowid if vote.rowid is not None else 2**63 - 1
+        if self.settings.ticket_once and vote.ticket is not None:
+            start = self._day_start(vote.cast_at)
+            end = format_time(parse_time(start) + timedelta(days=1))
+            if conn.execute(
+                "SELECT 1 FROM votes WHERE ticket = ? AND cast_at >= ? AND cast_at < ?"
+                " AND counted = 1 AND rowid < ? LIMIT 1",
+                (vote.ticket, start, end, before),
+            ).fetchone():
+                return "ticket_repeat"
+        minutes = self.settings.kiosk_burst_min
+        if minutes and vote.channel == "kiosk" and vote.staff is not None and vote.level <= 2:
+            cast = parse_time(vote.cast_at)
+            span = timedelta(minutes=minutes)
+            if conn.execute(
+                "SELECT 1 FROM votes WHERE staff = ? AND cast_at > ? AND cast_at < ?"
+                " AND device = ? AND level <= 2 AND counted = 1 AND rowid < ? LIMIT 1",
+                (
+                    vote.staff,
+                    format_time(cast - span),
+                    format_time(cast + span),
+                    vote.device,
+                    before,
+                ),
+            ).fetchone():
+                return "kiosk_burst"
+        return None
+
+    def closes(self, cast: datetime) -> datetime:
+        """When the month of ``cast`` (in the hall's zone) closes for late arrivals."""
+        local = cast.astimezone(self.zone)
+        year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
+        if year > 9999:
+            return datetime.max.replace(tzinfo=UTC)
+        first_of_next = datetime(year, month, 1, tzinfo=self.zone)
+        return first_of_next + timedelta(days=self.settings.close_days)
+
+    def _day_start(self, cast_at: str) -> str:
+        """The UTC start of the hall's calendar day holding ``cast_at``."""
+        local = parse_time(cast_at).astimezone(self.zone)
+        start = datetime(local.year, local.month, local.day, tzinfo=self.zone)
+        return format_time(start.astimezone(UTC))
+
+
+REJUDGE_CHUNK = 5000
+
+
+def rejudge(conn: sqlite3.Connection, rules: HubRules) -> list[str]:
+    """Judge every stored vote again, in arrival order; returns the ids whose verdict moved.
+
+    Runs inside the caller's transaction (``hub rebuild``), before the counts
+    are recomputed. A vote a device rule filtered keeps that rule.
+    """
+    changed: list[str] = []
+    last = 0
+    while True:
+        rows = conn.execute(
+            "SELECT rowid, id, device, channel, window, staff, ticket, level, cast_at,"
+            " received_at, hub_rule, counted FROM votes"
+            " WHERE rowid > ? AND filter_rule IS NULL ORDER BY rowid LIMIT ?",
+            (last, REJUDGE_CHUNK),
+        ).fetchall()
+        if not rows:
+            return changed
+        for row in rows:
+            rowid, ident, *fields, hub_rule, counted = row
+            candidate = Candidate(ident, *fields, rowid=rowid)
+            verdict = rules.judge(conn, candidate)
+            rule = verdict.rule if verdict else None
+            if rule != hub_rule or counted != (verdict is None):
+                changed.append(ident)
+                conn.execute(
+                    "UPDATE votes SET hub_rule = ?, hub_rule_version = ?, counted = ?"
+                    " WHERE rowid = ?",
+                    (rule, verdict.version if verdict else None, int(verdict is None), rowid),
+                )
+        last = rows[-1][0]
+
+
+def _accepted(conn: sqlite3.Connection, vote_id: str) -> bool:
+    return (
+        conn.execute("SELECT 1 FROM vote_acceptances WHERE vote_id = ?", (vote_id,)).fetchone()
+        is not None
+    )

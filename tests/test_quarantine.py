@@ -119,7 +119,7 @@ def test_each_kind_of_malformed_input_is_quarantined_and_answered_while_votes_fl
     assert [row[0] for row in hall.stored_votes()] == valid
 
     def quarantined() -> list[dict]:
-        return get_json(f"{hub.api_url}/api/v1/quarantine")["quarantine"]
+        return get_json(f"{hub.api_url}/api/v1/quarantine", token=hall.token)["quarantine"]
 
     wait_until(
         lambda: [q["times"] for q in quarantined()] == [2] * len(BAD),

@@ -13,6 +13,7 @@ from hub.boards.layout import BoardLayout, read_boards
 from hub.central import CentralSettings, read_central
 from hub.directory import Directory, read_directory
 from hub.forwarding import ForwardingSettings, read_forwarding
+from hub.quarantine import QuarantineSettings, read_quarantine_settings
 from hub.warnings import WarningSettings, read_warning_settings
 
 
@@ -52,6 +53,8 @@ class HubConfig:
     forwarding: ForwardingSettings = field(default_factory=ForwardingSettings)
     central: CentralSettings = field(default_factory=CentralSettings)
     boards: tuple[BoardLayout, ...] = ()
+    # Issue 10: how much of what the hub refuses it keeps (hub.quarantine).
+    quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     source: Path | None = None
 
 
@@ -66,7 +69,18 @@ def _zone_check(value: str) -> str | None:
 def read_hub_config(reader: ConfigReader) -> HubConfig:
     """Read a hub configuration and the directory it names, recording every problem."""
     reader.reject_unknown(
-        "", ("hub", "broker", "ingest", "api", "warnings", "forwarding", "central", "boards")
+        "",
+        (
+            "hub",
+            "broker",
+            "ingest",
+            "api",
+            "warnings",
+            "forwarding",
+            "central",
+            "boards",
+            "quarantine",
+        ),
     )
     reader.reject_unknown(
         "hub", ("hall", "database", "directory", "client_id", "base_topic", "timezone")
@@ -108,6 +122,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
         forwarding=read_forwarding(reader),
         central=read_central(reader),
         boards=read_boards(reader, directory),
+        quarantine=read_quarantine_settings(reader),
         source=reader.path,
     )
 

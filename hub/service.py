@@ -30,7 +30,9 @@ class HubService:
         self.config = config
         self.counting = Counting(config)
         self.store = Store(
-            config.database, counting=self.counting if config.warnings.enabled else None
+            config.database,
+            counting=self.counting if config.warnings.enabled else None,
+            quarantine=config.quarantine,
         )
         forwarding = config.forwarding.channels
         self.forwarder = Forwarder(config, summary=self.counting.summary) if forwarding else None

@@ -16,6 +16,7 @@ import json
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,10 +25,11 @@ import sqlite_utils
 
 from device_agent.protocol import ServiceEvent, Vote, as_dict
 from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
-from hub import aggregates, appeals, central, filters, forwarding, tokens, warnings
+from hub import aggregates, appeals, central, filters, forwarding, quarantine, tokens, warnings
 from hub.complaints import StoredComplaint, create_complaints_table, store_complaints
 from hub.duty import create_duty_index, index_duty_by_cast_time
 from hub.errors import StoreError
+from hub.quarantine import Quarantined, QuarantineSettings
 
 if TYPE_CHECKING:
     from hub.counting import Counting
@@ -140,6 +142,8 @@ MIGRATIONS = [
     _add_device_config_columns,
     index_duty_by_cast_time,
     _index_device_seq,
+    # Issue 10: the quarantine keeps a redacted prefix, within a total size and age.
+    quarantine.bound_quarantine,
 ]
 
 
@@ -159,18 +163,6 @@ class StoredEvent:
 
     event: ServiceEvent
     cast_at: str
-    received_at: str
-
-
-@dataclass(slots=True)
-class Quarantined:
-    """A payload the hub will not count, kept with the reason."""
-
-    topic: str
-    device: str | None
-    record_id: str | None
-    reason: str
-    payload: bytes
     received_at: str
 
 
@@ -237,12 +229,6 @@ _INSERT_EVENT = """
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING"""
 
-_INSERT_QUARANTINE = """
-    INSERT INTO quarantine (digest, topic, device, record_id, reason, payload, first_seen,
-                            last_seen)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (digest) DO UPDATE SET times = times + 1, last_seen = excluded.last_seen"""
-
 _UPSERT_DEVICE_STATE = {
     column: f"""
         INSERT INTO devices (id, {column}, {column}_at) VALUES (?, ?, ?)
@@ -255,12 +241,19 @@ _UPSERT_DEVICE_STATE = {
 class Store:
     """The hub's SQLite file, written by the ingest thread only."""
 
-    def __init__(self, path: str | Path, *, counting: Counting | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        counting: Counting | None = None,
+        quarantine: QuarantineSettings | None = None,
+    ) -> None:
         self.path = Path(path)
         self.db = open_database(self.path)
         migrate(self.db, MIGRATIONS)
         # Counts and warnings (hub.counting), kept in each commit's transaction.
         self.counting = counting
+        self.quarantine = quarantine or QuarantineSettings()
 
     def close(self) -> None:
         """Close the file."""
@@ -370,22 +363,8 @@ class Store:
         return stored
 
     def _store_quarantine(self, conn: sqlite3.Connection, items: list[Quarantined]) -> None:
-        conn.executemany(
-            _INSERT_QUARANTINE,
-            [
-                (
-                    hashlib.sha256(q.topic.encode() + b"\0" + q.payload).hexdigest(),
-                    q.topic,
-                    q.device,
-                    q.record_id,
-                    q.reason,
-                    q.payload,
-                    q.received_at,
-                    q.received_at,
-                )
-                for q in items
-            ],
-        )
+        # Every commit, even without new items: pruning by age needs no new arrival.
+        quarantine.store(conn, items, self.quarantine, now=datetime.now(UTC))
 
 
 def _existing_digests(conn: sqlite3.Connection, table: str, ids: Iterable[str]) -> dict[str, str]:

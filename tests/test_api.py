@@ -198,9 +198,10 @@ def test_quarantine_pages_reject_bad_parameters_too(hall, start_hub):
     hub = start_hub(hall)
     status, body = get(f"{hub.api_url}/api/v1/quarantine", token=hall.token)
     assert (status, body["quarantine"], body["next_after"]) == (200, [], None)
-    status, body = get(f"{hub.api_url}/api/v1/quarantine?limit=-3", token=hall.token)
-    assert status == 400
-    assert body["detail"] == "limit: must be between 1 and 1000"
+    for limit in (-3, 0, 101, 1000):
+        status, body = get(f"{hub.api_url}/api/v1/quarantine?limit={limit}", token=hall.token)
+        assert status == 400
+        assert body["detail"] == "limit: must be between 1 and 100"
 
 
 def test_health_follows_the_broker_and_the_hub_resubscribes_after_it_restarts(

@@ -7,6 +7,7 @@ own; nothing here touches MQTT.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from datetime import UTC
 from typing import Any
@@ -16,10 +17,16 @@ from flask.typing import ResponseReturnValue
 
 from device_agent.protocol import format_time, parse_time
 from device_agent.storage import open_reader
+from hub import quarantine as quarantined
 
 bp = Blueprint("api", __name__)
 
 MAX_PAGE = 1000
+# A quarantine page: at most this many rows, and this much of their payload prefixes
+# past the first row, so one answer stays well under a megabyte.
+QUARANTINE_PAGE = 50
+QUARANTINE_MAX_PAGE = 100
+QUARANTINE_MAX_BYTES = 256 * 1024
 STALL_S = 10.0  # the ingest loop is called stalled past this
 
 
@@ -48,6 +55,11 @@ def healthz() -> ResponseReturnValue:
         problems.append(state.store_error)
     if loop_age > STALL_S:
         problems.append(f"ingest loop stalled for {loop_age:.0f} s")
+    try:
+        pruned = quarantined.totals(_db().conn)["pruned_rows"]
+    except sqlite3.Error as exc:
+        pruned = None
+        problems.append(f"cannot read the database: {exc}")
     body = {
         "status": "ok" if not problems else "degraded",
         "problems": problems,
@@ -57,6 +69,8 @@ def healthz() -> ResponseReturnValue:
         "repeated": state.repeated,
         "conflicting": state.conflicting,
         "quarantined": state.quarantined,
+        # Rows the quarantine's limits removed: non-zero means it overflowed.
+        "quarantine_pruned": pruned,
     }
     return jsonify(body), 200 if not problems else 503
 
@@ -109,34 +123,16 @@ def votes() -> ResponseReturnValue:
 
 @bp.get("/api/v1/quarantine")
 def quarantine() -> ResponseReturnValue:
-    """Payloads the hub refused to count, with the reason, newest last."""
-    limit = _int_arg("limit", 100, 1, MAX_PAGE)
+    """Payloads the hub refused to count, with the reason, oldest first, paged by ``after``.
+
+    Each shows a redacted prefix with the size and SHA-256 of the whole;
+    ``totals`` says how much is kept and how much the limits pruned.
+    """
+    limit = _int_arg("limit", QUARANTINE_PAGE, 1, QUARANTINE_MAX_PAGE)
     after = _int_arg("after", 0, 0, 2**63 - 1)
-    rows = (
-        _db()
-        .execute(
-            "SELECT rowid, topic, device, record_id, reason, payload, first_seen, last_seen, times"
-            " FROM quarantine WHERE rowid > ? ORDER BY rowid LIMIT ?",
-            (after, limit),
-        )
-        .fetchall()
-    )
-    items = [
-        {
-            "topic": r[1],
-            "device": r[2],
-            "record_id": r[3],
-            "reason": r[4],
-            "payload": bytes(r[5]).decode("utf-8", "replace"),
-            "payload_bytes": len(r[5]),
-            "first_seen": r[6],
-            "last_seen": r[7],
-            "times": r[8],
-        }
-        for r in rows
-    ]
-    next_after = rows[-1][0] if len(rows) == limit else None
-    return jsonify({"quarantine": items, "next_after": next_after})
+    conn = _db().conn
+    body = quarantined.page(conn, after=after, limit=limit, max_bytes=QUARANTINE_MAX_BYTES)
+    return jsonify({**body, "totals": quarantined.totals(conn)})
 
 
 @bp.get("/api/v1/devices")

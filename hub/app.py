@@ -10,6 +10,25 @@ from werkzeug.exceptions import HTTPException
 from hub.config import HubConfig
 from hub.ingest import IngestState
 
+# What answers without a token: the health check, what a kiosk fetches for the
+# lobby (the public directory, staff photos, a complaint looked up by its code and
+# password), the LED wall pages, and central's inbox, which checks each post's
+# signature instead. Everything else needs a token that may read.
+PUBLIC_ENDPOINTS = frozenset(
+    {
+        "api.healthz",
+        "kiosk_api.directory",
+        "kiosk_api.staff_photo",
+        "kiosk_api.complaint_lookup",
+        "boards.index",
+        "boards.wall",
+        "boards.frame",
+        "boards.events",
+        "boards.static",
+        "central.inbox",
+    }
+)
+
 
 def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
     """The hub's web app: the JSON API (and, later, the dashboard and LED wall pages)."""
@@ -43,8 +62,14 @@ def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
 
     boards_web.init_app(app, config)
 
+    from hub import tokens
+
+    tokens.init_app(app, public=PUBLIC_ENDPOINTS)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
-        return jsonify({"error": exc.name, "detail": exc.description}), exc.code
+        # Keep the error's own headers (a 401's WWW-Authenticate), not its HTML type.
+        headers = [(k, v) for k, v in exc.get_headers() if k.lower() != "content-type"]
+        return jsonify({"error": exc.name, "detail": exc.description}), exc.code, headers
 
     return app

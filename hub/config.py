@@ -13,6 +13,7 @@ from hub.boards.layout import BoardLayout, read_boards
 from hub.central import CentralSettings, read_central
 from hub.directory import Directory, read_directory
 from hub.forwarding import ForwardingSettings, read_forwarding
+from hub.quarantine import QuarantineSettings, read_quarantine_settings
 from hub.rules import RuleSettings, read_rule_settings
 from hub.warnings import WarningSettings, read_warning_settings
 
@@ -54,6 +55,8 @@ class HubConfig:
     central: CentralSettings = field(default_factory=CentralSettings)
     boards: tuple[BoardLayout, ...] = ()
     rules: RuleSettings = field(default_factory=RuleSettings)
+    # Issue 10: how much of what the hub refuses it keeps (hub.quarantine).
+    quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     source: Path | None = None
 
 
@@ -69,7 +72,18 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
     """Read a hub configuration and the directory it names, recording every problem."""
     reader.reject_unknown(
         "",
-        ("hub", "broker", "ingest", "api", "warnings", "forwarding", "central", "boards", "rules"),
+        (
+            "hub",
+            "broker",
+            "ingest",
+            "api",
+            "warnings",
+            "forwarding",
+            "central",
+            "boards",
+            "quarantine",
+            "rules",
+        ),
     )
     reader.reject_unknown(
         "hub", ("hall", "database", "directory", "client_id", "base_topic", "timezone")
@@ -112,6 +126,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
         central=read_central(reader),
         boards=read_boards(reader, directory),
         rules=read_rule_settings(reader),
+        quarantine=read_quarantine_settings(reader),
         source=reader.path,
     )
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol, TextIO, runtime_checkable
 
 from device_agent.errors import ConfigError
+from device_agent.storage import open_database, write_transaction
 from device_agent.topics import Topics
 from hub.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
 from hub.demo_hall import SAMPLE_HALL, DemoHall, evaluators, write_demo_hall
@@ -34,6 +35,7 @@ from hub.directory import load_directory
 from hub.main import wait_for_signals
 from hub.service import HubService
 from hub.simulated_windows import SimulatedWindows
+from hub.tokens import renew_token
 from kiosk.demo import DemoKiosk
 
 logger = logging.getLogger(__name__)
@@ -130,9 +132,18 @@ class DemoHub:
         self.hall = hall
         self.broker_port = broker_port
         self.service = HubService(hall.hub)
+        self.token = ""
 
     def start(self) -> None:
         """Start the hub and wait for it to subscribe, so the first votes find it."""
+        # The API needs a token to read; the demo makes one so that curl can try it.
+        # (The hub's database exists and is migrated: the service opened it.)
+        db = open_database(self.hall.hub.database)
+        try:
+            with write_transaction(db) as conn:
+                self.token = renew_token(conn, "demo", "reader")
+        finally:
+            db.close()
         self.service.start()
         deadline = time.monotonic() + HUB_CONNECT_S
         while not self.service.ingest.state.connected:
@@ -156,7 +167,8 @@ class DemoHub:
         url = self.service.api_url
         base = Topics.for_hall(self.hall.hub.hall, template=self.hall.hub.base_topic).base
         return [
-            f"hub: {url}  (the hub's JSON API; open the addresses below)",
+            f"hub: {url}  (the hub's JSON API; send the token below, see the README)",
+            f"token: {self.token}",
             f"votes: {url}/api/v1/votes",
             f"devices: {url}/api/v1/devices",
             f"quarantine: {url}/api/v1/quarantine",

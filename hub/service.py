@@ -33,6 +33,7 @@ class HubService:
             config.database,
             counting=self.counting if config.warnings.enabled else None,
             rules=self.counting.rules,
+            quarantine=config.quarantine,
         )
         forwarding = config.forwarding.channels
         self.forwarder = Forwarder(config, summary=self.counting.summary) if forwarding else None

@@ -17,6 +17,7 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +26,21 @@ import sqlite_utils
 
 from device_agent.protocol import ServiceEvent, Vote, encode
 from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
-from hub import aggregates, appeals, central, filters, forwarding, rules, tokens, warnings
+from hub import (
+    aggregates,
+    appeals,
+    central,
+    filters,
+    forwarding,
+    quarantine,
+    rules,
+    tokens,
+    warnings,
+)
 from hub.complaints import StoredComplaint, create_complaints_table, store_complaints
 from hub.duty import create_duty_index, index_duty_by_cast_time
 from hub.errors import BatchError, StoreError
+from hub.quarantine import Quarantined, QuarantineSettings
 from hub.rules import Candidate, HubRules
 
 if TYPE_CHECKING:
@@ -144,6 +156,8 @@ MIGRATIONS = [
     _index_device_seq,
     # Issue 10: the hub's own rules (directory binding, anti-stuffing, time).
     rules.add_rule_columns,
+    # Issue 10: the quarantine keeps a redacted prefix, within a total size and age.
+    quarantine.bound_quarantine,
 ]
 
 
@@ -163,18 +177,6 @@ class StoredEvent:
 
     event: ServiceEvent
     cast_at: str
-    received_at: str
-
-
-@dataclass(slots=True)
-class Quarantined:
-    """A payload the hub will not count, kept with the reason."""
-
-    topic: str
-    device: str | None
-    record_id: str | None
-    reason: str
-    payload: bytes
     received_at: str
 
 
@@ -242,12 +244,6 @@ _INSERT_EVENT = """
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING"""
 
-_INSERT_QUARANTINE = """
-    INSERT INTO quarantine (digest, topic, device, record_id, reason, payload, first_seen,
-                            last_seen)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-    ON CONFLICT (digest) DO UPDATE SET times = times + 1, last_seen = excluded.last_seen"""
-
 _UPSERT_DEVICE_STATE = {
     column: f"""
         INSERT INTO devices (id, {column}, {column}_at) VALUES (?, ?, ?)
@@ -266,6 +262,7 @@ class Store:
         *,
         counting: Counting | None = None,
         rules: HubRules | None = None,
+        quarantine: QuarantineSettings | None = None,
     ) -> None:
         self.path = Path(path)
         self.db = open_database(self.path)
@@ -274,6 +271,7 @@ class Store:
         self.counting = counting
         # The hub's own rules (hub.rules); without them every unfiltered vote counts.
         self.rules = rules
+        self.quarantine = quarantine or QuarantineSettings()
 
     def close(self) -> None:
         """Close the file."""
@@ -400,22 +398,8 @@ class Store:
         return stored
 
     def _store_quarantine(self, conn: sqlite3.Connection, items: list[Quarantined]) -> None:
-        conn.executemany(
-            _INSERT_QUARANTINE,
-            [
-                (
-                    hashlib.sha256(q.topic.encode() + b"\0" + q.payload).hexdigest(),
-                    q.topic,
-                    q.device,
-                    q.record_id,
-                    q.reason,
-                    q.payload,
-                    q.received_at,
-                    q.received_at,
-                )
-                for q in items
-            ],
-        )
+        # Every commit, even without new items: pruning by age needs no new arrival.
+        quarantine.store(conn, items, self.quarantine, now=datetime.now(UTC))
 
 
 def _existing_digests(conn: sqlite3.Connection, table: str, ids: Iterable[str]) -> dict[str, str]:

@@ -1,10 +1,11 @@
-"""API tokens: ``hallrate token create NAME --role ROLE``, and the bearer check on write actions.
+"""API tokens: ``hallrate token create NAME --role ROLE``, and the bearer check on the API.
 
 A token is shown once when created and stored only as its SHA-256 digest
 (it is 256 random bits, so a fast digest is enough: there is nothing to
-guess). Each write action of the API names the permission it needs; a role
-grants a set of permissions. The token's name is who did it, in every audit
-log entry.
+guess). Every endpoint of the hub's API needs a token whose role grants
+``read``, except the few the app names public (:func:`init_app`); each write
+action names the permission it needs on top. The token's name is who did
+it, in every audit log entry.
 """
 
 from __future__ import annotations
@@ -12,17 +13,20 @@ from __future__ import annotations
 import argparse
 import functools
 import hashlib
+import hmac
 import logging
 import re
 import secrets
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlite_utils
-from flask import abort, current_app, g, request
+from flask import Flask, abort, current_app, g, request
+from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.exceptions import Unauthorized
 
 from device_agent.protocol import format_time
 from hub.errors import StateError, UnknownRecord
@@ -30,11 +34,13 @@ from hub.errors import StateError, UnknownRecord
 logger = logging.getLogger(__name__)
 
 ROLES: dict[str, frozenset[str]] = {
+    # Reads votes, warnings, devices and the quarantine: a dashboard, a report script.
+    "reader": frozenset({"read"}),
     # The hall manager: sees warnings, decides appeals.
-    "manager": frozenset({"acknowledge", "void"}),
+    "manager": frozenset({"read", "acknowledge", "void"}),
     # The efficiency office (效能办): follows each warning to closure, accepts held votes.
-    "office": frozenset({"acknowledge", "action", "close", "accept"}),
-    "admin": frozenset({"acknowledge", "action", "close", "void", "accept"}),
+    "office": frozenset({"read", "acknowledge", "action", "close", "accept"}),
+    "admin": frozenset({"read", "acknowledge", "action", "close", "void", "accept"}),
 }
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PREFIX = "hrt_"
@@ -78,6 +84,15 @@ def create_token(conn: sqlite3.Connection, name: str, role: str) -> str:
     return token
 
 
+def renew_token(conn: sqlite3.Connection, name: str, role: str) -> str:
+    """A new token for ``name`` with ``role``, revoking its old one (the demo, at each start)."""
+    conn.execute(
+        "UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL",
+        (format_time(datetime.now(UTC)), name),
+    )
+    return create_token(conn, name, role)
+
+
 def revoke_token(conn: sqlite3.Connection, name: str) -> None:
     """Revoke a token: its name stays in the audit logs, the token no longer works."""
     cursor = conn.execute(
@@ -89,12 +104,36 @@ def revoke_token(conn: sqlite3.Connection, name: str) -> None:
 
 
 def identify(conn: sqlite3.Connection, token: str) -> tuple[str, str] | None:
-    """``(name, role)`` of a valid token, or None."""
-    row = conn.execute(
-        "SELECT name, role FROM api_tokens WHERE digest = ? AND revoked_at IS NULL",
-        (digest(token),),
-    ).fetchone()
-    return (row[0], row[1]) if row else None
+    """``(name, role)`` of a valid token, or None.
+
+    Every live token's digest is compared in constant time, all of them
+    whatever matched: neither an index lookup nor an early exit tells a
+    caller by its timing how close a guess came. A hall has a few tokens.
+    """
+    wanted = digest(token)
+    found = None
+    for name, role, stored in conn.execute(
+        "SELECT name, role, digest FROM api_tokens WHERE revoked_at IS NULL"
+    ):
+        if hmac.compare_digest(stored, wanted):
+            found = (name, role)
+    return found
+
+
+def init_app(app: Flask, *, public: Collection[str]) -> None:
+    """Make every endpoint of ``app`` need a ``read`` token, except the ``public`` endpoints.
+
+    Guarding the whole app, rather than decorating each view, means an
+    endpoint added later is closed until someone names it public.
+    """
+    public = frozenset(public)
+
+    def require_read() -> None:
+        # No endpoint: the URL matched nothing, and the 404 (or 405) follows.
+        if request.endpoint is not None and request.endpoint not in public:
+            _authorize("read")
+
+    app.before_request(require_read)
 
 
 def require(permission: str) -> Callable[[F], F]:
@@ -103,27 +142,40 @@ def require(permission: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def guarded(*args: Any, **kwargs: Any) -> Any:
-            header = request.headers.get("Authorization", "")
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token.strip():
-                abort(401, description="send Authorization: Bearer <token>")
-            from device_agent.storage import open_reader
-
-            db = open_reader(current_app.config["HALLRATE_DATABASE"])
-            try:
-                who = identify(db.conn, token.strip())
-            finally:
-                db.close()
-            if who is None:
-                abort(401, description="unknown or revoked token")
-            if permission not in ROLES.get(who[1], frozenset()):
-                abort(403, description=f"role {who[1]!r} may not {permission}")
-            g.actor = who[0]
+            _authorize(permission)
             return view(*args, **kwargs)
 
         return guarded  # type: ignore[return-value]
 
     return decorate
+
+
+def _authorize(permission: str) -> None:
+    """Abort with 401 (no valid token) or 403 (not allowed) unless the token may ``permission``."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        _unauthorized("send Authorization: Bearer <token>")
+    from device_agent.storage import open_reader
+
+    db = open_reader(current_app.config["HALLRATE_DATABASE"])
+    try:
+        who = identify(db.conn, token.strip())
+    finally:
+        db.close()
+    if who is None:
+        _unauthorized("unknown or revoked token", error="invalid_token")
+    if permission not in ROLES.get(who[1], frozenset()):
+        abort(403, description=f"role {who[1]!r} may not {permission}")
+    g.actor = who[0]
+
+
+def _unauthorized(description: str, *, error: str | None = None) -> None:
+    # RFC 6750: a 401 says which scheme to use, and why a token was refused.
+    challenge = WWWAuthenticate("bearer", {"realm": "hallrate"})
+    if error:
+        challenge.parameters["error"] = error
+    raise Unauthorized(description=description, www_authenticate=challenge)
 
 
 # ``hallrate token``

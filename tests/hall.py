@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 _counter = itertools.count(1)
+_tokens: dict[Path, str] = {}
 
 
 def wait_until(
@@ -49,10 +50,28 @@ def query(database: Path, sql: str, params: tuple = ()) -> list[tuple]:
         conn.close()
 
 
-def get_json(url: str) -> dict:
-    """GET a JSON document."""
-    with urlopen(url, timeout=5) as response:
+def get_json(url: str, *, token: str | None = None) -> dict:
+    """GET a JSON document, with a bearer ``token`` when the endpoint needs one."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urlopen(Request(url, headers=headers), timeout=5) as response:
         return json.loads(response.read())
+
+
+def read_token(database: Path) -> str:
+    """A ``reader`` token in a hub's database, made as ``hallrate token create`` makes one."""
+    database = database.resolve()
+    if database not in _tokens:
+        from device_agent.storage import write_transaction
+        from hub.store import Store
+        from hub.tokens import create_token
+
+        store = Store(database)  # creates and migrates the file if the hub has not yet
+        try:
+            with write_transaction(store.db) as conn:
+                _tokens[database] = create_token(conn, "tests", "reader")
+        finally:
+            store.close()
+    return _tokens[database]
 
 
 @dataclass
@@ -132,6 +151,11 @@ class Hall:
             "[evaluator.keys]\nGPIO17 = 5\nGPIO27 = 4\nGPIO22 = 3\nGPIO23 = 2\nGPIO24 = 1\n" + extra
         )
         return path
+
+    @property
+    def token(self) -> str:
+        """A token that may read the hub's API."""
+        return read_token(self.database)
 
     def stored_votes(self) -> list[tuple]:
         return query(

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.parse import urlencode
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import pytest
 
@@ -18,14 +18,15 @@ from device_agent.topics import DeviceTopic, Topics
 from hub.broker import MosquittoBroker
 from hub.config import load_hub_config
 from hub.service import HubService
-from tests.hall import Hall, get_json, query, wait_until
+from tests.hall import Hall, get_json, query, read_token, wait_until
 from tests.thirdparty import ThirdParty, vote_payload
 
 
-def get(url: str) -> tuple[int, dict]:
+def get(url: str, *, token: str | None = None) -> tuple[int, dict]:
     """Status and JSON body of a GET, errors included."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with urlopen(url, timeout=5) as response:
+        with urlopen(Request(url, headers=headers), timeout=5) as response:
             return response.status, json.loads(response.read())
     except HTTPError as error:
         return error.code, json.loads(error.read())
@@ -73,13 +74,16 @@ def hub_with_votes(
 
 
 def ids_of(hub, **params: object) -> list[str]:
-    status, body = get(f"{hub.api_url}/api/v1/votes?{urlencode(params)}")
+    status, body = get(
+        f"{hub.api_url}/api/v1/votes?{urlencode(params)}", token=read_token(hub.config.database)
+    )
     assert status == 200, body
     return [v["id"] for v in body["votes"]]
 
 
 def test_votes_come_in_arrival_order_with_their_fields(hub_with_votes):
-    status, body = get(f"{hub_with_votes.api_url}/api/v1/votes")
+    token = read_token(hub_with_votes.config.database)
+    status, body = get(f"{hub_with_votes.api_url}/api/v1/votes", token=token)
     assert status == 200
     assert [v["id"] for v in body["votes"]] == [vote_id(d, s) for d, s, _, _ in VOTES]
     assert body["next_after"] is None
@@ -105,11 +109,12 @@ def test_votes_come_in_arrival_order_with_their_fields(hub_with_votes):
 
 def test_votes_are_paged_with_next_after(hub_with_votes):
     url = f"{hub_with_votes.api_url}/api/v1/votes"
+    token = read_token(hub_with_votes.config.database)
     seen: list[str] = []
     pages = []
     after = 0
     while True:
-        status, body = get(f"{url}?limit=3&after={after}")
+        status, body = get(f"{url}?limit=3&after={after}", token=token)
         assert status == 200
         pages.append(len(body["votes"]))
         seen += [v["id"] for v in body["votes"]]
@@ -119,9 +124,9 @@ def test_votes_are_paged_with_next_after(hub_with_votes):
     assert pages == [3, 3, 1]
     assert seen == [vote_id(d, s) for d, s, _, _ in VOTES]
     # A full last page still points on; the page after it is empty and ends the walk.
-    status, body = get(f"{url}?limit=7")
+    status, body = get(f"{url}?limit=7", token=token)
     assert len(body["votes"]) == 7
-    status, body = get(f"{url}?limit=7&after={body['next_after']}")
+    status, body = get(f"{url}?limit=7&after={body['next_after']}", token=token)
     assert (status, body) == (200, {"votes": [], "next_after": None})
 
 
@@ -154,10 +159,11 @@ def test_votes_filter_by_device_window_staff_and_since(hub_with_votes, params, e
 
 def test_filters_and_paging_combine(hub_with_votes):
     url = f"{hub_with_votes.api_url}/api/v1/votes"
-    status, body = get(f"{url}?device=w01-eval&limit=2")
+    token = read_token(hub_with_votes.config.database)
+    status, body = get(f"{url}?device=w01-eval&limit=2", token=token)
     assert status == 200
     assert body["next_after"] is not None
-    _, body = get(f"{url}?device=w01-eval&limit=2&after={body['next_after']}")
+    _, body = get(f"{url}?device=w01-eval&limit=2&after={body['next_after']}", token=token)
     assert [v["id"] for v in body["votes"]] == [vote_id("w01-eval", 3)]
     assert body["next_after"] is None
 
@@ -181,7 +187,8 @@ def test_filters_and_paging_combine(hub_with_votes):
     ],
 )
 def test_bad_parameters_get_a_400_that_says_why(hub_with_votes, query, detail):
-    status, body = get(f"{hub_with_votes.api_url}/api/v1/votes?{query}")
+    token = read_token(hub_with_votes.config.database)
+    status, body = get(f"{hub_with_votes.api_url}/api/v1/votes?{query}", token=token)
     assert status == 400
     assert body["error"] == "Bad Request"
     assert body["detail"].startswith(detail)
@@ -189,10 +196,12 @@ def test_bad_parameters_get_a_400_that_says_why(hub_with_votes, query, detail):
 
 def test_quarantine_pages_reject_bad_parameters_too(hall, start_hub):
     hub = start_hub(hall)
-    assert get(f"{hub.api_url}/api/v1/quarantine") == (200, {"quarantine": [], "next_after": None})
-    status, body = get(f"{hub.api_url}/api/v1/quarantine?limit=-3")
-    assert status == 400
-    assert body["detail"] == "limit: must be between 1 and 1000"
+    status, body = get(f"{hub.api_url}/api/v1/quarantine", token=hall.token)
+    assert (status, body["quarantine"], body["next_after"]) == (200, [], None)
+    for limit in (-3, 0, 101, 1000):
+        status, body = get(f"{hub.api_url}/api/v1/quarantine?limit={limit}", token=hall.token)
+        assert status == 400
+        assert body["detail"] == "limit: must be between 1 and 100"
 
 
 def test_health_follows_the_broker_and_the_hub_resubscribes_after_it_restarts(
@@ -236,7 +245,10 @@ def test_devices_show_online_and_offline_from_retained_status(
     hub = start_hub(hall)
 
     def status() -> dict[str, str | None]:
-        return {d["id"]: d["status"] for d in get_json(f"{hub.api_url}/api/v1/devices")["devices"]}
+        return {
+            d["id"]: d["status"]
+            for d in get_json(f"{hub.api_url}/api/v1/devices", token=hall.token)["devices"]
+        }
 
     # Window 2 runs our agent in this process; window 3 in a process of its own.
     window = start_agent(hall, 2)
@@ -254,7 +266,10 @@ def test_devices_show_online_and_offline_from_retained_status(
             lambda: status() == {"w01-eval": "online", "w02-eval": "online", "w03-eval": "online"},
             message="every device online",
         )
-        devices = {d["id"]: d for d in get_json(f"{hub.api_url}/api/v1/devices")["devices"]}
+        devices = {
+            d["id"]: d
+            for d in get_json(f"{hub.api_url}/api/v1/devices", token=hall.token)["devices"]
+        }
         assert devices["w02-eval"]["kind"] == "evaluator"
         assert devices["w02-eval"]["window"] == "w02"
         assert devices["w02-eval"]["info"]["software"]
@@ -285,7 +300,9 @@ def test_devices_show_the_last_record_number_for_re_provisioning(
     window.press(17)
     wait_until(lambda: len(hall.stored_votes()) == 1, message="the vote stored")
 
-    devices = {d["id"]: d for d in get_json(f"{hub.api_url}/api/v1/devices")["devices"]}
+    devices = {
+        d["id"]: d for d in get_json(f"{hub.api_url}/api/v1/devices", token=hall.token)["devices"]
+    }
     assert devices["w01-eval"]["last_seq"] == 7000
     assert devices["w03-eval"]["last_seq"] is None
     assert query(hall.database, "SELECT id FROM votes") == [("w01-eval-000000007000",)]

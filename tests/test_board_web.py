@@ -6,7 +6,7 @@ import http.client
 import json
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
-from urllib.request import urlopen
+from urllib.request import Request, urlopen
 
 import pytest
 
@@ -88,8 +88,9 @@ def streams():
         stream.close()
 
 
-def read(url: str) -> tuple[int, str, str]:
-    with urlopen(url, timeout=10) as response:
+def read(url: str, *, token: str | None = None) -> tuple[int, str, str]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urlopen(Request(url, headers=headers), timeout=10) as response:
         return response.status, response.headers["Content-Type"], response.read().decode()
 
 
@@ -169,7 +170,7 @@ def test_streams_are_capped_so_the_api_keeps_its_threads(hall, start_hub, stream
     refused.value.close()
 
     # The API still answers while both streams hold their threads.
-    status, _, body = read(f"{hub.api_url}/api/v1/votes")
+    status, _, body = read(f"{hub.api_url}/api/v1/votes", token=hall.token)
     assert status == 200 and json.loads(body)["votes"] == []
     status, _, _ = read(f"{hub.api_url}/boards/strip-w01/frame.json")
     assert status == 200

@@ -129,16 +129,21 @@ def test_warnings_reach_central_once_across_a_bridge_that_goes_down(tmp_path, st
         hub = start_hub(hall, extra=FORWARD)
         devices = Devices(hall, hall_broker.port)
         central_warnings = f"{central.api_url}/api/v1/central/warnings"
+        token = county.token
 
         devices.vote(10)
         third = this_month("III")
         wait_until(
-            lambda: [w["id"] for w in get_json(central_warnings)["warnings"]] == [third],
+            lambda: (
+                [w["id"] for w in get_json(central_warnings, token=token)["warnings"]] == [third]
+            ),
             message="the level III warning at central",
         )
         wait_until(lambda: not outbox(hall), message="central's receipt clearing the outbox")
         wait_until(
-            lambda: get_json(f"{central.api_url}/api/v1/central/summaries")["summaries"],
+            lambda: get_json(f"{central.api_url}/api/v1/central/summaries", token=token)[
+                "summaries"
+            ],
             message="the hall summary at central",
         )
 
@@ -162,12 +167,14 @@ def test_warnings_reach_central_once_across_a_bridge_that_goes_down(tmp_path, st
             lambda: outbox(hall) and all(attempts >= 2 for _, attempts in outbox(hall)),
             message="resends while the bridge is down",
         )
-        assert [w["id"] for w in get_json(central_warnings)["warnings"]] == [third]
+        assert [w["id"] for w in get_json(central_warnings, token=county.token)["warnings"]] == [
+            third
+        ]
 
         central_broker.start()  # same port: the bridge and central's hub reconnect
 
         wait_until(lambda: not outbox(hall), timeout=40, message="the backlog receipted")
-        found = {w["id"]: w for w in get_json(central_warnings)["warnings"]}
+        found = {w["id"]: w for w in get_json(central_warnings, token=county.token)["warnings"]}
         assert set(found) == {third, second}
         assert found[third]["superseded_by"] == second
         assert found[third]["status"] == "acknowledged"
@@ -195,7 +202,9 @@ def test_warnings_reach_central_once_across_a_bridge_that_goes_down(tmp_path, st
         assert query(county.database, "SELECT count(*) FROM central_warning_events") == [
             (len(hall_log),)
         ]
-        detail = get_json(f"{central.api_url}/api/v1/central/warnings/{hall.id}/{third}")
+        detail = get_json(
+            f"{central.api_url}/api/v1/central/warnings/{hall.id}/{third}", token=county.token
+        )
         assert [e["event"] for e in detail["events"]] == ["raised", "superseded", "acknowledged"]
     finally:
         if devices is not None:
@@ -231,11 +240,15 @@ def test_webhook_forwarding_retries_until_central_is_up(tmp_path, mosquitto, sta
             county, api_port=central_port, extra=central_config(hall.id, str(secret))
         )
         wait_until(lambda: not outbox(hall), message="the warning delivered")
-        warnings = get_json(f"{central.api_url}/api/v1/central/warnings")["warnings"]
+        warnings = get_json(f"{central.api_url}/api/v1/central/warnings", token=county.token)[
+            "warnings"
+        ]
         assert [(w["id"], w["hall"], w["level"]) for w in warnings] == [(third, hall.id, "III")]
 
         def staff_in_summary() -> list:
-            summaries = get_json(f"{central.api_url}/api/v1/central/summaries")["summaries"]
+            summaries = get_json(f"{central.api_url}/api/v1/central/summaries", token=county.token)[
+                "summaries"
+            ]
             return summaries and summaries[0]["staff_dissatisfied"]["month"]
 
         staff = wait_until(staff_in_summary, message="a summary with the month's votes")

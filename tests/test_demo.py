@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.error import HTTPError
 from urllib.parse import urlsplit
 
 import pytest
@@ -170,15 +171,26 @@ def test_demo_runs_a_hall_and_stops_cleanly(tmp_path, run_demo, broker, stop_sig
             assert urlsplit(url).hostname == "127.0.0.1"
 
     # Every simulated window's citizens reach the hub's database through the broker.
+    # The API needs the token the demo printed, and refuses a reader without one.
+    token = addresses["token"]
+    assert token.startswith("hrt_")
+    with pytest.raises(HTTPError) as refused:
+        get_json(addresses["votes"])
+    refused.value.close()
+    assert refused.value.code == 401
     devices = {"w01-eval", "w02-eval", "w03-eval"}
     wait_until(
         lambda: (
-            {v["device"] for v in get_json(addresses["votes"] + "?limit=1000")["votes"]} == devices
+            {
+                v["device"]
+                for v in get_json(addresses["votes"] + "?limit=1000", token=token)["votes"]
+            }
+            == devices
         ),
         timeout=30,
         message="votes from all three simulated windows",
     )
-    votes = get_json(addresses["votes"] + "?limit=1000")["votes"]
+    votes = get_json(addresses["votes"] + "?limit=1000", token=token)["votes"]
     assert all(v["channel"] == "window" and 1 <= v["level"] <= 5 for v in votes)
     # Each citizen is served between two console presses and rates that service:
     # counted votes name their service, and none is an unsolicited press.
@@ -187,7 +199,7 @@ def test_demo_runs_a_hall_and_stops_cleanly(tmp_path, run_demo, broker, stop_sig
     assert not any("unsolicited" in v["flags"] for v in votes)
     assert {v["window"] for v in votes} == {"w01", "w02", "w03"}
     assert {v["staff"] for v in votes} == {"s001", "s002", "s003"}
-    online = get_json(addresses["devices"])["devices"]
+    online = get_json(addresses["devices"], token=token)["devices"]
     assert {d["id"] for d in online if d["status"] == "online"} >= devices
     assert get_json(addresses["health"])["status"] == "ok"
 
@@ -229,12 +241,19 @@ def test_demo_stops_by_itself_after_duration_and_resumes_from_its_data(tmp_path,
 
     # A second run keeps the same hub database and outbox: numbering goes on.
     second = run_demo(data, "--duration", "2", "--windows", "1", "--rate", "240", "--seed", "1")
-    votes_url = second.addresses()["votes"]
+    again = second.addresses()
+    votes_url, token = again["votes"] + "?limit=1000", again["token"]
     wait_until(
-        lambda: any(v["seq"] > issued_before for v in get_json(votes_url + "?limit=1000")["votes"]),
+        lambda: any(v["seq"] > issued_before for v in get_json(votes_url, token=token)["votes"]),
         timeout=30,
         message="a vote of the second run",
     )
+    # Each run prints a token of its own; the last run's no longer works.
+    assert token != addresses["token"]
+    with pytest.raises(HTTPError) as refused:
+        get_json(votes_url, token=addresses["token"])
+    refused.value.close()
+    assert refused.value.code == 401
     assert second.wait(timeout=30) == 0, second.stderr
     issued, stored, waiting = nothing_lost(data, "w01-eval")
     assert issued > issued_before

@@ -23,7 +23,7 @@ from device_agent import protocol, session
 from device_agent.topics import ID_PATTERN, BoardTopic, DeviceTopic, HubTopic
 from hub.config import load_hub_config
 from hub.service import HubService
-from tests.hall import get_json, wait_until
+from tests.hall import get_json, read_token, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "protocol.md"
@@ -120,12 +120,13 @@ def test_the_worked_example_is_stored_and_receipted(tmp_path, own_broker, sample
     assert subscriber.messages == [stored, stored, rejected]
 
     api = sample_hub.api_url
-    votes = get_json(f"{api}/api/v1/votes?device=w08-eval")["votes"]
+    token = read_token(sample_hub.config.database)
+    votes = get_json(f"{api}/api/v1/votes?device=w08-eval", token=token)["votes"]
     assert [(v["id"], v["level"], v["staff"], v["ticket"]) for v in votes] == [
         ("w08-eval-000000001042", 4, "s008", "D017")
     ]
     assert votes[0]["flags"] == []  # no `sent`, no clock-skew correction
-    quarantined = get_json(f"{api}/api/v1/quarantine")["quarantine"]
+    quarantined = get_json(f"{api}/api/v1/quarantine", token=token)["quarantine"]
     assert [(q["record_id"], q["reason"]) for q in quarantined] == [
         ("w08-eval-000000001043", "level: must be an integer from 1 to 5, got 7")
     ]

@@ -69,7 +69,7 @@ def test_twenty_fast_presses_after_one_service_count_once(hall, start_hub, start
     assert stored[0] == (5, "s01", None, 1, None, None, "[]", start_id)
     assert stored[1:] == [(5, "s01", None, 0, "one_per_service", 1, "[]", start_id)] * 19
 
-    report = get_json(f"{hub.api_url}/api/v1/filters?window=w01")
+    report = get_json(f"{hub.api_url}/api/v1/filters?window=w01", token=hall.token)
     assert report["days"] == [
         {
             "window": "w01",
@@ -81,9 +81,11 @@ def test_twenty_fast_presses_after_one_service_count_once(hall, start_hub, start
             "rule_versions": {"one_per_service": [1]},
         }
     ]
-    stats = get_json(f"{hub.api_url}/api/v1/stats?group=window&period=day&subject=w01")["rows"]
+    stats = get_json(
+        f"{hub.api_url}/api/v1/stats?group=window&period=day&subject=w01", token=hall.token
+    )["rows"]
     assert [(r["total"], r["filtered"]) for r in stats] == [(1, 19)]
-    listed = get_json(f"{hub.api_url}/api/v1/votes?window=w01")["votes"]
+    listed = get_json(f"{hub.api_url}/api/v1/votes?window=w01", token=hall.token)["votes"]
     assert [(v["counted"], v["filter"]) for v in listed] == [(True, None)] + [
         (False, {"rule": "one_per_service", "version": 1})
     ] * 19
@@ -107,10 +109,12 @@ def test_a_press_with_no_service_follows_the_policy(hall, start_hub, start_agent
     else:
         assert votes(hall) == [(2, "s01", None, 0, "no_service", 1, "[]", None)]
         expected = {"counted": 0, "unsolicited": 0, "filtered": {"no_service": 1}}
-    day = get_json(f"{hub.api_url}/api/v1/filters")["days"]
+    day = get_json(f"{hub.api_url}/api/v1/filters", token=hall.token)["days"]
     assert [{k: d[k] for k in expected} for d in day] == [expected]
     # Filtered votes are stored, never counted: the stats see only what counts.
-    stats = get_json(f"{hub.api_url}/api/v1/stats?group=window&period=day&subject=w01")["rows"]
+    stats = get_json(
+        f"{hub.api_url}/api/v1/stats?group=window&period=day&subject=w01", token=hall.token
+    )["rows"]
     assert [(r["total"], r["filtered"]) for r in stats] == [
         (expected["counted"], sum(expected["filtered"].values()))
     ]

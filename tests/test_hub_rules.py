@@ -105,12 +105,14 @@ def test_a_device_voting_for_another_window_or_a_ghost_changes_no_count(firmware
     assert query(hall.database, hall_today) == [(16,)]
     assert warnings(hall) == []
     # The votes API says why each does not count.
-    votes = get_json(f"{firmware.hub.api_url}/api/v1/votes?rule=unknown_staff")["votes"]
+    votes = get_json(f"{firmware.hub.api_url}/api/v1/votes?rule=unknown_staff", token=hall.token)[
+        "votes"
+    ]
     assert len(votes) == 10
     assert votes[0]["counted"] is False
     assert votes[0]["hub_rule"] == {"rule": "unknown_staff", "version": 1}
     # And the filters API counts them per window and per kiosk, beside the counted ones.
-    days = get_json(f"{firmware.hub.api_url}/api/v1/filters")["days"]
+    days = get_json(f"{firmware.hub.api_url}/api/v1/filters", token=hall.token)["days"]
     by_row = {(d["window"], d.get("kiosk")): d for d in days}
     assert by_row[("w01", None)]["filtered"] == {"unknown_staff": 10, "device_window": 1}
     assert by_row[("w02", None)]["filtered"] == {"device_window": 4}
@@ -244,7 +246,9 @@ def test_a_vote_for_a_closed_month_is_held_until_the_office_accepts_it(
     found = wait_for_votes(kiosk_hall, 3)
     assert set(found.values()) == {(0, "closed_period", 1)}
     assert warnings(kiosk_hall) == []
-    held = get_json(f"{hub.api_url}/api/v1/votes?rule=closed_period")["votes"]
+    held = get_json(f"{hub.api_url}/api/v1/votes?rule=closed_period", token=kiosk_hall.token)[
+        "votes"
+    ]
     assert [v["id"] for v in held] == [f"w01-eval-{n:012d}" for n in range(1, 4)]
 
     config = str(kiosk_hall.root / "hub.toml")

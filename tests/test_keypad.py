@@ -17,7 +17,7 @@ from device_agent.keypad import (
 )
 from device_agent.protocol import ServiceCommand
 from tests.clock import SteppedClock
-from tests.hall import get_json, query, wait_until
+from tests.hall import get_json, query, read_token, wait_until
 
 MALFORMED = [
     b"garbage\r\n",  # not a frame at all
@@ -127,7 +127,9 @@ def keypad_config(path: Path) -> str:
 
 
 def telemetry(hub) -> dict:
-    devices = get_json(f"{hub.api_url}/api/v1/devices")["devices"]
+    devices = get_json(f"{hub.api_url}/api/v1/devices", token=read_token(hub.config.database))[
+        "devices"
+    ]
     return next(d for d in devices if d["id"] == "w01-eval")["telemetry"] or {}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 
@@ -119,7 +120,7 @@ def test_each_kind_of_malformed_input_is_quarantined_and_answered_while_votes_fl
     assert [row[0] for row in hall.stored_votes()] == valid
 
     def quarantined() -> list[dict]:
-        return get_json(f"{hub.api_url}/api/v1/quarantine")["quarantine"]
+        return get_json(f"{hub.api_url}/api/v1/quarantine", token=hall.token)["quarantine"]
 
     wait_until(
         lambda: [q["times"] for q in quarantined()] == [2] * len(BAD),
@@ -131,10 +132,13 @@ def test_each_kind_of_malformed_input_is_quarantined_and_answered_while_votes_fl
         assert item["reason"].startswith(bad.reason), (bad.name, item["reason"])
         assert item["record_id"] == bad.record_id, bad.name
         assert item["payload_bytes"] == len(bad.payload), bad.name
-        assert item["payload"] == bad.payload.decode(), bad.name
+        assert item["payload_sha256"] == hashlib.sha256(bad.payload).hexdigest(), bad.name
+        # The first KiB is kept (the default prefix), and says whether that is all.
+        assert item["payload"] == bad.payload[:1024].decode("utf-8", "replace"), bad.name
+        assert item["payload_truncated"] == (len(bad.payload) > 1024), bad.name
     assert items[3]["reason"] == f"payload of {len(BAD[3].payload)} bytes exceeds 8192"
     rows = query(hall.database, "SELECT payload, times FROM quarantine ORDER BY rowid")
-    assert [(bytes(p), t) for p, t in rows] == [(bad.payload, 2) for bad in BAD]
+    assert [(bytes(p), t) for p, t in rows] == [(bad.payload[:1024], 2) for bad in BAD]
 
     def receipts() -> list[Message]:
         return [m for m in firmware.messages() if m.topic.endswith("/receipt")]

@@ -17,7 +17,7 @@ from hub.broker import free_port
 from hub.cli import main
 from hub.device_config import DeviceConfigError, set_device_config
 from tests.clock import SteppedClock
-from tests.hall import Hall, get_json, query, wait_until
+from tests.hall import Hall, get_json, query, read_token, wait_until
 
 
 def votes(hall) -> list[tuple]:
@@ -32,7 +32,8 @@ def events(hall) -> list[tuple]:
 
 
 def device(hub) -> dict:
-    devices = get_json(f"{hub.api_url}/api/v1/devices")["devices"]
+    token = read_token(hub.config.database)
+    devices = get_json(f"{hub.api_url}/api/v1/devices", token=token)["devices"]
     return next(d for d in devices if d["id"] == "w01-eval")
 
 

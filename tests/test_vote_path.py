@@ -53,7 +53,9 @@ def test_a_device_clock_days_behind_is_corrected_by_its_sent_time_and_flagged(
         device.publish(topics.device(name, DeviceTopic.VOTE), payload)
     wait_until(lambda: len(hall.stored_votes()) == 2, message="both votes stored")
 
-    votes = {v["device"]: v for v in get_json(f"{hub.api_url}/api/v1/votes")["votes"]}
+    votes = {
+        v["device"]: v for v in get_json(f"{hub.api_url}/api/v1/votes", token=hall.token)["votes"]
+    }
     corrected = parse_time(votes["w01-eval"]["cast_at"])
     assert abs(corrected - (now - timedelta(minutes=1))) < timedelta(seconds=30)
     assert votes["w01-eval"]["flags"] == ["clock_skew"]

@@ -24,7 +24,10 @@ def hub(tmp_path):
 
 @pytest.fixture
 def client(hub):
-    return create_app(hub.config).test_client()
+    """The API as a reader sees it: every request carries a reader token."""
+    client = create_app(hub.config).test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {hub.hall.token}"
+    return client
 
 
 def token(hub, capsys, name: str, role: str) -> str:
@@ -85,7 +88,8 @@ def test_a_manager_and_the_office_take_a_warning_to_closure(hub, client, capsys)
     assert listed[0]["votes"] == [v.vote.id for v in votes]
 
     url = f"/api/v1/warnings/{ident}"
-    assert client.post(f"{url}/acknowledge").status_code == 401
+    assert client.post(f"{url}/acknowledge", headers={"Authorization": ""}).status_code == 401
+    assert client.post(f"{url}/acknowledge").status_code == 403  # a reader may not
     assert client.post(f"{url}/acknowledge", headers=bearer("hrt_forged")).status_code == 401
     answer = client.post(f"{url}/acknowledge", headers=bearer(manager), json={"note": "seen"})
     assert answer.status_code == 200 and answer.get_json()["status"] == "acknowledged"
@@ -148,7 +152,9 @@ def test_an_upheld_appeal_voids_the_vote_and_withdraws_the_warning(hub, client, 
 def test_a_revoked_token_no_longer_works_and_tokens_are_stored_hashed(hub, client, capsys):
     hub.add(*(make_vote("2026-11-05T10:00:00+08:00") for _ in range(10)))
     manager = token(hub, capsys, "wang", "manager")
-    stored = query(hub.hall.database, "SELECT name, role, digest FROM api_tokens")
+    stored = query(
+        hub.hall.database, "SELECT name, role, digest FROM api_tokens WHERE name = 'wang'"
+    )
     assert stored[0][:2] == ("wang", "manager") and manager not in stored[0][2]
     config = str(hub.hall.root / "hub.toml")
     assert main(["token", "revoke", "wang", "--config", config]) == 0

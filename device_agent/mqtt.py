@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import ssl
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -283,7 +285,34 @@ def new_client(
     if status_topic is not None:
         client.will_set(status_topic, OFFLINE, qos=1, retain=True)
     client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
+    client.on_connect_fail = _connect_failure_logger(settings, client_id)
     return client
+
+
+def _connect_failure_logger(
+    settings: BrokerSettings, client_id: str
+) -> Callable[[paho.Client, object], None]:
+    """An ``on_connect_fail`` that says why, once per reason.
+
+    paho's background loop logs a failed connection only at DEBUG: a device
+    that does not trust the broker's certificate would retry in silence.
+    """
+    last: list[str] = []
+
+    def on_connect_fail(client: paho.Client, userdata: object) -> None:
+        # paho calls this inside its ``except OSError`` block: the exception is current.
+        reason = str(sys.exc_info()[1] or "unknown reason")
+        if last != [reason]:
+            last[:] = [reason]
+            logger.warning(
+                "%s cannot connect to the broker at %s:%d: %s",
+                client_id,
+                settings.host,
+                settings.port,
+                reason,
+            )
+
+    return on_connect_fail
 
 
 def apply_tls(client: paho.Client, settings: BrokerSettings) -> None:

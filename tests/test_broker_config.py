@@ -9,6 +9,7 @@ ACL, the TLS listener and the queue settings are the shipped ones.
 from __future__ import annotations
 
 import getpass
+import logging
 import shutil
 import ssl
 import subprocess
@@ -356,7 +357,7 @@ def connacks(settings: BrokerSettings, *, within: float) -> list:
     return codes
 
 
-def test_a_client_that_does_not_trust_the_hall_ca_is_refused(hall_broker, tmp_path):
+def test_a_client_that_does_not_trust_the_hall_ca_is_refused(hall_broker, tmp_path, caplog):
     stranger = make_hall_ca(tmp_path / "stranger", hall="elsewhere")
     client = new_client(
         tls_settings(hall_broker, "w01-eval", ca_file=stranger.ca),
@@ -365,6 +366,11 @@ def test_a_client_that_does_not_trust_the_hall_ca_is_refused(hall_broker, tmp_pa
     )
     with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
         client.connect("127.0.0.1", hall_broker.tls_port)
+    # A device retrying in the background says why in its log.
+    with caplog.at_level(logging.WARNING, logger="device_agent.mqtt"):
+        assert connacks(tls_settings(hall_broker, "w01-eval", ca_file=stranger.ca), within=2) == []
+    assert "w01-eval cannot connect to the broker" in caplog.text
+    assert "certificate verify failed" in caplog.text
     # Trusting the hall's CA, the same account gets in.
     codes = connacks(tls_settings(hall_broker, "w01-eval", ca_file=hall_broker.ca.ca), within=10)
     assert codes and not codes[0].is_failure
@@ -389,6 +395,7 @@ def test_without_a_client_certificate_a_broker_that_requires_one_refuses(start_h
     broker = start_hall_broker(require_certificate=True)
     # Right password, trusted broker, no certificate: never gets a CONNACK.
     assert connacks(tls_settings(broker, "w01-eval", ca_file=broker.ca.ca), within=3) == []
+    assert "peer did not return a certificate" in broker.log.read_text()
     cert, key = broker.ca.client("w01-eval")
     codes = connacks(
         tls_settings(broker, "w01-eval", ca_file=broker.ca.ca, cert_file=cert, key_file=key),

@@ -26,6 +26,7 @@ from device_agent.configfile import Secret
 from device_agent.mqtt import BrokerSettings, connect_async, new_client
 from hub.broker import find_mosquitto, free_port, wait_for_port
 from hub.config import load_hub_config
+from hub.device_config import set_device_config
 from hub.service import HubService
 from tests.certs import HallCA, make_hall_ca
 from tests.hall import Hall, query, wait_until
@@ -38,6 +39,7 @@ PASSWORDS = {
     # The hub's extra connections: accounts of their own, with the hub's password.
     "hub-qinghe-boards": "hub-secret",
     "hub-qinghe-forward": "hub-secret",
+    "hub-qinghe-device-config": "hub-secret",
     "w01-eval": "w01-secret",
     "w02-eval": "w02-secret",
     "monitor": "monitor-secret",
@@ -298,7 +300,7 @@ def tls_lines(ca: Path, cert: tuple[Path, Path] | None = None, *, server_name: s
     return "\n".join(lines) + "\n"
 
 
-def test_a_vote_and_its_receipt_cross_the_tls_listener(
+def test_a_vote_its_receipt_and_a_device_config_cross_the_tls_listener(
     start_hall_broker, tmp_path, start_hub, start_agent
 ):
     # The strictest setting: TLS, and a client certificate from the hall CA on top
@@ -326,8 +328,12 @@ def test_a_vote_and_its_receipt_cross_the_tls_listener(
     votes = wait_until(hall.stored_votes, message="the vote in the hub's database")
     assert [v[1:] for v in votes] == [("w01-eval", 4, "w01", "s01")]
     wait_until(lambda: window.agent.outbox.depth == 0, message="the receipt clearing the outbox")
+    # hallrate device-config, over TLS with its own account, reaches the device too.
+    report = set_device_config(hub.config, "w01-eval", {"v": 1, "config_version": 4}, timeout=20)
+    assert report["applied"]
     log = broker.log.read_text()
-    assert "as hub-qinghe" in log and "as w01-eval" in log
+    for account in ("hub-qinghe", "w01-eval", "hub-qinghe-device-config"):
+        assert f"as {account} " in log
 
 
 def tls_settings(broker: HallBroker, user: str, **tls: object) -> BrokerSettings:

@@ -4,6 +4,7 @@ Everything that makes a session durable lives here, so no caller can forget
 it: a fixed client id, no clean start, a session expiry of days, a will on
 the retained status topic, and asynchronous connection with reconnect delays
 so a device that boots before its broker keeps trying instead of dying.
+TLS, when configured, always verifies the broker's certificate and name.
 """
 
 from __future__ import annotations
@@ -157,12 +158,13 @@ def read_broker(reader: ConfigReader, section: str = "broker") -> BrokerSettings
     d = BrokerSettings()
     reader.reject_unknown(section, BROKER_KEYS)
     username = reader.get(f"{section}.username", str, default="")
+    tls = _read_tls(reader, section)
     settings = BrokerSettings(
         host=reader.get(f"{section}.host", str, default=d.host),
         port=reader.get(
             f"{section}.port",
             int,
-            default=TLS_PORT if reader.get(f"{section}.tls", bool, default=False) else PLAIN_PORT,
+            default=TLS_PORT if tls["tls"] else PLAIN_PORT,
             check=in_range(1, 65535),
         ),
         protocol=reader.get(
@@ -186,7 +188,7 @@ def read_broker(reader: ConfigReader, section: str = "broker") -> BrokerSettings
             f"{section}.reconnect_max_s", int, default=d.reconnect_max_s, check=in_range(1, 3600)
         ),
         bind_address=reader.get(f"{section}.bind_address", str, default=d.bind_address),
-        **_read_tls(reader, section),
+        **tls,  # type: ignore[arg-type]
     )
     if settings.reconnect_min_s > settings.reconnect_max_s:
         reader.problem(

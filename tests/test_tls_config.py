@@ -99,6 +99,10 @@ def test_a_key_without_a_certificate_and_tls_keys_without_tls_are_reported(hall,
     assert [p.split(": ", 1)[1] for p in problems] == [
         "broker.key_file: needs cert_file (the client certificate)"
     ]
+    problems = agent_problems(hall, tls="yes")
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "broker.tls: must be true or false, got a string"
+    ]
     problems = agent_problems(hall, ca_file=ca.ca, server_name="hub", tls_version="1.1")
     assert [p.split(": ", 1)[1] for p in problems] == [
         "broker.tls_version: must be one of 1.2, 1.3, got '1.1'",

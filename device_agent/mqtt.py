@@ -4,12 +4,17 @@ Everything that makes a session durable lives here, so no caller can forget
 it: a fixed client id, no clean start, a session expiry of days, a will on
 the retained status topic, and asynchronous connection with reconnect delays
 so a device that boots before its broker keeps trying instead of dying.
+TLS, when configured, always verifies the broker's certificate and name.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import ssl
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -48,7 +53,17 @@ BROKER_KEYS = (
     "reconnect_min_s",
     "reconnect_max_s",
     "bind_address",
+    "tls",
+    "ca_file",
+    "cert_file",
+    "key_file",
+    "server_name",
+    "tls_version",
 )
+TLS_FILE_KEYS = ("ca_file", "cert_file", "key_file")
+TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
+PLAIN_PORT = 1883
+TLS_PORT = 8883
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +80,77 @@ class BrokerSettings:
     reconnect_min_s: int = 1
     reconnect_max_s: int = 30
     bind_address: str = ""
+    # TLS: the broker's certificate is always verified (CA and name); there is
+    # deliberately no switch to turn that off.
+    tls: bool = False
+    ca_file: Path | None = None  # None: the system's trusted CAs
+    cert_file: Path | None = None  # a client certificate, for brokers that ask for one
+    key_file: Path | None = None  # None with a cert_file: the key is in that file
+    server_name: str = ""  # the name the broker's certificate must carry; "": host
+    tls_version: str = "1.2"  # the oldest TLS version accepted
+
+    def account(self, suffix: str) -> BrokerSettings:
+        """These settings for another connection of one program: user ``{username}-{suffix}``.
+
+        A broker that binds client ids to user names (``use_username_as_clientid``)
+        lets one account hold one connection: the hub's helper connections
+        (LED boards, forwarding, central, device-config) each log in as an
+        account of their own, with the same password.
+        """
+        if not self.username:
+            return self
+        return replace(self, username=f"{self.username}-{suffix}")
+
+
+def tls_context(settings: BrokerSettings) -> ssl.SSLContext:
+    """The TLS context of a client of ``settings``: verifies the broker, offers the client cert.
+
+    Raises :class:`OSError` for a file that cannot be read and
+    :class:`ssl.SSLError` for one that holds no usable certificate or key.
+    """
+    context = _ServerNameContext(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, hostname checked
+    context.server_name = settings.server_name
+    context.sslsocket_class = _ClosingSSLSocket
+    context.minimum_version = TLS_VERSIONS[settings.tls_version]
+    if settings.ca_file is not None:
+        context.load_verify_locations(cafile=settings.ca_file)
+    else:
+        context.load_default_certs()
+    if settings.cert_file is not None:
+        context.load_cert_chain(settings.cert_file, settings.key_file)
+    return context
+
+
+class _ServerNameContext(ssl.SSLContext):
+    """An SSL context that checks a configured server name instead of the address dialled.
+
+    paho hands the host it connects to as the name to verify; a broker reached
+    by an address its certificate does not list is checked against
+    ``server_name`` instead (still verified, never skipped).
+    """
+
+    server_name: str = ""
+
+    def wrap_socket(self, sock: object, *args: object, **kwargs: object) -> ssl.SSLSocket:  # type: ignore[override]
+        if self.server_name:
+            kwargs["server_hostname"] = self.server_name
+        return super().wrap_socket(sock, *args, **kwargs)  # type: ignore[arg-type]
+
+
+class _ClosingSSLSocket(ssl.SSLSocket):
+    """An SSL socket that closes itself when its handshake fails.
+
+    paho drops a socket whose handshake failed without closing it: a device
+    retrying against a broker it does not trust would pile up open files
+    until the garbage collector comes by (and warn each time).
+    """
+
+    def do_handshake(self, block: bool = False) -> None:
+        try:
+            super().do_handshake(block)
+        except BaseException:
+            self.close()
+            raise
 
 
 def read_broker(reader: ConfigReader, section: str = "broker") -> BrokerSettings:
@@ -72,9 +158,15 @@ def read_broker(reader: ConfigReader, section: str = "broker") -> BrokerSettings
     d = BrokerSettings()
     reader.reject_unknown(section, BROKER_KEYS)
     username = reader.get(f"{section}.username", str, default="")
+    tls = _read_tls(reader, section)
     settings = BrokerSettings(
         host=reader.get(f"{section}.host", str, default=d.host),
-        port=reader.get(f"{section}.port", int, default=d.port, check=in_range(1, 65535)),
+        port=reader.get(
+            f"{section}.port",
+            int,
+            default=TLS_PORT if tls["tls"] else PLAIN_PORT,
+            check=in_range(1, 65535),
+        ),
         protocol=reader.get(
             f"{section}.protocol", str, default=d.protocol, check=one_of(*PROTOCOLS)
         ),
@@ -96,13 +188,74 @@ def read_broker(reader: ConfigReader, section: str = "broker") -> BrokerSettings
             f"{section}.reconnect_max_s", int, default=d.reconnect_max_s, check=in_range(1, 3600)
         ),
         bind_address=reader.get(f"{section}.bind_address", str, default=d.bind_address),
+        **tls,  # type: ignore[arg-type]
     )
     if settings.reconnect_min_s > settings.reconnect_max_s:
         reader.problem(
             f"{section}.reconnect_min_s",
             f"must not exceed reconnect_max_s ({settings.reconnect_max_s})",
         )
+    if settings.tls:
+        _check_tls_files(reader, section, settings)
     return settings
+
+
+def _read_tls(reader: ConfigReader, section: str) -> dict[str, object]:
+    """The TLS fields of ``[broker]``: files relative to the configuration's folder."""
+    tls = reader.get(f"{section}.tls", bool, default=False)
+    fields: dict[str, object] = {
+        "tls": tls,
+        "server_name": reader.get(f"{section}.server_name", str, default=""),
+        "tls_version": reader.get(
+            f"{section}.tls_version", str, default="1.2", check=one_of(*TLS_VERSIONS)
+        ),
+    }
+    for name in TLS_FILE_KEYS:
+        given = reader.get(f"{section}.{name}", str, default="")
+        fields[name] = reader.path_value(f"{section}.{name}") if given else None
+    if not tls:
+        for name in (*TLS_FILE_KEYS, "server_name", "tls_version"):
+            if reader.has(f"{section}.{name}"):
+                reader.problem(f"{section}.{name}", "is used only with tls = true")
+    if fields["key_file"] is not None and fields["cert_file"] is None:
+        reader.problem(f"{section}.key_file", "needs cert_file (the client certificate)")
+    return fields
+
+
+def _check_tls_files(reader: ConfigReader, section: str, settings: BrokerSettings) -> None:
+    """Record a problem for each TLS file that is missing or holds nothing usable."""
+    unreadable = False
+    for name in TLS_FILE_KEYS:
+        path = getattr(settings, name)
+        if path is None:
+            continue
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            reader.problem(f"{section}.{name}", f"cannot read {path}: {exc.strerror}")
+            unreadable = True
+    if unreadable or (settings.key_file is not None and settings.cert_file is None):
+        return
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        if settings.ca_file is not None:
+            context.load_verify_locations(cafile=settings.ca_file)
+    except ssl.SSLError as exc:
+        reader.problem(
+            f"{section}.ca_file", f"{settings.ca_file} holds no PEM certificate: {exc.reason}"
+        )
+    if settings.cert_file is None:
+        return
+    try:
+        context.load_cert_chain(settings.cert_file, settings.key_file)
+    except ssl.SSLError as exc:
+        key = "key_file" if settings.key_file is not None else "cert_file"
+        reader.problem(
+            f"{section}.{key}",
+            f"the client certificate and key do not load together ({exc.reason});"
+            " give cert_file a PEM certificate and key_file its PEM private key",
+        )
 
 
 def new_client(
@@ -127,13 +280,47 @@ def new_client(
         manual_ack=manual_ack,
     )
     client.enable_logger(paho_logger)
+    apply_tls(client, settings)
     if settings.username:
         password = settings.password.reveal() if settings.password else None
         client.username_pw_set(settings.username, password)
     if status_topic is not None:
         client.will_set(status_topic, OFFLINE, qos=1, retain=True)
     client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)
+    client.on_connect_fail = _connect_failure_logger(settings, client_id)
     return client
+
+
+def _connect_failure_logger(
+    settings: BrokerSettings, client_id: str
+) -> Callable[[paho.Client, object], None]:
+    """An ``on_connect_fail`` that says why, once per reason.
+
+    paho's background loop logs a failed connection only at DEBUG: a device
+    that does not trust the broker's certificate would retry in silence.
+    """
+    last: list[str] = []
+
+    def on_connect_fail(client: paho.Client, userdata: object) -> None:
+        # paho calls this inside its ``except OSError`` block: the exception is current.
+        reason = str(sys.exc_info()[1] or "unknown reason")
+        if last != [reason]:
+            last[:] = [reason]
+            logger.warning(
+                "%s cannot connect to the broker at %s:%d: %s",
+                client_id,
+                settings.host,
+                settings.port,
+                reason,
+            )
+
+    return on_connect_fail
+
+
+def apply_tls(client: paho.Client, settings: BrokerSettings) -> None:
+    """Make ``client`` speak TLS to the broker when ``settings`` ask for it."""
+    if settings.tls:
+        client.tls_set_context(tls_context(settings))
 
 
 def connect_async(

@@ -239,7 +239,7 @@ class CentralConsumer:
         self.db = open_database(config.database)
         self.accepted = 0
         self.client = new_client(
-            config.broker,
+            config.broker.account("central"),
             client_id=f"{config.client_id}-central",
             status_topic=None,
             manual_ack=True,

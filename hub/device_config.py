@@ -20,7 +20,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from device_agent.errors import ConfigError, ProtocolError
-from device_agent.mqtt import PROTOCOLS, is_failure
+from device_agent.mqtt import PROTOCOLS, apply_tls, is_failure
 from device_agent.topics import DeviceTopic, Topics, check_id
 from hub.config import HubConfig
 
@@ -71,7 +71,8 @@ def set_device_config(
         client_id=f"{config.client_id}-device-config",
         protocol=PROTOCOLS[config.broker.protocol],
     )
-    settings = config.broker
+    settings = config.broker.account("device-config")
+    apply_tls(client, settings)
     if settings.username:
         password = settings.password.reveal() if settings.password else None
         client.username_pw_set(settings.username, password)

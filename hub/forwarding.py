@@ -256,7 +256,9 @@ class Forwarder:
         self.client: paho.Client | None = None
         if self.settings.mqtt:
             self.client = new_client(
-                config.broker, client_id=f"{config.client_id}-forward", status_topic=None
+                config.broker.account("forward"),
+                client_id=f"{config.client_id}-forward",
+                status_topic=None,
             )
             self.client.on_connect = self._on_connect
             self.client.on_disconnect = self._on_disconnect

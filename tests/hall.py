@@ -119,13 +119,14 @@ class Hall:
             )
         return "\n".join(lines)
 
-    def hub_config(self, *, api_port: int = 0, extra: str = "") -> Path:
+    def hub_config(self, *, api_port: int = 0, extra: str = "", broker: str = "") -> Path:
+        """The hub's file; ``broker`` is more lines for its ``[broker]`` table."""
         path = self.root / "hub.toml"
         path.write_text(
             f'[hub]\nhall = "{self.id}"\ndatabase = "hub.sqlite"\n'
             f'directory = "directory.toml"\n\n'
             f'[broker]\nhost = "127.0.0.1"\nport = {self.port}\nprotocol = "{self.protocol}"\n'
-            f"reconnect_max_s = 2\nkeepalive_s = {self.keepalive_s}\n\n"
+            f"reconnect_max_s = 2\nkeepalive_s = {self.keepalive_s}\n{broker}\n"
             f"[api]\nport = {api_port}\n\n" + extra
         )
         return path
@@ -138,14 +139,15 @@ class Hall:
         resend_after_s: float = 2.0,
         outbox: str = "",
         evaluator: str = "",
+        broker: str = "",
     ) -> Path:
-        """An agent's file; ``outbox`` and ``evaluator`` are more lines for those tables."""
+        """An agent's file; ``outbox``, ``evaluator``, ``broker``: more lines for those tables."""
         path = self.root / f"agent-{n}.toml"
         path.write_text(
             f'[device]\nid = "{self.device_id(n)}"\nhall = "{self.id}"\n'
             f'window = "w{n:02d}"\nstaff = "s{n:02d}"\n\n'
             f'[broker]\nhost = "127.0.0.1"\nport = {self.port}\nprotocol = "{self.protocol}"\n'
-            f"reconnect_max_s = 2\nkeepalive_s = {self.keepalive_s}\n\n"
+            f"reconnect_max_s = 2\nkeepalive_s = {self.keepalive_s}\n{broker}\n"
             f'[outbox]\npath = "outbox-{n}.sqlite"\nresend_after_s = {resend_after_s}\n{outbox}\n'
             f'[evaluator]\ndebounce_ms = 50\nthank_you_pin = "GPIO25"\n{evaluator}\n'
             "[evaluator.keys]\nGPIO17 = 5\nGPIO27 = 4\nGPIO22 = 3\nGPIO23 = 2\nGPIO24 = 1\n" + extra

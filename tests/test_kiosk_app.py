@@ -29,6 +29,7 @@ from kiosk.display import local_path
 from kiosk.limits import KioskRate
 from kiosk.messages import MESSAGES
 from kiosk.service import KioskService
+from tests.certs import make_hall_ca
 from tests.hall import wait_until
 from tests.kiosk_hall import KioskHall, start_hub, start_kiosk
 
@@ -284,6 +285,7 @@ def test_the_sample_kiosk_configuration_is_valid(tmp_path):
     for name in ("kiosk-01.toml", "directory.toml"):
         (tmp_path / name).write_text((SAMPLE_KIOSK / name).read_text())
     (tmp_path / "broker.password").write_text("kiosk-secret\n")
+    shutil.copy(make_hall_ca(tmp_path / "ca").ca, tmp_path / "hall-ca.crt")
     assert check(tmp_path / "kiosk-01.toml") == ("kiosk", [])
     config = load_kiosk_config(tmp_path / "kiosk-01.toml")
     assert config.device == "kiosk-01"

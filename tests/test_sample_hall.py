@@ -10,6 +10,7 @@ import pytest
 
 from hub.check_config import check
 from hub.demo_hall import SAMPLE_HALL, write_demo_hall
+from tests.certs import make_hall_ca
 
 FILES = ("directory.toml", "hub.toml", "agent-w01.toml")
 KEY_LINE = re.compile(r'^\s*("[^"]+"|[A-Za-z0-9_]+)\s*=')
@@ -23,6 +24,9 @@ def installed(tmp_path: Path) -> Path:
     shutil.copytree(SAMPLE_HALL, folder)
     (folder / "broker.password").write_text("device-secret\n")
     (folder / "hub-broker.password").write_text("hub-secret\n")
+    # The hall CA the devices' TLS settings name, as provisioning copies it.
+    ca = make_hall_ca(tmp_path / "ca")
+    shutil.copy(ca.ca, folder / "hall-ca.crt")
     return folder
 
 

@@ -46,7 +46,7 @@ class FramePublisher:
         self._waiting: set[str] = set()  # boards whose newest frame is not sent yet
         self.acknowledged = 0
         self.client = new_client(
-            config.broker,
+            config.broker.account("boards"),
             client_id=f"{config.client_id}-boards",
             status_topic=self.topics.hub(HubTopic.STATUS),
         )

@@ -36,7 +36,7 @@ PACKAGES = ("device_agent", "hub", "kiosk")
 # What the code reads at run time, besides its modules.
 SHIPPED = {".py", ".html", ".svg", ".css", ".js", ".toml"}
 NOT_SOURCE = shutil.ignore_patterns(
-    ".git", ".venv", "__pycache__", "*.egg-info", "build", "dist", "data", ".*_cache"
+    ".git", ".venv", "__pycache__", "*.egg-info", "build", "dist", "data", ".*_cache", ".hypothesis"
 )
 pytestmark = pytest.mark.slow
 

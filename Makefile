@@ -19,11 +19,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/hallrate demo $(ARGS)
 
-## Run the whole test suite (lint included) against a real Mosquitto.
+## Run the whole test suite (lint included) against a real Mosquitto, the test files
+## in a new order each time (the seed is printed: ARGS=--file-order-seed=N repeats it).
 test: system-deps $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest --file-order=shuffled $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -19,7 +19,15 @@ import paho.mqtt.client as paho
 
 from device_agent import __version__
 from device_agent.errors import ProtocolError
-from device_agent.mqtt import OFFLINE, ONLINE, BrokerSettings, connect_async, is_failure, new_client
+from device_agent.mqtt import (
+    OFFLINE,
+    ONLINE,
+    BrokerSettings,
+    close_client,
+    connect_async,
+    is_failure,
+    new_client,
+)
 from device_agent.outbox import Pending
 from device_agent.protocol import Receipt, decode_receipt, format_time
 from device_agent.topics import DeviceTopic, Topics
@@ -128,8 +136,7 @@ class DeviceLink:
             except (RuntimeError, ValueError) as exc:
                 # The link dropped since ``connected`` was read: the will says offline.
                 logger.info("%s: offline status not sent: %s", self.device, exc)
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
         self._connected.clear()
 
     def send(self, record: Pending, *, sent: datetime) -> bool:

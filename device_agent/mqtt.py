@@ -360,3 +360,20 @@ def is_failure(reason_code: paho.ReasonCode | int) -> bool:
     if isinstance(reason_code, paho.ReasonCode):
         return reason_code.is_failure
     return reason_code != 0
+
+
+def close_client(client: paho.Client) -> None:
+    """Disconnect ``client`` for good: its network thread ends and every socket it holds closes.
+
+    For clients driven by ``loop_start()`` and by hand with ``loop()`` alike;
+    call it once the client is no longer needed (a stopped client is not
+    reconnected).
+    """
+    client.disconnect()
+    client.loop_stop()
+    # paho closes the socket pair that wakes its loop only in Client.__del__
+    # (paho issue 627). A client whose callbacks are its owner's bound methods
+    # sits in a reference cycle, so that would be the garbage collector's job,
+    # at a random moment, with an unraisable ResourceWarning. paho has no
+    # public way to release them; _reset_sockets is what its own __del__ runs.
+    client._reset_sockets()

@@ -27,7 +27,7 @@ import sqlite_utils
 
 from device_agent.configfile import ConfigReader, Secret
 from device_agent.errors import ProtocolError
-from device_agent.mqtt import connect_async, is_failure, new_client
+from device_agent.mqtt import close_client, connect_async, is_failure, new_client
 from device_agent.protocol import ENVELOPE_ID, Receipt, encode, format_time, parse_time
 from device_agent.storage import open_database, write_transaction
 from device_agent.topics import (
@@ -254,8 +254,7 @@ class CentralConsumer:
 
     def stop(self) -> None:
         """Disconnect; unacknowledged messages are redelivered at the next start."""
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
         self.db.close()
 
     def _on_connect(

@@ -16,6 +16,7 @@ SUBCOMMANDS = {
     "kiosk": ("kiosk.main", "run a touchscreen kiosk's web app"),
     "hub": ("hub.main", "run a hall's hub, or rebuild its counts (hub rebuild)"),
     "demo": ("hub.demo", "run a whole hall on this machine"),
+    "sample-hall": ("hub.sample", "copy the sample hall's configuration files into a folder"),
     "check-config": ("hub.check_config", "validate configuration files"),
     "device-config": ("hub.device_config", "set a window device's configuration remotely"),
     "report": ("hub.reports", "month-end tally per person, weekly ranking (CSV or JSON)"),

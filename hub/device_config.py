@@ -20,7 +20,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from device_agent.errors import ConfigError, ProtocolError
-from device_agent.mqtt import PROTOCOLS, apply_tls, is_failure
+from device_agent.mqtt import PROTOCOLS, apply_tls, close_client, is_failure
 from device_agent.topics import DeviceTopic, Topics, check_id
 from hub.config import HubConfig
 
@@ -101,8 +101,7 @@ def set_device_config(
                 " it will apply it when it next connects"
             )
     finally:
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
     return report
 
 

@@ -40,7 +40,7 @@ import sqlite_utils
 
 from device_agent.configfile import ConfigReader, Secret, in_range
 from device_agent.errors import ProtocolError
-from device_agent.mqtt import connect_async, is_failure, new_client
+from device_agent.mqtt import close_client, connect_async, is_failure, new_client
 from device_agent.protocol import decode_receipt, format_time
 from device_agent.storage import open_database, write_transaction
 from device_agent.topics import HubTopic, Topics
@@ -278,8 +278,7 @@ class Forwarder:
         if self._thread is not None:
             self._thread.join(timeout=15)
         if self.client is not None:
-            self.client.disconnect()
-            self.client.loop_stop()
+            close_client(self.client)
 
     def _run(self) -> None:
         db = open_database(self.config.database)

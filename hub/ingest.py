@@ -27,7 +27,7 @@ import orjson
 import paho.mqtt.client as paho
 
 from device_agent.errors import ProtocolError
-from device_agent.mqtt import OFFLINE, ONLINE, connect_async, is_failure, new_client
+from device_agent.mqtt import OFFLINE, ONLINE, close_client, connect_async, is_failure, new_client
 from device_agent.protocol import (
     ENVELOPE_ID,
     MAX_PAYLOAD_BYTES,
@@ -174,7 +174,7 @@ class Ingest:
                 if info.is_published():
                     break
                 self.client.loop(timeout=0.05)
-        self.client.disconnect()
+        close_client(self.client)
 
     # Classifying one message (pure: no I/O, easy to test).
 

@@ -17,6 +17,9 @@ from hub.service import HubService
 from tests.hall import Hall
 from tests.thirdparty import ThirdParty
 
+# --file-order: make test runs the files shuffled (tests/file_order.py).
+pytest_plugins = ["tests.file_order"]
+
 
 @pytest.fixture(scope="session")
 def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:

@@ -17,6 +17,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from device_agent.errors import ProtocolError
+from device_agent.mqtt import close_client
 from device_agent.protocol import Vote, encode, envelope_id, format_time
 from device_agent.storage import open_database, write_transaction
 from hub import central
@@ -92,8 +93,7 @@ class Devices:
             self.client.publish(topic, encode(vote, sent=now), qos=1).wait_for_publish(10)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
 
 def central_config(hall_id: str, secret_file: str | None = None) -> str:
@@ -359,8 +359,7 @@ def test_rows_left_for_a_channel_no_longer_configured_do_not_block_the_others(tm
         assert forwarder.state.last_error is None
     finally:
         forwarder.stop()
-        watcher.disconnect()
-        watcher.loop_stop()
+        close_client(watcher)
     assert [r[0] for r in outbox(hall)] == [
         "t-warning-000000000001",
         "t-warning-000000000002",

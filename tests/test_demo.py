@@ -13,7 +13,9 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
 
@@ -31,10 +33,18 @@ VOTES = "hallrate/qinghe/device/+/vote"
 class Demo:
     """A ``hallrate demo`` subprocess and the address lines it printed."""
 
-    def __init__(self, data: Path, *args: str) -> None:
+    def __init__(
+        self,
+        data: Path,
+        *args: str,
+        command: Sequence[str] = (sys.executable, "-m", "hub.cli"),
+        **popen: Any,
+    ) -> None:
+        """Run ``command demo --data DATA ARGS``; ``popen`` adds ``cwd``, ``env`` and the like."""
         self.data = data
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "hub.cli", "demo", "--data", str(data), *args],
+            [*command, "demo", "--data", str(data), *args],
+            **popen,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hub.check_config import check
+from hub.cli import main
 from hub.demo_hall import SAMPLE_HALL, write_demo_hall
 from tests.certs import make_hall_ca
 
@@ -79,3 +80,14 @@ def _commented_above(lines: list[str], index: int) -> bool:
         if line.lstrip().startswith("#"):
             return True
     return False
+
+
+def test_sample_hall_command_copies_the_files_and_reports_a_folder_it_cannot_use(tmp_path, capsys):
+    assert main(["sample-hall", str(tmp_path / "new")]) == 0
+    assert sorted(p.name for p in (tmp_path / "new").iterdir()) == sorted(
+        p.name for p in SAMPLE_HALL.glob("*.toml")
+    )
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    assert main(["sample-hall", str(blocker / "sub")]) == 1
+    assert f"cannot copy into {blocker / 'sub'}" in capsys.readouterr().err

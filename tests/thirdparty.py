@@ -16,6 +16,7 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from device_agent.mqtt import close_client
 from device_agent.topics import HubTopic, Topics
 from tests.hall import wait_until
 
@@ -112,5 +113,4 @@ class ThirdParty:
         )
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)

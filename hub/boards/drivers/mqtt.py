@@ -21,7 +21,7 @@ import threading
 
 import paho.mqtt.client as paho
 
-from device_agent.mqtt import connect_async, is_failure, new_client
+from device_agent.mqtt import close_client, connect_async, is_failure, new_client
 from device_agent.topics import BoardTopic, HubTopic, Topics
 from hub.boards.drivers.base import BoardDriver
 from hub.boards.frames import Frame
@@ -70,8 +70,7 @@ class FramePublisher:
 
     def close(self) -> None:
         """Disconnect; retained frames stay on the broker for the controllers."""
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
     def _send_waiting(self, board: str) -> None:
         # Called without the lock held: paho's publish takes paho's own lock.

@@ -35,7 +35,7 @@ def make_vote(
     """A window vote cast at ``cast`` (ISO 8601 with an offset), as ingest would store it."""
     n = next(_seq) if seq is None else seq
     vote = Vote(
-        id=envelope_id(device, n),
+        id=envelope_id(device, n, epoch="test0001"),
         seq=n,
         ts=cast,
         device=device,

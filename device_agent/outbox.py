@@ -5,8 +5,8 @@ here, inside the transaction that stores it, so sequence numbers keep rising
 across restarts. Ids are ``{device}-{epoch}-{seq}``: the epoch is random,
 made once when the outbox file is created, so a new file (a replaced SD
 card, a reflashed device) numbers from 1 again without ever repeating an id
-the hub already holds. It stays until a hub receipt names it: ``stored`` deletes
-it, ``rejected`` moves it to the ``rejected`` table, kept with the reason.
+the hub already holds. A record stays until a hub receipt names it: ``stored``
+deletes it, ``rejected`` moves it to the ``rejected`` table, kept with the reason.
 Which copies are in flight is kept in memory only: after a restart every row
 is due again, which is exactly the resend the protocol asks for.
 """

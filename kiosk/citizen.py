@@ -41,20 +41,17 @@ class CitizenSession:
         self._submitted: Counter[str] = Counter()
         self._rated: set[str] = set()
 
-    def touch(self, now: float, *, may_end: bool = True) -> bool:
-        """Note a request at ``now``; returns True when it began a new session.
+    def touch(self, now: float, *, may_end: bool = True) -> None:
+        """Note a request at ``now``.
 
         A request after ``idle_reset_s`` without any ends the last citizen's
         session first, unless ``may_end`` is False: a form posted after a long
         pause comes from the citizen who opened it, not from the next one.
         """
         with self.lock:
-            idle = self._seen is not None and now - self._seen >= self.idle_reset_s
-            ended = idle and may_end
-            if ended:
+            if may_end and self._seen is not None and now - self._seen >= self.idle_reset_s:
                 self.end()
             self._seen = now
-            return ended
 
     def end(self) -> None:
         """End the session: the next request is a new citizen ("next citizen")."""

@@ -209,6 +209,31 @@ def test_rating_the_same_person_again_after_home_is_kept_but_filtered(client, ha
     ]
 
 
+def test_very_dissatisfied_ratings_with_home_between_raise_no_warning(hall, hub):
+    # Rate, tap 首页, rate again: a dozen times in a minute (ten raise level III).
+    eager = start_kiosk(
+        hall, 2, hub_url=hub.api_url, extra="[limits]\nsubmissions_per_minute = 60\n"
+    )
+    try:
+        client = eager.app.test_client()
+        for _ in range(12):
+            assert rate(client, "s01", attitude="1", efficiency="1", style="1").status_code == 303
+            client.get("/reset")
+
+        def stored() -> list[tuple]:
+            return query(
+                hall.database,
+                "SELECT filter_rule, counted FROM votes WHERE device = 'kiosk-02' AND staff = 's01'"
+                " ORDER BY rowid",
+            )
+
+        wait_until(lambda: len(stored()) == 12, message="all twelve at the hub")
+        assert stored() == [(None, 1)] + [("kiosk_repeat", 0)] * 11
+        assert query(hall.database, "SELECT id FROM warnings WHERE staff = 's01'") == []
+    finally:
+        eager.stop()
+
+
 def test_a_form_posted_after_a_long_pause_is_still_the_same_citizen(client, hall, kiosk, clock):
     before = delivered(hall, kiosk)
     assert rate(client, "s03").status_code == 303

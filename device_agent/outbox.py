@@ -126,6 +126,13 @@ class Outbox:
             )
         self.epoch: str = row[0]
         self._depth = self.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        logger.info(
+            "outbox %s: %d records waiting; new ids are %s-%s-<seq>",
+            self.path,
+            self._depth,
+            device,
+            self.epoch,
+        )
         self.delivered = 0
         self.rejected = 0
 

@@ -37,7 +37,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.load import vote_payload, write_hall
+from bench.load import EPOCH, vote_payload, write_hall
 from device_agent.protocol import envelope_id
 from hub.broker import MosquittoBroker, wait_for_port
 from tests.ledcontroller import FakeController
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 hub.terminate()
                 hub.wait(timeout=20)
         controller.close()
-    ids = {envelope_id(DEVICE, n) for n in range(1, last + 1)}
+    ids = {envelope_id(DEVICE, n, epoch=EPOCH) for n in range(1, last + 1)}
     p50, p99 = statistics.median(single), percentile(single, 0.99)
     print(f"coalescing interval {args.interval * 1000:.0f} ms; serial link on a pty, acked")
     print(

@@ -26,7 +26,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.load import DEVICES, query, vote_payload, write_hall
+from bench.load import DEVICES, EPOCH, query, vote_payload, write_hall
 from device_agent.protocol import envelope_id
 from hub.broker import MosquittoBroker, wait_for_port
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
                     time.sleep(delay)
                 device = DEVICES[i % len(DEVICES)]
                 seq = i // len(DEVICES) + 1
-                ident = envelope_id(device, seq)
+                ident = envelope_id(device, seq, epoch=EPOCH)
                 payload = vote_payload(device, seq, 1 + i % 5)
                 published[ident] = time.perf_counter()
                 publisher.publish(f"hallrate/{hall}/device/{device}/vote", payload, qos=1)

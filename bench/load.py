@@ -30,11 +30,15 @@ def write_hall(workdir: Path, hall: str, port: int, *, extra: str = "") -> Path:
     return config
 
 
+# The outbox epoch of the simulated devices (a real outbox makes a random one).
+EPOCH = "bench001"
+
+
 def vote_payload(hall_device: str, seq: int, level: int) -> bytes:
     """A valid window vote of ``hall_device`` number ``seq``."""
     now = format_time(datetime.now().astimezone())
     vote = Vote(
-        id=envelope_id(hall_device, seq),
+        id=envelope_id(hall_device, seq, epoch=EPOCH),
         seq=seq,
         ts=now,
         device=hall_device,

@@ -100,7 +100,7 @@ def votes(seed: int = 7) -> list[tuple[str, Vote]]:
 
 def _vote(device: str, seq: int, window: str, staff: str, level: int, now: str) -> Vote:
     return Vote(
-        id=envelope_id(device, seq),
+        id=envelope_id(device, seq, epoch="shots001"),
         seq=seq,
         ts=now,
         sent=now,

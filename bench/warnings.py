@@ -73,7 +73,7 @@ def vote_payload(i: int, level: int, staff: int) -> tuple[str, str, bytes]:
     seq = 1 + i
     now = format_time(datetime.now(UTC).astimezone())
     vote = Vote(
-        id=envelope_id(device, seq),
+        id=envelope_id(device, seq, epoch="bench001"),
         seq=seq,
         ts=now,
         device=device,

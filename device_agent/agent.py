@@ -85,7 +85,6 @@ class Agent:
             config.outbox.path,
             device=config.device,
             limit=config.outbox.limit,
-            first_seq=config.outbox.first_seq,
         )
         self.debouncer = Debouncer(config.evaluator.debounce_ms / 1000)
         self.link = DeviceLink(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from device_agent.mqtt import BrokerSettings, read_broker
 from device_agent.protocol import LEVELS
 from device_agent.session import SessionSettings, read_session_settings
 from device_agent.topics import DEFAULT_BASE, ID_PATTERN
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_KEYS: dict[str | int, int] = {
     "GPIO17": 5,
@@ -42,18 +45,24 @@ class OutboxSettings:
     limit: int = 1_000_000
     resend_after_s: float = 15.0
     in_flight: int = 200
-    # The sequence number a brand-new outbox starts at. A device whose storage
-    # was replaced must not reuse the ids its old outbox gave: set this above
-    # the hub's last_seq for the device (GET /api/v1/devices).
-    first_seq: int = 1
 
 
+# ``first_seq`` numbered a replaced card's outbox above the old one's ids. Ids
+# now carry the outbox's own random epoch, so it is accepted (older files
+# keep loading) and ignored, with a warning.
 OUTBOX_KEYS = ("path", "limit", "resend_after_s", "in_flight", "first_seq")
 
 
 def read_outbox(reader: ConfigReader, *, default_path: str) -> OutboxSettings:
     """The ``[outbox]`` table of an agent's or a kiosk's file."""
     reader.reject_unknown("outbox", OUTBOX_KEYS)
+    if reader.has("outbox.first_seq"):
+        logger.warning(
+            "%s: outbox.first_seq is no longer used and is ignored: every outbox file"
+            " names its records with an epoch of its own, so a replaced card never"
+            " repeats an id; delete the line",
+            reader.path,
+        )
     return OutboxSettings(
         path=reader.path_value("outbox.path", default=default_path),
         limit=reader.get("outbox.limit", int, default=1_000_000, check=in_range(1, 10**9)),
@@ -61,7 +70,6 @@ def read_outbox(reader: ConfigReader, *, default_path: str) -> OutboxSettings:
             "outbox.resend_after_s", float, default=15.0, check=in_range(0.5, 3600)
         ),
         in_flight=reader.get("outbox.in_flight", int, default=200, check=in_range(1, 10_000)),
-        first_seq=reader.get("outbox.first_seq", int, default=1, check=in_range(1, 10**15)),
     )
 
 

@@ -2,16 +2,22 @@
 
 A record (vote, service event, complaint) gets its sequence number and id
 here, inside the transaction that stores it, so sequence numbers keep rising
-across restarts. It stays until a hub receipt names it: ``stored`` deletes
-it, ``rejected`` moves it to the ``rejected`` table, kept with the reason.
+across restarts. Ids are ``{device}-{epoch}-{seq}``: the epoch is random,
+made once when the outbox file is created, so a new file (a replaced SD
+card, a reflashed device) numbers from 1 again without ever repeating an id
+the hub already holds. A record stays until a hub receipt names it: ``stored``
+deletes it, ``rejected`` moves it to the ``rejected`` table, kept with the reason.
 Which copies are in flight is kept in memory only: after a restart every row
 is due again, which is exactly the resend the protocol asks for.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import re
+import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -72,7 +78,23 @@ def _create_tables(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [_create_tables]
+# 40 random bits in 8 lowercase base32 characters: two outboxes of one device
+# share an epoch with a chance of one in a trillion.
+EPOCH = re.compile(r"[a-z0-9]{4,16}")
+
+
+def new_epoch() -> str:
+    """A fresh random epoch for a brand-new outbox."""
+    return base64.b32encode(secrets.token_bytes(5)).decode().lower()
+
+
+def _add_epoch(db: sqlite_utils.Database) -> None:
+    """Migration: the outbox's own epoch, made here once for a new or an older file."""
+    db.execute("CREATE TABLE identity (name TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    db.execute("INSERT INTO identity (name, value) VALUES ('epoch', ?)", (new_epoch(),))
+
+
+MIGRATIONS = [_create_tables, _add_epoch]
 
 
 class Outbox:
@@ -84,14 +106,9 @@ class Outbox:
         *,
         device: str,
         limit: int = 1_000_000,
-        first_seq: int = 1,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        """Open (or create) the outbox at ``path``.
-
-        ``first_seq`` is where a brand-new outbox starts numbering; an outbox
-        that has numbered any record keeps counting from where it is.
-        """
+        """Open (or create, with a new epoch) the outbox at ``path``."""
         self.path = Path(path)
         self.device = device
         self.limit = limit
@@ -99,14 +116,23 @@ class Outbox:
         try:
             self.db = open_database(self.path)
             migrate(self.db, MIGRATIONS)
-            with write_transaction(self.db) as conn:
-                conn.execute(
-                    "UPDATE counter SET value = ? WHERE name = 'seq' AND value = 0",
-                    (first_seq - 1,),
-                )
+            row = self.db.execute("SELECT value FROM identity WHERE name = 'epoch'").fetchone()
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
+        if row is None or not isinstance(row[0], str) or not EPOCH.fullmatch(row[0]):
+            raise OutboxError(
+                f"outbox {self.path} holds no valid epoch ({row!r}):"
+                " it was edited by hand or is not a hallrate outbox"
+            )
+        self.epoch: str = row[0]
         self._depth = self.db.execute("SELECT count(*) FROM outbox").fetchone()[0]
+        logger.info(
+            "outbox %s: %d records waiting; new ids are %s-%s-<seq>",
+            self.path,
+            self._depth,
+            device,
+            self.epoch,
+        )
         self.delivered = 0
         self.rejected = 0
 
@@ -133,7 +159,7 @@ class Outbox:
                 (seq,) = conn.execute(
                     "UPDATE counter SET value = value + 1 WHERE name = 'seq' RETURNING value"
                 ).fetchone()
-                envelope = build(seq, envelope_id(self.device, seq))
+                envelope = build(seq, envelope_id(self.device, seq, epoch=self.epoch))
                 conn.execute(
                     "INSERT INTO outbox (seq, id, kind, body, created_at) VALUES (?, ?, ?, ?, ?)",
                     (seq, envelope.id, kind, encode(envelope).decode(), self._clock()),

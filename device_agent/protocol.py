@@ -50,9 +50,13 @@ DISSATISFIED = frozenset({1, 2})
 OMITTED_WHEN_NONE = ("filter", "service")
 
 
-def envelope_id(device: str, seq: int) -> str:
-    """The id a device gives its record number ``seq``: unique forever."""
-    return f"{device}-{seq:012d}"
+def envelope_id(device: str, seq: int, *, epoch: str) -> str:
+    """The id a device gives its record number ``seq`` in the outbox named ``epoch``.
+
+    ``epoch`` is random, made once per outbox file, so a replaced card or a
+    reflashed device, whose numbers start again at 1, never repeats an id.
+    """
+    return f"{device}-{epoch}-{seq:012d}"
 
 
 @dataclass(frozen=True, slots=True)

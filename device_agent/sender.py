@@ -146,9 +146,7 @@ class SenderThread:
     ) -> None:
         self.device = device
         self.events: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self.outbox = Outbox(
-            outbox.path, device=device, limit=outbox.limit, first_seq=outbox.first_seq
-        )
+        self.outbox = Outbox(outbox.path, device=device, limit=outbox.limit)
         self.link = DeviceLink(
             broker, topics=topics, device=device, events=self.events, started_at=wall_clock()
         )

@@ -198,8 +198,8 @@ def _vote(row: tuple[Any, ...]) -> dict[str, Any]:
 def _last_seq(device: str) -> int | None:
     """The highest record number among the records the hub stored from ``device``.
 
-    A device whose storage is replaced starts its new outbox above it
-    (``outbox.first_seq``), so that it never reuses an id.
+    Numbers restart at 1 when a device's outbox is replaced (its ids carry a
+    new epoch then), so this tells how far a device has counted, not more.
     """
     db = _db()
     found = [

@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 
 from device_agent.sender import SenderThread
 from kiosk import session
+from kiosk.citizen import CitizenSession
 from kiosk.config import KioskConfig
 from kiosk.directory import LocalDirectory
 from kiosk.hub_client import HubClient
@@ -70,6 +71,7 @@ def create_app(
         submissions=submissions,
         hub=hub,
         sync=sync,
+        citizen=CitizenSession(config.idle_reset_s),
         rate=KioskRate(config.limits.submissions_per_minute),
     )
 
@@ -102,10 +104,19 @@ def _secret_key(config: KioskConfig) -> str:
     return key
 
 
+# What a page loads by itself (its style, script and photos): no sign of a citizen.
+# The idle timer starts once the page is there, so only the page's own request
+# may mark activity, or the timer's reset could arrive a moment "too early".
+SUBRESOURCES = frozenset({"static", "info.staff_photo", None})
+
+
 def _begin() -> None:
     g.started = time.perf_counter()
     resources = kiosk()
-    session.begin_request(resources.config.idle_reset_s, clock=resources.clock)
+    now = resources.clock()
+    session.begin_request(resources.config.idle_reset_s, clock=lambda: now)
+    if request.endpoint not in SUBRESOURCES:
+        resources.citizen.touch(now, may_end=request.method == "GET")
 
 
 def _finish(response: Any) -> Any:
@@ -153,7 +164,7 @@ def _page_globals() -> dict[str, Any]:
 
 def _idle_seconds(config: KioskConfig) -> float:
     """How long the page waits before it returns home; 0 on a home page with nothing to forget."""
-    if request.path == "/" and not session.has_state():
+    if request.path == "/" and not session.has_state() and not kiosk().citizen.active:
         return 0
     return config.idle_reset_s
 

@@ -36,7 +36,7 @@ from device_agent.storage import open_reader
 from kiosk import csrf, session
 from kiosk.errors import HubUnavailable
 from kiosk.resources import Resources, kiosk
-from kiosk.submissions import is_token, new_token
+from kiosk.submissions import Record, is_token, new_token
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,8 @@ def submit() -> ResponseReturnValue:
     problem = entries.problem()
     if problem is not None:
         return _form_page(entries, error=problem), 422
-    if session.submitted("complaint") >= resources.config.limits.complaints_per_session:
+    citizen = resources.citizen
+    if citizen.submitted("complaint") >= resources.config.limits.complaints_per_session:
         return render_template("refused.html", message_key="complaint.enough", back="/"), 429
     if not resources.rate.admit():
         return render_template("refused.html", message_key="busy", back="/"), 429
@@ -152,7 +153,7 @@ def submit() -> ResponseReturnValue:
         logger.error("kiosk %s could not store a complaint: %s", resources.config.device, exc)
         return render_template("refused.html", message_key="store_failed", back="/"), 503
     if new:
-        session.count_submission("complaint")
+        citizen.count("complaint")
     return _to_thanks(done.token)
 
 
@@ -190,9 +191,10 @@ def lookup() -> ResponseReturnValue:
         return render_template(
             "lookup.html", code=code, error="lookup.bad_code", back="/complaints"
         ), 422
-    if session.submitted("lookup") >= resources.config.limits.lookups_per_session:
+    citizen = resources.citizen
+    if citizen.submitted("lookup") >= resources.config.limits.lookups_per_session:
         return render_template("refused.html", message_key="lookup.too_many", back="/"), 429
-    session.count_submission("lookup")
+    citizen.count("lookup")
     try:
         found = resources.hub.lookup_complaint(code, password)
     except HubUnavailable as exc:
@@ -220,9 +222,7 @@ def lookup() -> ResponseReturnValue:
     )
 
 
-def _store_complaint(
-    resources: Resources, entries: ComplaintForm, secret: str
-) -> tuple[str, str, str | None]:
+def _store_complaint(resources: Resources, entries: ComplaintForm, secret: str) -> Record:
     config = resources.config
     code = new_claim_code()
     filed_at = format_time(datetime.now().astimezone())
@@ -244,7 +244,7 @@ def _store_complaint(
             contact=None if entries.anonymous else entries.contact,
         ),
     )
-    return complaint.id, code, entries.category
+    return Record(complaint.id, code, entries.category)
 
 
 def _waiting_here(resources: Resources, code: str, password: str) -> bool:

@@ -37,6 +37,11 @@ def elderly(state: str) -> ResponseReturnValue:
 
 @bp.get("/reset")
 def reset() -> ResponseReturnValue:
-    """Forget everything about the last citizen and go home (the idle timer lands here)."""
+    """Forget the display choices and go home (the idle timer and the thank-you's home button).
+
+    The citizen's session (``kiosk/citizen.py``) is not ended here, or the
+    home button would give a fresh allowance: it ends when this request, like
+    any, comes after the idle time without a request, as the idle timer's does.
+    """
     session.forget()
     return redirect("/", code=303)

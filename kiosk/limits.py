@@ -1,8 +1,9 @@
 """How much one kiosk accepts per minute, whatever its sessions say.
 
-Per-session limits live in the citizen's session (``kiosk/session.py``); a
-session ends at every idle reset, so this kiosk-wide sliding window is what
-stops a script or a stuck finger from filling the outbox.
+Per-citizen limits live in the citizen's session (``kiosk/citizen.py``); a
+session ends at every idle reset, and repeat ratings are kept (filtered), so
+this kiosk-wide sliding window is what stops a script or a stuck finger from
+filling the outbox.
 """
 
 from __future__ import annotations

@@ -116,9 +116,15 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rate.thanks": ("感谢您的评价！", "Thank you for your rating!"),
     "rate.thanks_for": ("您对 {name} 的评价已保存。", "Your rating of {name} is saved."),
     "rate.reference": ("评价编号", "Reference"),
-    "rate.again": (
-        "您刚才已经评价过这位工作人员，谢谢！",
-        "You have just rated this person. Thank you!",
+    "rate.repeat_ahead": (
+        "您刚才已经评价过这位工作人员。再评一次也会保存，但只有第一次的评价计入统计。",
+        "You rated this person a moment ago. Another rating is saved too, "
+        "but only your first one counts.",
+    ),
+    "rate.repeat_saved": (
+        "您刚才已经评价过这位工作人员。这次的评价也已保存，但不重复计入统计。谢谢您！",
+        "You rated this person a moment ago. This rating is saved too, "
+        "but it is not counted a second time. Thank you!",
     ),
     "rate.enough": (
         "您这次已经提交了多条评价，谢谢！如需继续，请稍后再来。",

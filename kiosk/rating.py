@@ -6,7 +6,9 @@ reasons, chooses anonymous or not, and submits. The vote goes into the
 device agent's durable outbox before the thank-you page is shown; the
 sender thread publishes it. A form's submission token makes a double tap
 one vote, and a stale anti-forgery token shows the same choices again
-instead of losing them.
+instead of losing them. A second rating of the same person by the same
+citizen (``kiosk/citizen.py``) is kept and sent too, filtered with the rule
+``kiosk_repeat``, and the citizen is told it does not count again.
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
 from device_agent.errors import AgentError
-from device_agent.protocol import DIMENSIONS, MAX_COMMENT_CHARS, Vote, format_time
-from kiosk import csrf, session
+from device_agent.protocol import DIMENSIONS, MAX_COMMENT_CHARS, Vote, VoteFilter, format_time
+from kiosk import csrf
+from kiosk.citizen import KIOSK_REPEAT
 from kiosk.directory import StaffMember
 from kiosk.resources import Resources, kiosk
-from kiosk.submissions import is_token, new_token
+from kiosk.submissions import Record, is_token, new_token
 
 logger = logging.getLogger(__name__)
 
@@ -150,7 +153,9 @@ def form(staff_id: str) -> ResponseReturnValue:
         window=window if window in resources.hall.windows else person.window,
         ticket=ticket if ticket and TICKET.fullmatch(ticket) else None,
     )
-    return _form_page(person, choices)
+    # Said before the citizen spends a minute on it, and again on the thank-you.
+    repeat = resources.citizen.has_rated(person.id)
+    return _form_page(person, choices, notice="rate.repeat_ahead" if repeat else None)
 
 
 @bp.post("/staff/<staff_id>")
@@ -168,23 +173,27 @@ def submit(staff_id: str) -> ResponseReturnValue:
         return _form_page(person, choices, notice="rate.stale")
     if not choices.complete:
         return _form_page(person, choices, error="rate.missing"), 422
-    limits = resources.config.limits
-    if session.has_rated(person.id):
-        return render_template("refused.html", message_key="rate.again", back="/"), 429
-    if session.submitted("vote") >= limits.votes_per_session:
-        return render_template("refused.html", message_key="rate.enough", back="/"), 429
-    if not resources.rate.admit():
-        return render_template("refused.html", message_key="busy", back="/"), 429
-    try:
-        done, new = resources.submissions.once(
-            choices.token, "vote", lambda: _store_vote(resources, person, choices)
-        )
-    except AgentError as exc:
-        logger.error("kiosk %s could not store a vote: %s", resources.config.device, exc)
-        return render_template("refused.html", message_key="store_failed", back="/"), 503
-    if new:
-        session.count_submission("vote")
-        session.remember_rated(person.id)
+    citizen = resources.citizen
+    # Held from the decision to the record, so two forms posted at once
+    # cannot both be this citizen's first rating of the person.
+    with citizen.lock:
+        # A repeat is kept and sent, filtered; only new people count toward the limit.
+        repeat = citizen.has_rated(person.id)
+        if not repeat and citizen.submitted("vote") >= resources.config.limits.votes_per_session:
+            return render_template("refused.html", message_key="rate.enough", back="/"), 429
+        if not resources.rate.admit():
+            return render_template("refused.html", message_key="busy", back="/"), 429
+        caught = KIOSK_REPEAT if repeat else None
+        try:
+            done, new = resources.submissions.once(
+                choices.token, "vote", lambda: _store_vote(resources, person, choices, caught)
+            )
+        except AgentError as exc:
+            logger.error("kiosk %s could not store a vote: %s", resources.config.device, exc)
+            return render_template("refused.html", message_key="store_failed", back="/"), 503
+        if new and not repeat:
+            citizen.count("vote")
+            citizen.rated(person.id)
     return _to_thanks(done.token)
 
 
@@ -200,18 +209,23 @@ def thanks(token: str) -> ResponseReturnValue:
         "rate_thanks.html",
         reference=done.reference,
         name=person.name if person else None,
+        repeat=done.filtered == KIOSK_REPEAT.rule,
         idle_override=resources.config.thanks_s,
     )
 
 
 def reference_for(device: str, seq: int) -> str:
-    """The short reference shown to the citizen; the hub finds the vote by device and seq."""
+    """The short reference shown to the citizen; the hub finds the vote by device and seq.
+
+    A replaced card numbers from 1 again (under a new epoch in the ids), so
+    after one the day of the vote tells two equal references apart.
+    """
     return f"{device.upper()}-{seq:06d}"
 
 
 def _store_vote(
-    resources: Resources, person: StaffMember, choices: RatingForm
-) -> tuple[str, str, str | None]:
+    resources: Resources, person: StaffMember, choices: RatingForm, caught: VoteFilter | None
+) -> Record:
     config = resources.config
     cast_at = format_time(datetime.now().astimezone())
     vote = resources.sender.submit(
@@ -231,9 +245,16 @@ def _store_vote(
             reasons=list(choices.reasons),
             comment=choices.comment or None,
             anonymous=choices.anonymous,
+            # Kept and delivered like any vote; the hub stores it and never counts it.
+            filter=caught,
         ),
     )
-    return vote.id, reference_for(config.device, vote.seq), person.id
+    return Record(
+        vote.id,
+        reference_for(config.device, vote.seq),
+        person.id,
+        filtered=caught.rule if caught else None,
+    )
 
 
 def _to_thanks(token: str) -> ResponseReturnValue:

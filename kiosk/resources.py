@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from device_agent.sender import SenderThread
+from kiosk.citizen import CitizenSession
 from kiosk.config import KioskConfig
 from kiosk.directory import HallDirectory, LocalDirectory
 from kiosk.hub_client import HubClient
@@ -27,6 +28,8 @@ class Resources:
     submissions: Submissions
     hub: HubClient
     sync: DirectorySync
+    # The citizen in front of the screen: the per-citizen limits live here.
+    citizen: CitizenSession
     rate: KioskRate = field(default_factory=KioskRate)
     # The wall clock the idle reset goes by (injectable, so tests need not wait).
     clock: Callable[[], float] = time.time

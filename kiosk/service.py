@@ -69,6 +69,13 @@ class KioskService:
         self._thread.start()
         logger.info("kiosk %s serving %s", self.config.device, self.url)
 
+    def next_citizen(self) -> None:
+        """End the citizen's session now, as the idle reset would: the next touch is a new one.
+
+        Not a button on the screen, where the same citizen could tap it.
+        """
+        self.app.extensions["hallrate_kiosk"].citizen.end()
+
     def healthy(self) -> bool:
         """Whether the sender loop is turning (the watchdog's question)."""
         return self.sender.alive()

@@ -1,10 +1,12 @@
-"""What the kiosk remembers about the citizen in front of it, and forgets when they leave.
+"""What the browser remembers for the citizen in front of it, and forgets when they leave.
 
-Flask's signed cookie session holds the display choices (language, large
-text), the anti-forgery token, and how much this citizen has submitted.
-After ``idle_reset_s`` without a request it is wiped on the server's side
-too, so a citizen who walks away leaves nothing behind even if the page's
-own idle timer never fired.
+Flask's signed cookie session holds only the display choices (language,
+large text) and the anti-forgery token; the home button after a thank-you
+and the idle reset wipe it. After ``idle_reset_s`` without a request it is
+wiped on the server's side too, so a citizen who walks away leaves nothing
+behind even if the page's own idle timer never fired. What the citizen
+submitted, and so the per-citizen limits, is not here but in the kiosk's own
+process (``kiosk/citizen.py``), where the home button cannot reset it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def begin_request(idle_reset_s: float, *, clock: Callable[[], float] = time.time
 
 
 def forget() -> None:
-    """Forget everything about the last citizen (the idle reset and the home button)."""
+    """Forget the display choices and the token (the idle reset and the home button)."""
     session.clear()
 
 
@@ -58,8 +60,8 @@ def set_elderly(on: bool) -> None:
 
 
 def has_state() -> bool:
-    """Whether there is anything of the citizen's to forget."""
-    return any(key in session for key in ("lang", "elderly", "sent", "rated"))
+    """Whether the browser holds display choices to forget."""
+    return any(key in session for key in ("lang", "elderly"))
 
 
 def csrf_token() -> str:
@@ -77,29 +79,3 @@ def csrf_matches(submitted: str | None) -> bool:
     if not isinstance(expected, str) or not submitted:
         return False
     return secrets.compare_digest(expected.encode(), submitted.encode())
-
-
-def submitted(kind: str) -> int:
-    """How many records of ``kind`` this session has submitted."""
-    counts = session.get("sent")
-    return int(counts.get(kind, 0)) if isinstance(counts, dict) else 0
-
-
-def count_submission(kind: str) -> None:
-    """Count one more submission of ``kind`` in this session."""
-    counts = session.get("sent")
-    counts = dict(counts) if isinstance(counts, dict) else {}
-    counts[kind] = int(counts.get(kind, 0)) + 1
-    session["sent"] = counts
-
-
-def has_rated(staff: str) -> bool:
-    """Whether this session already rated ``staff``."""
-    rated = session.get("rated")
-    return isinstance(rated, list) and staff in rated
-
-
-def remember_rated(staff: str) -> None:
-    """Note that this session rated ``staff``."""
-    rated = session.get("rated")
-    session["rated"] = [*(rated if isinstance(rated, list) else []), staff]

@@ -38,6 +38,17 @@ def is_token(value: object) -> bool:
 
 
 @dataclass(frozen=True, slots=True)
+class Record:
+    """What a submission stored in the outbox, as the kiosk remembers it."""
+
+    id: str
+    reference: str  # what the citizen is shown
+    subject: str | None  # the staff rated, or the complaint's category
+    # The rule of a vote kept but not counted (``kiosk_repeat``), else None.
+    filtered: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Submitted:
     """What the citizen is shown for a submitted form."""
 
@@ -47,6 +58,7 @@ class Submitted:
     reference: str
     subject: str | None  # the staff rated, or the complaint's category
     created_at: float
+    filtered: str | None = None
 
 
 def _create_tables(db: sqlite_utils.Database) -> None:
@@ -62,7 +74,12 @@ def _create_tables(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX submissions_created ON submissions (created_at)")
 
 
-MIGRATIONS = [_create_tables]
+def _add_filtered(db: sqlite_utils.Database) -> None:
+    """Migration: the filter rule of a vote that was kept but does not count."""
+    db.execute("ALTER TABLE submissions ADD COLUMN filtered TEXT")
+
+
+MIGRATIONS = [_create_tables, _add_filtered]
 
 
 class Submissions:
@@ -85,26 +102,40 @@ class Submissions:
         with self._lock:
             return self._find(token)
 
-    def once(
-        self, token: str, kind: str, submit: Callable[[], tuple[str, str, str | None]]
-    ) -> tuple[Submitted, bool]:
+    def once(self, token: str, kind: str, submit: Callable[[], Record]) -> tuple[Submitted, bool]:
         """Run ``submit`` unless ``token`` was submitted; returns the submission and if it is new.
 
-        ``submit`` stores the record durably and returns its id, its reference
-        for the citizen and its subject. Submissions are serialised: two taps
-        arriving together cannot both find the token unused.
+        ``submit`` stores the record durably and says what it stored.
+        Submissions are serialised: two taps arriving together cannot both
+        find the token unused.
         """
         with self._lock:
             found = self._find(token)
             if found is not None:
                 return found, False
-            record_id, reference, subject = submit()
-            done = Submitted(token, kind, record_id, reference, subject, self._clock())
+            record = submit()
+            done = Submitted(
+                token,
+                kind,
+                record.id,
+                record.reference,
+                record.subject,
+                self._clock(),
+                record.filtered,
+            )
             with write_transaction(self.db) as conn:
                 conn.execute(
                     "INSERT INTO submissions (token, kind, record_id, reference, subject,"
-                    " created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (token, kind, record_id, reference, subject, done.created_at),
+                    " created_at, filtered) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        token,
+                        kind,
+                        record.id,
+                        record.reference,
+                        record.subject,
+                        done.created_at,
+                        record.filtered,
+                    ),
                 )
             return done, True
 
@@ -118,7 +149,7 @@ class Submissions:
 
     def _find(self, token: str) -> Submitted | None:
         row = self.db.execute(
-            "SELECT token, kind, record_id, reference, subject, created_at"
+            "SELECT token, kind, record_id, reference, subject, created_at, filtered"
             " FROM submissions WHERE token = ?",
             (token,),
         ).fetchone()

@@ -45,7 +45,7 @@ def make_vote(
     if device is None:
         device = "kiosk-01" if channel == "kiosk" else f"{window or 'w01'}-eval"
     vote = Vote(
-        id=envelope_id(device, n),
+        id=envelope_id(device, n, epoch="test0001"),
         seq=n,
         ts=cast,
         device=device,

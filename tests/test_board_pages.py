@@ -141,7 +141,7 @@ def service_event(event: str, staff: str, seq: int) -> StoredEvent:
     cast = datetime(2026, 11, 30, 3, 0, seq, tzinfo=UTC).isoformat()
     return StoredEvent(
         ServiceEvent(
-            id=envelope_id("w02-eval", 1000 + seq),
+            id=envelope_id("w02-eval", 1000 + seq, epoch="test0001"),
             seq=1000 + seq,
             ts=cast,
             device="w02-eval",

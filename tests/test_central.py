@@ -79,7 +79,7 @@ class Devices:
             self.seq += 1
             now = format_time(datetime.now(UTC).astimezone())
             vote = Vote(
-                id=envelope_id("w01-eval", self.seq),
+                id=envelope_id("w01-eval", self.seq, epoch="test0001"),
                 seq=self.seq,
                 ts=now,
                 device="w01-eval",

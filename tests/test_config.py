@@ -77,6 +77,25 @@ def test_a_minimal_agent_config_gets_defaults(tmp_path: Path):
     assert len(config.evaluator.keys) == 5
 
 
+def test_first_seq_of_an_older_config_is_accepted_ignored_and_warned_about(
+    files: Hall, caplog: pytest.LogCaptureFixture
+):
+    path = files.agent_config(1, outbox="first_seq = 7000\n")
+    with caplog.at_level(logging.WARNING, logger="device_agent.config"):
+        config = load_agent_config(path)
+    assert config.device == "w01-eval"
+    assert not hasattr(config.outbox, "first_seq")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{path}: outbox.first_seq is no longer used and is ignored: every outbox file"
+        " names its records with an epoch of its own, so a replaced card never"
+        " repeats an id; delete the line"
+    ]
+    # check-config says so too, and still finds the file valid.
+    result = hallrate("check-config", path)
+    assert result.returncode == 0, result.stderr
+    assert "outbox.first_seq is no longer used" in result.stderr
+
+
 def test_every_agent_problem_is_reported_at_once_with_file_and_key(tmp_path: Path):
     path = write(
         tmp_path / "agent.toml",

@@ -220,7 +220,10 @@ def test_an_agent_and_hub_started_before_the_broker_deliver_once_it_appears(
     try:
         wait_until(hall.stored_votes, timeout=30, message="the vote at the hub")
         wait_until(lambda: window.agent.outbox.depth == 0, timeout=30, message="the receipt")
-        assert hall.stored_votes() == [("w01-eval-000000000001", "w01-eval", 2, "w01", "s01")]
+        epoch = window.agent.outbox.epoch
+        assert hall.stored_votes() == [
+            (f"w01-eval-{epoch}-000000000001", "w01-eval", 2, "w01", "s01")
+        ]
     finally:
         window.stop()
         broker.kill()

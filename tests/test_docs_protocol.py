@@ -23,6 +23,7 @@ from device_agent import protocol, session
 from device_agent.topics import ID_PATTERN, BoardTopic, DeviceTopic, HubTopic
 from hub.config import load_hub_config
 from hub.service import HubService
+from kiosk import citizen
 from tests.hall import get_json, read_token, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,7 +153,8 @@ def test_every_topic_field_and_limit_is_documented():
     for envelope in envelopes:
         for field in dataclasses.fields(envelope):
             assert f"`{field.name}`" in text, f"{envelope.__name__}.{field.name}"
-    for values in (protocol.CHANNELS, protocol.DIMENSIONS, protocol.SERVICE_EVENTS, session.RULES):
+    rules = (session.RULES, citizen.RULES)
+    for values in (protocol.CHANNELS, protocol.DIMENSIONS, protocol.SERVICE_EVENTS, *rules):
         for value in values:
             assert f"`{value}`" in text, value
     for pattern in (ID_PATTERN, protocol.ENVELOPE_ID, protocol.CODE, protocol.CLAIM_CODE):

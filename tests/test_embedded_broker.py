@@ -86,4 +86,5 @@ def test_a_client_gets_only_the_retained_messages_it_subscribed_to(
 
     window.press(23)
     wait_until(lambda: window.agent.outbox.delivered == 1, message="the receipt")
-    assert hall.stored_votes() == [("w01-eval-000000000001", "w01-eval", 2, "w01", "s01")]
+    epoch = window.agent.outbox.epoch
+    assert hall.stored_votes() == [(f"w01-eval-{epoch}-000000000001", "w01-eval", 2, "w01", "s01")]

@@ -134,8 +134,8 @@ def assert_every_vote_stored_once(hall: Hall, windows: list[RunningAgent]) -> No
     ]
     per_window = VOTES // len(windows)
     expected = {
-        f"{hall.device_id(n)}-{seq:012d}"
-        for n in range(1, len(windows) + 1)
+        f"{hall.device_id(n)}-{window.agent.outbox.epoch}-{seq:012d}"
+        for n, window in enumerate(windows, start=1)
         for seq in range(1, per_window + 1)
     }
     assert {row[0] for row in query(hall.database, "SELECT id FROM votes")} == expected

@@ -30,7 +30,7 @@ from kiosk.limits import KioskRate
 from kiosk.messages import MESSAGES
 from kiosk.service import KioskService
 from tests.certs import make_hall_ca
-from tests.hall import wait_until
+from tests.hall import query, wait_until
 from tests.kiosk_hall import KioskHall, start_hub, start_kiosk
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "kiosk" / "templates"
@@ -61,8 +61,19 @@ def kiosk(hall: KioskHall, hub: HubService) -> Iterator[KioskService]:
 
 @pytest.fixture
 def client(kiosk: KioskService) -> FlaskClient:
-    """A citizen's browser: a cookie jar of its own."""
+    """A new citizen at the kiosk, with a browser (a cookie jar) of their own."""
+    kiosk.next_citizen()
     return kiosk.app.test_client()
+
+
+@pytest.fixture
+def clock(kiosk: KioskService) -> Iterator[list[float]]:
+    """The kiosk's wall clock, moved by the test: ``clock[0] += s``."""
+    resources = kiosk.app.extensions["hallrate_kiosk"]
+    now = [1_000_000.0]
+    resources.clock = lambda: now[0]
+    yield now
+    resources.clock = time.time
 
 
 def hidden_fields(page: str) -> dict[str, str]:
@@ -83,7 +94,7 @@ def test_every_sentence_a_template_asks_for_exists_in_both_languages():
     # Keys put together in templates and views.
     used |= {f"dim.{d}" for d in DIMENSIONS} | {f"level.{n}" for n in range(1, 6)}
     used |= {f"status.{s}" for s in (*STATUSES, "forwarding")}
-    used |= {"rate.again", "rate.enough", "busy", "store_failed", "complaint.enough"}
+    used |= {"rate.repeat_ahead", "rate.enough", "busy", "store_failed", "complaint.enough"}
     used |= {"lookup.too_many", "lookup.bad_code", "lookup.not_found", "lookup.unavailable"}
     assert used - set(MESSAGES) == set()
     assert all(zh and en for zh, en in MESSAGES.values())
@@ -131,18 +142,116 @@ def test_a_post_from_another_site_is_refused(client):
     )
 
 
-def test_a_citizen_rates_each_person_once_and_a_few_people_at_most(client, hall):
-    assert rate(client, "s01").status_code == 303
-    again = rate(client, "s01")
-    assert again.status_code == 429
-    assert 'data-refused="rate.again"' in again.get_data(as_text=True)
-    assert rate(client, "s02").status_code == 303
-    assert rate(client, "s03").status_code == 303
+def kiosk_votes_since(hall: KioskHall, kiosk: KioskService, before: int, count: int) -> list:
+    """The kiosk's votes after the first ``before``, once ``count`` of them are at the hub."""
+    wait_until(lambda: len(hall.kiosk_votes()) >= before + count, message=f"{count} votes")
+    return query(
+        hall.database,
+        "SELECT staff, level, filter_rule, filter_version, counted FROM votes"
+        " WHERE channel = 'kiosk' ORDER BY rowid",
+    )[before:]
+
+
+def delivered(hall: KioskHall, kiosk: KioskService) -> int:
+    """How many kiosk votes the hub holds once the kiosk's outbox is empty."""
+    wait_until(lambda: kiosk.sender.depth == 0, message="earlier records delivered")
+    return len(hall.kiosk_votes())
+
+
+def test_a_citizen_rates_a_few_people_at_most_and_the_home_button_does_not_reset_it(
+    client, hall, kiosk, clock
+):
+    for staff in ("s01", "s02", "s03"):
+        assert rate(client, staff).status_code == 303
     enough = rate(client, "s99")
+    assert enough.status_code == 429
     assert 'data-refused="rate.enough"' in enough.get_data(as_text=True)
-    # The idle reset (or the home button after a thank-you) starts a new citizen.
+    # The home button, a new browser: the same citizen, the same limit.
     client.get("/reset")
+    assert 'data-refused="rate.enough"' in rate(client, "s99").get_data(as_text=True)
+    assert 'data-refused="rate.enough"' in rate(kiosk.app.test_client(), "s99").get_data(
+        as_text=True
+    )
+    # Nobody touched the screen for the idle time: the next request is a new citizen.
+    clock[0] += kiosk.config.idle_reset_s
     assert rate(client, "s99").status_code == 303
+
+
+def test_rating_the_same_person_again_after_home_is_kept_but_filtered(client, hall, kiosk, clock):
+    before = delivered(hall, kiosk)
+    thanks = client.get(rate(client, "s02", attitude="1", efficiency="1", style="1").location)
+    assert "data-notice" not in thanks.get_data(as_text=True)
+    client.get("/reset")  # 首页 on the thank-you page
+    clock[0] += 30
+
+    form = client.get("/rate/staff/s02").get_data(as_text=True)
+    assert 'data-notice="rate.repeat_ahead"' in form
+    assert "再评一次也会保存，但只有第一次的评价计入统计" in form
+    again = rate(client, "s02", attitude="1", efficiency="1", style="1")
+    assert again.status_code == 303
+    page = client.get(again.location).get_data(as_text=True)
+    assert 'data-notice="rate.repeat_saved"' in page
+    assert "这次的评价也已保存，但不重复计入统计" in page
+    assert "data-reference" in page
+
+    # Nobody touched the screen for the idle time: a new citizen's rating counts.
+    clock[0] += kiosk.config.idle_reset_s
+    client.get("/")
+    assert 'data-notice="rate.repeat_ahead"' not in client.get("/rate/staff/s02").get_data(
+        as_text=True
+    )
+    # (Satisfied: another dissatisfied vote from this kiosk within minutes would
+    # be the hub's kiosk_burst, whoever cast it.)
+    assert rate(client, "s02", attitude="4", efficiency="5", style="4").status_code == 303
+
+    # (staff, level, filter rule, its version, counted), as the hub stored them.
+    assert kiosk_votes_since(hall, kiosk, before, 3) == [
+        ("s02", 1, None, None, 1),
+        ("s02", 1, "kiosk_repeat", 1, 0),
+        ("s02", 4, None, None, 1),
+    ]
+
+
+def test_very_dissatisfied_ratings_with_home_between_raise_no_warning(hall, hub):
+    # Rate, tap 首页, rate again: a dozen times in a minute (ten raise level III).
+    eager = start_kiosk(
+        hall, 2, hub_url=hub.api_url, extra="[limits]\nsubmissions_per_minute = 60\n"
+    )
+    try:
+        client = eager.app.test_client()
+        for _ in range(12):
+            assert rate(client, "s01", attitude="1", efficiency="1", style="1").status_code == 303
+            client.get("/reset")
+
+        def stored() -> list[tuple]:
+            return query(
+                hall.database,
+                "SELECT filter_rule, counted FROM votes WHERE device = 'kiosk-02' AND staff = 's01'"
+                " ORDER BY rowid",
+            )
+
+        wait_until(lambda: len(stored()) == 12, message="all twelve at the hub")
+        assert stored() == [(None, 1)] + [("kiosk_repeat", 0)] * 11
+        assert query(hall.database, "SELECT id FROM warnings WHERE staff = 's01'") == []
+    finally:
+        eager.stop()
+
+
+def test_a_form_posted_after_a_long_pause_is_still_the_same_citizen(client, hall, kiosk, clock):
+    before = delivered(hall, kiosk)
+    assert rate(client, "s03").status_code == 303
+    form = client.get("/rate/staff/s03").get_data(as_text=True)
+    # The citizen takes their time over the faces (touches that send no request).
+    clock[0] += kiosk.config.idle_reset_s + 5
+    fields = {**hidden_fields(form), "attitude": "2", "efficiency": "2", "style": "2"}
+    # The browser's cookie aged out meanwhile: the form asks for one more tap.
+    stale = client.post("/rate/staff/s03", data=fields)
+    assert 'data-notice="rate.stale"' in stale.get_data(as_text=True)
+    posted = client.post(
+        "/rate/staff/s03", data={**fields, **hidden_fields(stale.get_data(as_text=True))}
+    )
+    assert posted.status_code == 303
+    assert [v[2] for v in kiosk_votes_since(hall, kiosk, before, 2)] == [None, "kiosk_repeat"]
 
 
 def test_a_missing_line_is_asked_for_with_the_other_choices_kept(client):
@@ -163,7 +272,7 @@ def test_the_ticket_from_a_windows_qr_code_is_kept_unless_anonymous(client, hall
     pick = client.get(scanned.headers["Location"]).get_data(as_text=True)
     assert "/rate/staff/s02?window=w02&amp;ticket=A017" in pick
     assert rate(client, "s02", "?window=w02&ticket=A017", anonymous="0").status_code == 303
-    client.get("/reset")
+    kiosk.next_citizen()
     assert rate(client, "s02", "?window=w02&ticket=A018", anonymous="1").status_code == 303
 
     wait_until(lambda: len(hall.kiosk_votes()) == before + 2, message="both votes at the hub")

@@ -20,7 +20,7 @@ from hub.broker import free_port
 from hub.complaints import record_progress
 from hub.service import HubService
 from kiosk.service import KioskService
-from tests.hall import wait_until
+from tests.hall import query, wait_until
 from tests.kiosk_hall import HOSTILE_NAME, KioskHall, start_hub, start_kiosk
 
 CHROMIUM = "/usr/bin/chromium"
@@ -57,10 +57,17 @@ def hub(hall: KioskHall) -> Iterator[HubService]:
 
 
 @pytest.fixture(scope="module")
-def kiosk(hall: KioskHall, hub: HubService) -> Iterator[KioskService]:
+def kiosk_service(hall: KioskHall, hub: HubService) -> Iterator[KioskService]:
     kiosk = start_kiosk(hall, 1, hub_url=hub.api_url)
     yield kiosk
     kiosk.stop()
+
+
+@pytest.fixture
+def kiosk(kiosk_service: KioskService) -> KioskService:
+    """The module's kiosk, with a new citizen in front of it."""
+    kiosk_service.next_citizen()
+    return kiosk_service
 
 
 @pytest.fixture
@@ -157,6 +164,56 @@ def test_idle_reset_forgets_a_half_finished_rating(page, hall, hub):
         page.goto(f"{impatient.url}/rate/staff/s01")
         assert checked_levels(page) == {}
         assert votes_for(hall, "s01") == []
+    finally:
+        impatient.stop()
+
+
+def notice(page: Page) -> str | None:
+    """The key of the notice the page shows, if any."""
+    found = page.query_selector("[data-notice]")
+    return found.get_attribute("data-notice") if found else None
+
+
+def test_home_does_not_reset_the_citizen_and_a_repeat_is_kept_filtered(page, hall, hub):
+    # A kiosk of its own with a short idle time, so the test can wait for the reset.
+    impatient = start_kiosk(hall, 2, hub_url=hub.api_url, idle_reset_s=6)
+
+    def stored() -> list[tuple]:
+        """(filter rule, counted) of each vote for s99 (whom no other test rates) from it."""
+        return query(
+            hall.database,
+            "SELECT filter_rule, counted FROM votes WHERE device = 'kiosk-02' AND staff = 's99'"
+            " ORDER BY rowid",
+        )
+
+    def rate_s99(level: int = 1) -> tuple[str | None, str | None]:
+        """Rate s99 (by default "very dissatisfied"); the notices of the form and thank-you."""
+        page.goto(f"{impatient.url}/rate/staff/s99")
+        ahead = notice(page)
+        rate(page, {"attitude": level, "efficiency": level, "style": level})
+        page.click("button[type=submit]")
+        page.wait_for_selector("[data-reference]")
+        return ahead, notice(page)
+
+    try:
+        assert rate_s99() == (None, None)
+        page.click(".thanks a.button")  # 首页
+        page.wait_for_url(f"{impatient.url}/")
+        assert rate_s99() == ("rate.repeat_ahead", "rate.repeat_saved")
+        assert "不重复计入统计" in page.inner_text("[data-notice]")
+        page.click(".thanks a.button")
+        page.wait_for_url(f"{impatient.url}/")
+        wait_until(lambda: len(stored()) == 2, message="both votes at the hub")
+        assert stored() == [(None, 1), ("kiosk_repeat", 0)]
+
+        # Nobody touches the screen: the home page's idle timer ends the citizen's session.
+        assert page.get_attribute("body", "data-idle") == "6"
+        page.wait_for_selector("body[data-idle='0']", state="attached", timeout=30_000)
+        # Satisfied: a third dissatisfied vote from this kiosk within minutes would be the
+        # hub's kiosk_burst, whoever cast it.
+        assert rate_s99(4) == (None, None)
+        wait_until(lambda: len(stored()) == 3, message="the new citizen's vote at the hub")
+        assert stored() == [(None, 1), ("kiosk_repeat", 0), (None, 1)]
     finally:
         impatient.stop()
 

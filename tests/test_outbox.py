@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from device_agent.errors import OutboxFull
-from device_agent.outbox import Outbox
-from device_agent.protocol import Vote, decode_vote
-from device_agent.storage import open_database, write_transaction
+from device_agent.errors import OutboxError, OutboxFull
+from device_agent.outbox import MIGRATIONS, Outbox
+from device_agent.protocol import ENVELOPE_ID, Vote, decode_vote
+from device_agent.storage import migrate, open_database, write_transaction
 
 DEVICE = "w01-eval"
+EPOCH = re.compile(r"[a-z2-7]{8}")
 
 
 def cast(outbox: Outbox, level: int = 5) -> Vote:
@@ -51,8 +53,9 @@ def path(tmp_path: Path) -> Path:
 def test_a_vote_is_in_the_file_when_add_returns(path: Path):
     outbox = Outbox(path, device=DEVICE)
     vote = cast(outbox, level=2)
+    assert EPOCH.fullmatch(outbox.epoch)
     # Read by a connection of its own while the outbox is still open: committed, not pending.
-    assert rows(path) == [(1, "w01-eval-000000000001")]
+    assert rows(path) == [(1, f"w01-eval-{outbox.epoch}-000000000001")]
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     (body,) = conn.execute("SELECT body FROM outbox WHERE id = ?", (vote.id,)).fetchone()
     conn.close()
@@ -79,9 +82,14 @@ def test_sequence_numbers_survive_a_reopen_and_never_repeat(path: Path):
 
     reopened = Outbox(path, device=DEVICE)
     assert reopened.depth == 0
+    assert reopened.epoch == outbox.epoch  # the file keeps its epoch
     later = [cast(reopened) for _ in range(2)]
     assert [v.seq for v in later] == [4, 5]
-    assert [v.id for v in later] == ["w01-eval-000000000004", "w01-eval-000000000005"]
+    epoch = outbox.epoch
+    assert [v.id for v in later] == [
+        f"w01-eval-{epoch}-000000000004",
+        f"w01-eval-{epoch}-000000000005",
+    ]
     reopened.close()
 
     again = Outbox(path, device=DEVICE)
@@ -91,20 +99,55 @@ def test_sequence_numbers_survive_a_reopen_and_never_repeat(path: Path):
     again.close()
 
 
-def test_a_new_outbox_starts_at_first_seq_and_an_old_one_keeps_counting(path: Path):
-    # A replaced SD card: the new outbox must not reuse the old one's ids.
-    outbox = Outbox(path, device=DEVICE, first_seq=5000)
-    assert cast(outbox).id == f"{DEVICE}-000000005000"
-    assert cast(outbox).seq == 5001
+def test_a_new_outbox_file_numbers_from_1_again_under_a_new_epoch(path: Path):
+    # A replaced SD card, a reflashed device: the file is gone, numbers start again.
+    old_ids: set[str] = set()
+    epochs = []
+    for _ in range(20):
+        outbox = Outbox(path, device=DEVICE)
+        votes = [cast(outbox) for _ in range(3)]
+        assert [v.seq for v in votes] == [1, 2, 3]
+        assert all(ENVELOPE_ID.fullmatch(v.id) for v in votes)
+        assert old_ids.isdisjoint(v.id for v in votes)
+        old_ids |= {v.id for v in votes}
+        epochs.append(outbox.epoch)
+        outbox.close()
+        for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            name.unlink(missing_ok=True)
+    assert len(set(epochs)) == 20
+
+
+def test_an_outbox_of_the_old_format_gets_an_epoch_and_keeps_its_waiting_records(path: Path):
+    # An outbox written before epochs: schema version 1, ids {device}-{seq}.
+    db = open_database(path)
+    migrate(db, MIGRATIONS[:1])
+    with write_transaction(db) as conn:
+        conn.execute("UPDATE counter SET value = 41 WHERE name = 'seq'")
+        conn.execute(
+            "INSERT INTO outbox (seq, id, kind, body, created_at) VALUES (41, ?, 'vote', ?, 0)",
+            (f"{DEVICE}-000000000041", json.dumps({"id": f"{DEVICE}-000000000041"})),
+        )
+    db.close()
+
+    outbox = Outbox(path, device=DEVICE)
+    assert EPOCH.fullmatch(outbox.epoch)
+    # The waiting record keeps the id it may already have been sent under.
+    assert [(p.seq, p.id) for p in outbox.oldest(10)] == [(41, f"{DEVICE}-000000000041")]
+    # New records go on counting, in the new form.
+    assert cast(outbox).id == f"{DEVICE}-{outbox.epoch}-000000000042"
     outbox.close()
-    # Opening it again, with any first_seq, goes on from where it is.
-    for first_seq in (1, 9000):
-        again = Outbox(path, device=DEVICE, first_seq=first_seq)
-        assert again.oldest(1)[0].seq == 5000
-        again.close()
-    again = Outbox(path, device=DEVICE, first_seq=9000)
-    assert cast(again).seq == 5002
+    again = Outbox(path, device=DEVICE)
+    assert again.epoch == outbox.epoch
     again.close()
+
+
+def test_an_outbox_whose_epoch_was_edited_is_refused(path: Path):
+    Outbox(path, device=DEVICE).close()
+    db = open_database(path)
+    db.execute("UPDATE identity SET value = 'Not An Epoch!' WHERE name = 'epoch'")
+    db.close()
+    with pytest.raises(OutboxError, match="no valid epoch"):
+        Outbox(path, device=DEVICE)
 
 
 def test_a_failed_build_leaves_no_row_and_no_gap(path: Path):
@@ -123,7 +166,10 @@ def test_a_failed_build_leaves_no_row_and_no_gap(path: Path):
 def test_stored_receipts_delete_and_unknown_ids_are_ignored(path: Path):
     outbox = Outbox(path, device=DEVICE)
     votes = [cast(outbox) for _ in range(4)]
-    assert outbox.receipted([votes[1].id, votes[3].id, "w01-eval-000000009999"]) == [2, 4]
+    assert outbox.receipted([votes[1].id, votes[3].id, "w01-eval-abcdefgh-000000009999"]) == [
+        2,
+        4,
+    ]
     assert rows(path) == [(1, votes[0].id), (3, votes[2].id)]
     # A receipt that arrives twice (the hub re-receipts resends) changes nothing.
     assert outbox.receipted([votes[1].id]) == []
@@ -171,7 +217,7 @@ def test_the_limit_refuses_new_records_and_keeps_the_earlier_ones(path: Path):
     assert [p.id for p in reopened.oldest(10)] == [
         votes[1].id,
         votes[2].id,
-        "w01-eval-000000000004",
+        f"w01-eval-{reopened.epoch}-000000000004",
     ]
     reopened.close()
 
@@ -187,7 +233,7 @@ def test_oldest_skips_records_in_flight(path: Path):
     assert pending is not None
     body = json.loads(pending.payload("2026-11-22T09:20:00.000+08:00"))
     assert body["sent"] == "2026-11-22T09:20:00.000+08:00"
-    assert body["id"] == "w01-eval-000000000003"
+    assert body["id"] == f"w01-eval-{outbox.epoch}-000000000003"
     outbox.close()
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from device_agent.errors import ProtocolError
 from device_agent.protocol import (
+    ENVELOPE_ID,
     MAX_PAYLOAD_BYTES,
     Receipt,
     ServiceEvent,
@@ -211,9 +212,12 @@ def test_a_vote_survives_encoding_and_decoding():
     assert again == Vote(**{**{f: getattr(vote, f) for f in Vote.__slots__}, "sent": again.sent})
 
 
-def test_envelope_ids_are_zero_padded_per_device():
-    assert envelope_id(DEVICE, 1042) == VOTE_ID
-    assert envelope_id(DEVICE, 1) < envelope_id(DEVICE, 10)
+def test_envelope_ids_name_the_device_and_its_outbox_and_are_zero_padded():
+    assert envelope_id(DEVICE, 1042, epoch="k3v9q2ma") == "b01-w03-k3v9q2ma-000000001042"
+    assert envelope_id(DEVICE, 1, epoch="k3v9q2ma") < envelope_id(DEVICE, 10, epoch="k3v9q2ma")
+    # The longest device id, the largest seq: still a valid id of at most 64 characters.
+    longest = envelope_id("d" * 32, 2**63 - 1, epoch="k3v9q2ma")
+    assert len(longest) <= 64 and ENVELOPE_ID.fullmatch(longest)
 
 
 @pytest.mark.parametrize("comment", ["", "x" * 500, "满" * 500])

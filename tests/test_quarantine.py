@@ -187,12 +187,13 @@ def test_an_agent_rejected_by_the_hub_keeps_the_vote_aside_with_the_reason(
     assert stranger.agent.outbox.depth == 0
     assert hall.stored_votes() == []
     rows = query(stranger.agent.config.outbox.path, "SELECT id, reason FROM rejected")
-    assert rows == [("w04-eval-000000000001", "device: unknown device 'w04-eval'")]
+    ident = f"w04-eval-{stranger.agent.outbox.epoch}-000000000001"
+    assert rows == [(ident, "device: unknown device 'w04-eval'")]
     assert hall.quarantined() == [
         (
             f"hallrate/{hall.id}/device/w04-eval/vote",
             "w04-eval",
-            "w04-eval-000000000001",
+            ident,
             "device: unknown device 'w04-eval'",
             1,
         )

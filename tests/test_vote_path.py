@@ -9,7 +9,7 @@ import pytest
 
 from device_agent.protocol import format_time, parse_time
 from device_agent.topics import DeviceTopic, Topics
-from tests.hall import Hall, get_json, wait_until
+from tests.hall import Hall, get_json, query, wait_until
 from tests.thirdparty import vote_payload
 
 
@@ -26,9 +26,53 @@ def test_press_is_stored_and_receipt_clears_outbox(hall, start_hub, start_agent)
     window.press(27)  # level 4
 
     votes = wait_until(hall.stored_votes, message="the vote in the hub's database")
-    assert votes == [("w01-eval-000000000001", "w01-eval", 4, "w01", "s01")]
+    epoch = window.agent.outbox.epoch
+    assert votes == [(f"w01-eval-{epoch}-000000000001", "w01-eval", 4, "w01", "s01")]
     wait_until(lambda: window.agent.outbox.depth == 0, message="the receipt clearing the outbox")
     assert window.agent.outbox.delivered == 1
+
+
+def test_a_replaced_sd_card_numbers_from_1_again_and_repeats_no_id(
+    tmp_path, mosquitto, start_hub, start_agent
+):
+    hall = Hall(tmp_path / "hall", mosquitto.port)
+    start_hub(hall)
+    old_card = start_agent(hall, 1)
+    wait_until(lambda: old_card.agent.link.connected, message="agent connected")
+    for n in range(1, 4):
+        old_card.press(17)  # level 5
+        # One at a time: presses closer than the debounce time would be one press.
+        wait_until(lambda n=n: len(hall.stored_votes()) == n, message=f"vote {n} stored")
+    wait_until(lambda: old_card.agent.outbox.delivered == 3, message="the old card's receipts")
+    old_epoch = old_card.agent.outbox.epoch
+    old_card.stop()
+
+    # The card is swapped: the outbox file is gone, the configuration is the same.
+    outbox = hall.root / "outbox-1.sqlite"
+    assert outbox.exists()
+    for name in (
+        outbox,
+        outbox.with_name("outbox-1.sqlite-wal"),
+        outbox.with_name("outbox-1.sqlite-shm"),
+    ):
+        name.unlink(missing_ok=True)
+    new_card = start_agent(hall, 1)
+    wait_until(lambda: new_card.agent.link.connected, message="the new card connected")
+    for n in range(4, 7):
+        new_card.press(23)  # level 2: other content under the same record numbers
+        wait_until(lambda n=n: len(hall.stored_votes()) == n, message=f"vote {n} stored")
+    wait_until(lambda: new_card.agent.outbox.delivered == 3, message="the new card's receipts")
+    new_epoch = new_card.agent.outbox.epoch
+    assert new_epoch != old_epoch
+
+    # Every vote of both cards is stored once, as its own record, and none conflicts.
+    stored = query(hall.database, "SELECT id, seq, level FROM votes ORDER BY rowid")
+    assert stored == [
+        *[(f"w01-eval-{old_epoch}-{seq:012d}", seq, 5) for seq in (1, 2, 3)],
+        *[(f"w01-eval-{new_epoch}-{seq:012d}", seq, 2) for seq in (1, 2, 3)],
+    ]
+    assert query(hall.database, "SELECT id FROM vote_conflicts") == []
+    assert hall.quarantined() == []
 
 
 def test_a_device_clock_days_behind_is_corrected_by_its_sent_time_and_flagged(

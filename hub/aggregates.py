@@ -5,7 +5,7 @@ each level, the total, the dissatisfied votes (levels 1–2), the filtered
 presses and the voided votes. It is kept incrementally: :func:`apply` runs
 inside the store's transaction and adds every vote stored since the last
 call (the ``count_marks`` high-water mark on the votes' arrival order), so no
-query rescans history on the hot path. :func:`rebuild` recomputes the same
+query rescans history on the hot path. ``hub.rebuild`` recomputes the same
 numbers from the raw votes; both go through :func:`tally`, and a test checks
 them against an independent recount.
 
@@ -204,39 +204,42 @@ def apply(conn: sqlite3.Connection, attribution: Attribution, calendar: Calendar
         return Tally()
     result = tally((r[1:] for r in rows), attribution, calendar)
     write_deltas(conn, result.deltas)
-    conn.execute(
-        "INSERT INTO count_marks (name, last_rowid) VALUES (?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET last_rowid = excluded.last_rowid",
-        (MARK, rows[-1][0]),
-    )
+    write_mark(conn, rows[-1][0])
     return result
 
 
-def all_vote_rows(conn: sqlite3.Connection, *, up_to: int | None = None) -> Iterator[VoteRow]:
-    """Every stored vote as a :data:`VoteRow`, in arrival order (a cursor, not a list)."""
+def counted_up_to(conn: sqlite3.Connection) -> int:
+    """The rowid of the last vote in the counts (the ``count_marks`` high-water mark)."""
+    row = conn.execute("SELECT last_rowid FROM count_marks WHERE name = ?", (MARK,)).fetchone()
+    return row[0] if row else 0
+
+
+def write_mark(conn: sqlite3.Connection, last_rowid: int) -> None:
+    """Record that the counts hold every vote up to ``last_rowid``."""
+    conn.execute(
+        "INSERT INTO count_marks (name, last_rowid) VALUES (?, ?)"
+        " ON CONFLICT (name) DO UPDATE SET last_rowid = excluded.last_rowid",
+        (MARK, last_rowid),
+    )
+
+
+def all_vote_rows(
+    conn: sqlite3.Connection, *, after: int = 0, up_to: int | None = None
+) -> Iterator[VoteRow]:
+    """The stored votes after rowid ``after`` (up to ``up_to``) as :data:`VoteRow` s, in order.
+
+    A cursor, not a list.
+    """
     sql = (
         "SELECT v.window, v.staff, v.level, v.counted, v.cast_at,"
         " EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = v.id) FROM votes v"
+        " WHERE v.rowid > ?"
     )
-    params: tuple[Any, ...] = ()
+    params: tuple[Any, ...] = (after,)
     if up_to is not None:
-        sql += " WHERE v.rowid <= ?"
-        params = (up_to,)
+        sql += " AND v.rowid <= ?"
+        params = (after, up_to)
     yield from conn.execute(sql + " ORDER BY v.rowid", params)
-
-
-@dataclass(frozen=True, slots=True)
-class RebuildReport:
-    """What a rebuild found: rows written, and rows whose kept numbers were different."""
-
-    rows: int
-    changed: list[CountKey]
-    votes: int
-
-    @property
-    def identical(self) -> bool:
-        """True when the incremental counts were already exactly the recount."""
-        return not self.changed
 
 
 def read_counts(conn: sqlite3.Connection) -> dict[CountKey, tuple[int, ...]]:
@@ -248,25 +251,6 @@ def read_counts(conn: sqlite3.Connection) -> dict[CountKey, tuple[int, ...]]:
         if any(values):
             found[(row[0], row[1], row[2])] = values
     return found
-
-
-def rebuild(
-    conn: sqlite3.Connection, attribution: Attribution, calendar: Calendar
-) -> RebuildReport:
-    """Recompute every count from the raw votes, inside the caller's transaction."""
-    last = conn.execute("SELECT coalesce(max(rowid), 0), count(*) FROM votes").fetchone()
-    fresh = tally(all_vote_rows(conn, up_to=last[0]), attribution, calendar)
-    wanted = {key: tuple(values) for key, values in fresh.deltas.items() if any(values)}
-    kept = read_counts(conn)
-    changed = sorted(key for key in set(wanted) | set(kept) if wanted.get(key) != kept.get(key))
-    conn.execute("DELETE FROM counts")
-    write_deltas(conn, {key: list(values) for key, values in wanted.items()})
-    conn.execute(
-        "INSERT INTO count_marks (name, last_rowid) VALUES (?, ?)"
-        " ON CONFLICT (name) DO UPDATE SET last_rowid = excluded.last_rowid",
-        (MARK, last[0]),
-    )
-    return RebuildReport(rows=len(wanted), changed=changed, votes=last[1])
 
 
 def dissatisfied(conn: sqlite3.Connection, staff: str, period: str) -> int:

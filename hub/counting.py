@@ -9,28 +9,25 @@ vote that reaches its threshold is stored — or neither does.
 from __future__ import annotations
 
 import sqlite3
+import sys
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import sqlite_utils
+
 from device_agent.protocol import format_time
 from hub import aggregates
-from hub.aggregates import Attribution, RebuildReport
+from hub.aggregates import Attribution
 from hub.config import HubConfig
 from hub.forwarding import Outbox
 from hub.periods import Calendar
-from hub.rules import HubRules, rejudge
+from hub.rebuild import Pacing, Progress, Rebuilt, rebuild
+from hub.rules import HubRules
 from hub.warnings import WarningEngine
 
-
-@dataclass(frozen=True, slots=True)
-class Rebuilt:
-    """The outcome of a rebuild: the counts' report and the warnings it moved."""
-
-    counts: RebuildReport
-    warnings_changed: list[str]
-    verdicts_changed: list[str]
+PROGRESS_S = 5.0  # seconds between progress lines of a long rebuild
 
 
 class Counting:
@@ -69,19 +66,20 @@ class Counting:
             }
             self.engine.review(conn, self.engine.crossed(conn, increases))
 
-    def rebuild(self, conn: sqlite3.Connection, *, by: str = "rebuild") -> Rebuilt:
-        """Judge every vote again, recompute every count from the raw votes, align warnings."""
-        verdicts = rejudge(conn, self.rules)
-        report = aggregates.rebuild(conn, self.attribution, self.calendar)
-        staff_periods = {
-            (row[0], row[1])
-            for row in conn.execute(
-                "SELECT subject, period FROM counts WHERE scope = 'staff' AND grain != 'day'"
-                " UNION SELECT staff, period FROM warnings"
-            )
-        }
-        changed = self.engine.review(conn, staff_periods, by=by, cause={"rebuild": True})
-        return Rebuilt(report, changed, verdicts)
+    def rebuild(
+        self,
+        db: sqlite_utils.Database,
+        *,
+        by: str = "rebuild",
+        pacing: Pacing | None = None,
+        progress: Progress | None = None,
+    ) -> Rebuilt:
+        """Judge every vote again, recount from the raw votes, align warnings (``hub.rebuild``).
+
+        Opens its own short transactions on ``db`` (not in a transaction), so
+        it can run beside a hub that keeps ingesting.
+        """
+        return rebuild(db, self, by=by, pacing=pacing, progress=progress)
 
     def summary(self, conn: sqlite3.Connection) -> dict[str, Any]:
         """The hall's current numbers for central: today, this month, this year."""
@@ -126,15 +124,25 @@ class Counting:
         }
 
 
-def rebuild_database(config: HubConfig) -> int:
-    """``hallrate hub rebuild``: recount a hub's database and report what differed."""
-    from device_agent.storage import write_transaction
+def rebuild_database(config: HubConfig, *, pacing: Pacing | None = None) -> int:
+    """``hallrate hub rebuild``: rebuild a hub's database beside its running hub; report."""
+    from hub.errors import StateError
     from hub.store import Store
 
     store = Store(config.database)
+    shown = {"at": time.monotonic()}
+
+    def progress(phase: str, done: int) -> None:
+        # A line every few seconds, so a long rebuild shows it is moving.
+        if time.monotonic() - shown["at"] >= PROGRESS_S:
+            shown["at"] = time.monotonic()
+            print(f"  {phase}: {done:,}", file=sys.stderr, flush=True)
+
     try:
-        with write_transaction(store.db) as conn:
-            rebuilt = Counting(config).rebuild(conn)
+        rebuilt = Counting(config).rebuild(store.db, pacing=pacing, progress=progress)
+    except StateError as exc:
+        print(f"hub rebuild: {exc}", file=sys.stderr)
+        return 1
     finally:
         store.close()
     report = rebuilt.counts
@@ -150,4 +158,15 @@ def rebuild_database(config: HubConfig) -> int:
     print(f"warnings changed: {len(rebuilt.warnings_changed)}")
     for ident in rebuilt.warnings_changed:
         print(f"  {ident}")
+    reads = sum(p.reads for p in rebuilt.phases)
+    writes = sum(p.writes for p in rebuilt.phases)
+    print(
+        f"took {rebuilt.seconds:.1f} s in {reads} read and {writes} write transactions;"
+        f" the longest held the write lock {rebuilt.longest_hold_s * 1000:.0f} ms"
+    )
+    for phase in rebuilt.phases:
+        print(
+            f"  {phase.name}: {phase.seconds:.1f} s, {phase.reads} reads, {phase.writes} writes,"
+            f" longest write {phase.longest_hold_s * 1000:.0f} ms"
+        )
     return 0

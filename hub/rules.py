@@ -17,6 +17,7 @@ an event received no later), so it is the same at ingest and at a rebuild.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -232,39 +233,70 @@ class HubRules:
         return format_time(start.astimezone(UTC))
 
 
-REJUDGE_CHUNK = 5000
+REJUDGE_CHUNK = 2000
 
 
-def rejudge(conn: sqlite3.Connection, rules: HubRules) -> list[str]:
-    """Judge every stored vote again, in arrival order; returns the ids whose verdict moved.
+@dataclass(frozen=True, slots=True)
+class Rejudged:
+    """One chunk of :func:`rejudge`: how far it judged, and the votes whose verdict moved.
 
-    Runs inside the caller's transaction (``hub rebuild``), before the counts
-    are recomputed. A vote a device rule filtered keeps that rule.
+    Every vote up to ``last`` (a rowid) has been judged; ``moved`` pairs each
+    changed vote with whether it counted before. ``finished`` is true when no
+    stored vote was left after ``last``; ``stopped`` when a judge-only pass
+    stopped before a vote whose verdict would move.
     """
-    changed: list[str] = []
-    last = 0
-    while True:
-        rows = conn.execute(
-            "SELECT rowid, id, device, channel, window, staff, ticket, level, cast_at,"
-            " received_at, hub_rule, counted FROM votes"
-            " WHERE rowid > ? AND filter_rule IS NULL ORDER BY rowid LIMIT ?",
-            (last, REJUDGE_CHUNK),
-        ).fetchall()
-        if not rows:
-            return changed
-        for row in rows:
-            rowid, ident, *fields, hub_rule, counted = row
-            candidate = Candidate(ident, *fields, rowid=rowid)
-            verdict = rules.judge(conn, candidate)
-            rule = verdict.rule if verdict else None
-            if rule != hub_rule or counted != (verdict is None):
-                changed.append(ident)
-                conn.execute(
-                    "UPDATE votes SET hub_rule = ?, hub_rule_version = ?, counted = ?"
-                    " WHERE rowid = ?",
-                    (rule, verdict.version if verdict else None, int(verdict is None), rowid),
-                )
-        last = rows[-1][0]
+
+    last: int
+    moved: list[tuple[Candidate, bool]]
+    finished: bool
+    stopped: bool = False
+
+
+def rejudge(
+    conn: sqlite3.Connection,
+    rules: HubRules,
+    *,
+    after: int = 0,
+    limit: int = REJUDGE_CHUNK,
+    write: bool = True,
+    enough: Callable[[], bool] = lambda: False,
+) -> Rejudged:
+    """Judge again, in arrival order, up to ``limit`` stored votes after rowid ``after``.
+
+    ``hub rebuild`` calls this chunk after chunk, each in a short transaction
+    of its own, so ingest never waits long for the write lock. With ``write``
+    it stores every moved verdict (in the caller's write transaction) and
+    stops early once ``enough()`` says the transaction has held the lock long
+    enough; without it (a read transaction) it only looks, and stops before
+    the first vote whose verdict would move, so that vote is judged again
+    where the change can be written. A vote a device rule filtered keeps that
+    rule.
+    """
+    rows = conn.execute(
+        "SELECT rowid, id, device, channel, window, staff, ticket, level, cast_at,"
+        " received_at, hub_rule, counted FROM votes"
+        " WHERE rowid > ? AND filter_rule IS NULL ORDER BY rowid LIMIT ?",
+        (after, limit),
+    ).fetchall()
+    last = after
+    moved: list[tuple[Candidate, bool]] = []
+    for n, row in enumerate(rows):
+        rowid, ident, *fields, hub_rule, counted = row
+        candidate = Candidate(ident, *fields, rowid=rowid)
+        verdict = rules.judge(conn, candidate)
+        rule = verdict.rule if verdict else None
+        if rule != hub_rule or counted != (verdict is None):
+            if not write:
+                return Rejudged(last, moved, finished=False, stopped=True)
+            moved.append((candidate, bool(counted)))
+            conn.execute(
+                "UPDATE votes SET hub_rule = ?, hub_rule_version = ?, counted = ? WHERE rowid = ?",
+                (rule, verdict.version if verdict else None, int(verdict is None), rowid),
+            )
+        last = rowid
+        if write and n + 1 < len(rows) and enough():
+            return Rejudged(last, moved, finished=False)
+    return Rejudged(last, moved, finished=len(rows) < limit)
 
 
 def _accepted(conn: sqlite3.Connection, vote_id: str) -> bool:

@@ -14,14 +14,17 @@ from pathlib import Path
 
 from device_agent.protocol import Vote, envelope_id, format_time, parse_time
 from device_agent.storage import write_transaction
-from hub.appeals import Voided, void_vote
+from hub.appeals import Accepted, Voided, accept_vote, void_vote
 from hub.config import HubConfig, load_hub_config
 from hub.counting import Counting
+from hub.rebuild import Pacing
 from hub.store import Batch, Store, StoredVote
 from tests.hall import Hall, query
 from tests.kiosk_hall import KioskHall
 
 _seq = itertools.count(1)
+# A rebuild that does not rest between its transactions: nothing else writes in these tests.
+NO_PAUSE = Pacing(pause_s=0)
 
 
 def make_vote(
@@ -90,6 +93,11 @@ class CountingHub:
         """Void a vote on appeal."""
         with write_transaction(self.store.db) as conn:
             return void_vote(conn, self.counting, vote_id, reason=reason, by=by)
+
+    def accept(self, vote_id: str, by: str = "office") -> Accepted:
+        """Accept a vote the hub held."""
+        with write_transaction(self.store.db) as conn:
+            return accept_vote(conn, self.counting, vote_id, by=by)
 
     def warnings(self, *, standing: bool = False) -> dict[str, tuple]:
         """``id -> (level, period, count, status, withdrawn, superseded_by)``."""

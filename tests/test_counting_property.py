@@ -11,31 +11,21 @@ independent brute-force recount of the raw ``votes`` table gives.
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from device_agent.protocol import Vote, VoteFilter, format_time
 from device_agent.storage import write_transaction
-from hub.aggregates import COUNT_COLUMNS
 from hub.errors import StateError
+from hub.rebuild import Pacing
+from hub.store import Batch, Store
 from tests.hall import query
-from tests.stored_votes import counting_hub, make_vote
+from tests.recount import RULES, SHANGHAI, THRESHOLDS, kept, recount
+from tests.stored_votes import NO_PAUSE, counting_hub, make_vote
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-# Small thresholds, so a few dozen votes cross them, in both grains.
-RULES = (
-    "[warnings]\n"
-    '[[warnings.rules]]\nlevel = "III"\nmonthly = 2\nyearly = 4\naction = "告诫"\n'
-    '[[warnings.rules]]\nlevel = "II"\nmonthly = 3\nyearly = 6\naction = "谈话"\n'
-    '[[warnings.rules]]\nlevel = "I"\nmonthly = 5\nyearly = 8\naction = "诫勉"\n'
-)
-THRESHOLDS = {"III": (2, 4), "II": (3, 6), "I": (5, 8)}
-ORDER = ("III", "II", "I")
 # Instants in the hall's time zone on both sides of month and year ends.
 MOMENTS = [
     datetime(2026, 11, 30, 23, 59, 59, 999000, tzinfo=SHANGHAI),
@@ -48,7 +38,6 @@ MOMENTS = [
     datetime(2027, 2, 1, 0, 0, 0, 1000, tzinfo=SHANGHAI),
 ]
 OFFSETS = [UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-5))]
-WINDOW_DEPARTMENT = "civil"
 _examples = itertools.count()
 _HUB_RULED = "SELECT 1 FROM votes WHERE hub_rule IS NOT NULL"
 
@@ -113,62 +102,6 @@ def _dims(level: int) -> dict[str, int]:
     return {"attitude": level, "efficiency": min(5, level + 1), "style": 5}
 
 
-def recount(database):
-    """Counts and standing warnings from the raw votes, independently of hub.aggregates."""
-    voided = {r[0] for r in query(database, "SELECT vote_id FROM vote_voids")}
-    counts: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNT_COLUMNS))
-    dissatisfied: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for ident, window, staff, level, counted, cast_at in query(
-        database, "SELECT id, window, staff, level, counted, cast_at FROM votes ORDER BY rowid"
-    ):
-        local = datetime.fromisoformat(cast_at).astimezone(SHANGHAI)
-        periods = [local.strftime("%Y-%m-%d"), local.strftime("%Y-%m"), local.strftime("%Y")]
-        subjects = [("hall", "hall")]
-        if window or staff:
-            subjects.append(("department", WINDOW_DEPARTMENT))
-        if window:
-            subjects.append(("window", window))
-        if staff:
-            subjects.append(("staff", staff))
-        for scope, subject in subjects:
-            for period in periods:
-                row = counts[(scope, subject, period)]
-                if not counted:
-                    row[COUNT_COLUMNS.index("filtered")] += 1
-                elif ident in voided:
-                    row[COUNT_COLUMNS.index("voided")] += 1
-                else:
-                    row[level - 1] += 1
-                    row[COUNT_COLUMNS.index("total")] += 1
-                    row[COUNT_COLUMNS.index("dissatisfied")] += level <= 2
-        if staff and counted and ident not in voided and level <= 2:
-            for period in periods[1:]:
-                dissatisfied[(staff, period)].append(ident)
-    standing = {}
-    for (staff, period), votes in dissatisfied.items():
-        grain = 0 if len(period) == 7 else 1
-        holding = [lvl for lvl in ORDER if len(votes) >= THRESHOLDS[lvl][grain]]
-        for lvl in holding:
-            top = holding[-1]
-            standing[f"{staff}-{lvl}-{period}"] = None if lvl == top else f"{staff}-{top}-{period}"
-    return {k: tuple(v) for k, v in counts.items() if any(v)}, standing, dissatisfied
-
-
-def kept(database, hall_id):
-    names = ", ".join(COUNT_COLUMNS)
-    counts = {
-        (scope, "hall" if scope == "hall" else subject, period): tuple(values)
-        for scope, subject, period, *values in query(
-            database, f"SELECT scope, subject, period, {names} FROM counts"
-        )
-        if any(values)
-    }
-    standing = dict(
-        query(database, "SELECT id, superseded_by FROM warnings WHERE withdrawn_at IS NULL")
-    )
-    return counts, standing
-
-
 @settings(
     max_examples=150,
     deadline=None,
@@ -212,10 +145,116 @@ def test_counts_and_warnings_equal_a_recount_from_raw_votes(tmp_path, specs, ste
         for (ident,) in query(database, "SELECT id FROM warnings WHERE withdrawn_at IS NOT NULL"):
             assert ident not in want_standing
         event(f"held or filtered by the hub: {min(len(query(database, _HUB_RULED)), 3)}+")
-        with write_transaction(hub.store.db) as conn:
-            rebuilt = hub.counting.rebuild(conn)
+        rebuilt = hub.counting.rebuild(hub.store.db, pacing=NO_PAUSE)
         # A rebuild judges every vote again with the same rules, and agrees with ingest.
         assert rebuilt.verdicts_changed == []
         assert rebuilt.counts.identical
     finally:
+        hub.close()
+
+
+during_step = st.one_of(step, st.tuples(st.just("accept"), st.integers(0, 9)))
+drift_step = st.one_of(
+    # A vote's verdict flipped in the table (as a change of rules would leave it).
+    st.tuples(st.just("verdict"), st.integers(0, 39)),
+    # Counts that went wrong: a staff member's numbers inflated, a window's rows lost.
+    st.tuples(st.just("counts"), st.sampled_from(["s01", "s02", "w01"])),
+)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    specs=st.lists(vote_spec, min_size=40, max_size=40),
+    before=st.lists(step, min_size=1, max_size=6),
+    uncounted=st.lists(st.integers(0, 39), max_size=6),
+    drift=st.lists(drift_step, max_size=3),
+    during=st.lists(st.tuples(st.integers(0, 4), during_step), min_size=1, max_size=10),
+    chunk=st.integers(1, 6),
+)
+def test_a_rebuild_while_votes_arrive_and_are_voided_ends_at_the_recount(
+    tmp_path, specs, before, uncounted, drift, during, chunk
+):
+    """Between any two transactions of a rebuild, ingest stores, managers void, the office accepts.
+
+    The rebuild works in chunks of a few votes here, so every phase takes
+    several transactions and the steps land between them, in every phase.
+    """
+    hub = counting_hub(tmp_path / f"rebuild-{next(_examples)}", extra=RULES, kiosks=1)
+    database = hub.hall.database
+    rebuilder = Store(database)  # the rebuild's own connection, as `hub rebuild` opens it
+    try:
+        pool = build_pool(specs)
+        sent: set[int] = set()
+        accepted: list[str] = []
+
+        def run(action: tuple) -> None:
+            if action[0] == "batch":
+                hub.add(*(pool[i] for i in action[1]))
+                sent.update(action[1])
+            elif action[0] == "accept":  # the n-th vote the hub holds, if any
+                held = query(database, "SELECT id FROM votes WHERE hub_rule = 'closed_period'")
+                if held:
+                    with suppress(StateError):  # held again by another rule: refused
+                        accepted.append(hub.accept(held[action[1] % len(held)][0]).vote_id)
+            elif action[1] in sent:
+                with suppress(StateError):  # voided already: refused
+                    hub.void(pool[action[1]].vote.id, reason=action[2])
+
+        for action in before:
+            run(action)
+        if uncounted:  # stored by a hub whose counting was off
+            bare = Store(database)
+            bare.commit(Batch(votes=[pool[i] for i in uncounted]))
+            bare.close()
+            sent.update(uncounted)
+        with write_transaction(rebuilder.db) as conn:
+            for kind, what in drift:
+                if kind == "verdict" and what in sent:
+                    conn.execute(
+                        "UPDATE votes SET counted = 1 - counted, hub_rule = NULL"
+                        " WHERE id = ? AND filter_rule IS NULL",
+                        (pool[what].vote.id,),
+                    )
+                elif kind == "counts" and what.startswith("s"):
+                    conn.execute(
+                        "UPDATE counts SET total = total + 2, dissatisfied = dissatisfied + 2"
+                        " WHERE subject = ?",
+                        (what,),
+                    )
+                elif kind == "counts":
+                    conn.execute("DELETE FROM counts WHERE subject = ?", (what,))
+        waiting = list(during)
+        phases: set[str] = set()
+
+        def between(phase: str, done: int) -> None:
+            if waiting and waiting[0][0] <= 0:
+                phases.add(phase)
+                run(waiting.pop(0)[1])
+            elif waiting:
+                waiting[0] = (waiting[0][0] - 1, waiting[0][1])
+
+        pacing = Pacing(
+            chunk=chunk, reads=chunk, hold_s=0, pause_s=0, swap_rows=chunk, reviews=chunk
+        )
+        hub.counting.rebuild(rebuilder.db, pacing=pacing, progress=between)
+        for phase in sorted(phases):
+            event(f"a step between transactions of the {phase} phase")
+        event(f"acceptances: {min(len(accepted), 2)}+")
+
+        counts, standing = kept(database, hub.hall.id)
+        want_counts, want_standing, _ = recount(database)
+        assert counts == want_counts
+        assert standing == want_standing
+        # Nothing left to correct: a second rebuild finds the counts exact.
+        again = hub.counting.rebuild(rebuilder.db, pacing=NO_PAUSE)
+        assert again.counts.identical
+        assert again.warnings_changed == []
+        if not accepted:  # an acceptance judges only its own vote, not the later ones
+            assert again.verdicts_changed == []
+    finally:
+        rebuilder.close()
         hub.close()

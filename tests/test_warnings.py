@@ -15,7 +15,7 @@ from hub.periods import checked_period
 from hub.store import Batch, Store
 from hub.warnings import DEFAULT_RULES
 from tests.hall import Hall, query
-from tests.stored_votes import counting_hub, make_vote
+from tests.stored_votes import NO_PAUSE, counting_hub, make_vote
 
 
 @pytest.fixture
@@ -284,8 +284,7 @@ def test_votes_stored_without_counting_are_caught_up_and_rebuild_agrees(hub):
     hub.add(make_vote("2026-11-07T10:00:00+08:00", level=5))
     assert hub.count("staff", "s01", "2026-11") == 10
     assert list(hub.warnings()) == ["s01-III-2026-11"]
-    with write_transaction(hub.store.db) as conn:
-        rebuilt = hub.counting.rebuild(conn)
+    rebuilt = hub.counting.rebuild(hub.store.db, pacing=NO_PAUSE)
     assert rebuilt.counts.identical
     assert rebuilt.warnings_changed == []
 
@@ -295,7 +294,7 @@ def test_rebuild_repairs_counts_that_drifted(hub):
     with write_transaction(hub.store.db) as conn:
         conn.execute("UPDATE counts SET dissatisfied = 3 WHERE scope = 'staff'")
         conn.execute("DELETE FROM counts WHERE scope = 'window'")
-        rebuilt = hub.counting.rebuild(conn)
+    rebuilt = hub.counting.rebuild(hub.store.db, pacing=NO_PAUSE)
     assert not rebuilt.counts.identical
     assert ("window", "w01", "2026-11") in rebuilt.counts.changed
     assert hub.count("staff", "s01", "2026-11") == 10

@@ -165,8 +165,9 @@ def rebuild_database(config: HubConfig, *, pacing: Pacing | None = None) -> int:
         f" the longest held the write lock {rebuilt.longest_hold_s * 1000:.0f} ms"
     )
     for phase in rebuilt.phases:
+        longest = f", longest {phase.longest_hold_s * 1000:.0f} ms" if phase.writes else ""
         print(
-            f"  {phase.name}: {phase.seconds:.1f} s, {phase.reads} reads, {phase.writes} writes,"
-            f" longest write {phase.longest_hold_s * 1000:.0f} ms"
+            f"  {phase.name}: {phase.seconds:.1f} s, {phase.reads} reads, {phase.writes} writes"
+            + longest
         )
     return 0

@@ -216,3 +216,4 @@ def test_hub_rebuild_reports_identical_counts(hub, capsys):
     out = capsys.readouterr().out
     assert "from 12 votes: identical to the kept counts" in out
     assert "warnings changed: 0" in out
+    assert "write transactions; the longest held the write lock" in out

@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import bisect
 import fcntl
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import sqlite_utils
 
@@ -55,6 +57,8 @@ if TYPE_CHECKING:
     from hub.rules import Candidate
 
 PHASES = ("judge", "catch up", "recount", "compare", "swap", "warnings")
+NICENESS = 10  # how much lower a rebuild's CPU priority is than the hub's
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +214,31 @@ def rebuild(
     return Rebuilt(
         report, list(dict.fromkeys(changed)), verdicts, [pacer.phases[p] for p in PHASES]
     )
+
+
+def below_the_hub(work: Callable[[], T]) -> T:
+    """Run ``work`` in a thread of lower CPU priority, so a busy CPU serves ingest first.
+
+    Linux keeps a niceness per thread: the caller's own priority is untouched.
+    """
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        with suppress(OSError):  # no such thing here: run at the usual priority
+            os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
+        try:
+            outcome.append(work())
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+
+    # A daemon: Ctrl-C ends the process, and SQLite rolls back the open transaction.
+    thread = threading.Thread(target=run, name="hub-rebuild", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 @contextmanager

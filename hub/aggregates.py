@@ -226,10 +226,7 @@ def write_mark(conn: sqlite3.Connection, last_rowid: int) -> None:
 def all_vote_rows(
     conn: sqlite3.Connection, *, after: int = 0, up_to: int | None = None
 ) -> Iterator[VoteRow]:
-    """The stored votes after rowid ``after`` (up to ``up_to``) as :data:`VoteRow` s, in order.
-
-    A cursor, not a list.
-    """
+    """The votes after rowid ``after`` (up to ``up_to``), in arrival order, as a cursor."""
     sql = (
         "SELECT v.window, v.staff, v.level, v.counted, v.cast_at,"
         " EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = v.id) FROM votes v"

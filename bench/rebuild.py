@@ -18,6 +18,7 @@ The machine is shared: read the figures as rough. The last line is
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -117,6 +118,20 @@ def fill(config_path: Path, votes: int) -> float:
     return votes / (time.perf_counter() - start)
 
 
+def misjudge(database: Path, every: int) -> None:
+    """Flip the verdict of every ``every``-th vote, leaving the counts as they were."""
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        conn.execute(
+            "UPDATE votes SET counted = 1 - counted,"
+            " hub_rule = CASE WHEN counted = 1 THEN 'ticket_repeat' END"
+            " WHERE rowid % ? = 0 AND filter_rule IS NULL",
+            (every,),
+        )
+    finally:
+        conn.close()
+
+
 class Receipts:
     """Notes when each vote id is receipted by the hub."""
 
@@ -209,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, default=100.0, help="votes per second published")
     parser.add_argument("--baseline", type=float, default=10.0, help="seconds before the rebuild")
     parser.add_argument("--work", type=Path, help="keep (or reuse) the hall and database here")
+    parser.add_argument(
+        "--misjudge",
+        type=int,
+        default=0,
+        metavar="EVERY",
+        help="first mark every EVERY-th vote as judged wrongly (as a change of rules would"
+        " leave it), so the rebuild moves verdicts and writes",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="hallrate-bench-") as tmp:
         work = args.work or Path(tmp)
@@ -223,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
                 rate = fill(config, args.votes)
                 print(f"filled at {rate:,.0f} votes/s", file=sys.stderr)
             stored = query(database, "SELECT count(*) FROM votes")[0][0]
+            if args.misjudge:
+                misjudge(database, args.misjudge)
             hub = subprocess.Popen(
                 [*HUB, "--log-level", "WARNING", "hub", "--config", str(config)],
                 stdout=subprocess.PIPE,

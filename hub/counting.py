@@ -23,7 +23,7 @@ from hub.aggregates import Attribution
 from hub.config import HubConfig
 from hub.forwarding import Outbox
 from hub.periods import Calendar
-from hub.rebuild import Pacing, Progress, Rebuilt, below_the_hub, rebuild
+from hub.rebuild import Pacing, Progress, Rebuilt, rebuild
 from hub.rules import HubRules
 from hub.warnings import WarningEngine
 
@@ -139,10 +139,7 @@ def rebuild_database(config: HubConfig, *, pacing: Pacing | None = None) -> int:
             print(f"  {phase}: {done:,}", file=sys.stderr, flush=True)
 
     try:
-        counting = Counting(config)
-        rebuilt = below_the_hub(
-            lambda: counting.rebuild(store.db, pacing=pacing, progress=progress)
-        )
+        rebuilt = Counting(config).rebuild(store.db, pacing=pacing, progress=progress)
     except StateError as exc:
         print(f"hub rebuild: {exc}", file=sys.stderr)
         return 1

@@ -26,7 +26,10 @@ managers go on voiding them. It never holds SQLite's write lock for long:
 6. **warnings** — every staff member's month and year reviewed against the
    current rules, a few hundred per write transaction.
 
-Two rebuilds of one database never run at once (a lock file beside it).
+The reading and counting run on a worker thread of lower CPU priority, so a
+busy CPU serves ingest first; write transactions keep the caller's priority,
+so a starved thread never holds the lock ingest waits for. Two rebuilds of
+one database never run at once (a lock file beside it).
 """
 
 from __future__ import annotations
@@ -34,11 +37,12 @@ from __future__ import annotations
 import bisect
 import fcntl
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -57,7 +61,6 @@ if TYPE_CHECKING:
     from hub.rules import Candidate
 
 PHASES = ("judge", "catch up", "recount", "compare", "swap", "warnings")
-NICENESS = 10  # how much lower a rebuild's CPU priority is than the hub's
 T = TypeVar("T")
 
 
@@ -78,6 +81,10 @@ class Pacing:
     swap_rows: int = 5000
     # Staff periods reviewed per write transaction, at most.
     reviews: int = 200
+    # How much lower the CPU priority of the reading and counting is than the hub's.
+    # Write transactions keep the caller's priority: a starved thread must not hold
+    # the lock ingest waits for.
+    niceness: int = 10
 
 
 @dataclass(slots=True)
@@ -140,6 +147,20 @@ class _Pacer:
         self.progress = progress
         self.phases = {name: Phase(name) for name in PHASES}
         self._held_since = 0.0
+        # Linux keeps a niceness per thread: only this worker's priority drops.
+        self._worker = ThreadPoolExecutor(
+            max_workers=1,
+            thread_name_prefix="hub-rebuild",
+            initializer=_lower_priority,
+            initargs=(pacing.niceness,),
+        )
+
+    def background(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on the low-priority worker thread and wait for its result."""
+        return self._worker.submit(work).result()
+
+    def close(self) -> None:
+        self._worker.shutdown()
 
     @contextmanager
     def read(self, phase: str) -> Iterator[sqlite3.Connection]:
@@ -179,6 +200,11 @@ class _Pacer:
             self.progress(phase, done)
 
 
+def _lower_priority(niceness: int) -> None:
+    with suppress(OSError):  # not allowed or not supported: run at the usual priority
+        os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + niceness)
+
+
 @dataclass(frozen=True, slots=True)
 class _Chunk:
     """A recounted range of votes and how far voids and acceptances had grown when read."""
@@ -202,43 +228,21 @@ def rebuild(
     ``db`` must not be in a transaction: the rebuild opens its own.
     """
     pacer = _Pacer(db, pacing or Pacing(), progress)
-    with _only_rebuild(db):
-        verdicts = _judge(pacer, counting)
-        _catch_up(pacer, counting)
-        mark, fresh, chunks, recounted = _recount(pacer, counting)
-        report, difference = _compare(
-            pacer, counting, mark=mark, fresh=fresh, chunks=chunks, recounted=recounted
-        )
-        changed = _swap(pacer, counting, difference, by=by)
-        changed += _review_all(pacer, counting, by=by)
+    try:
+        with _only_rebuild(db):
+            verdicts = _judge(pacer, counting)
+            _catch_up(pacer, counting)
+            mark, fresh, chunks, recounted = _recount(pacer, counting)
+            report, difference = _compare(
+                pacer, counting, mark=mark, fresh=fresh, chunks=chunks, recounted=recounted
+            )
+            changed = _swap(pacer, counting, difference, by=by)
+            changed += _review_all(pacer, counting, by=by)
+    finally:
+        pacer.close()
     return Rebuilt(
         report, list(dict.fromkeys(changed)), verdicts, [pacer.phases[p] for p in PHASES]
     )
-
-
-def below_the_hub(work: Callable[[], T]) -> T:
-    """Run ``work`` in a thread of lower CPU priority, so a busy CPU serves ingest first.
-
-    Linux keeps a niceness per thread: the caller's own priority is untouched.
-    """
-    outcome: list[T] = []
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        with suppress(OSError):  # no such thing here: run at the usual priority
-            os.setpriority(os.PRIO_PROCESS, 0, os.getpriority(os.PRIO_PROCESS, 0) + NICENESS)
-        try:
-            outcome.append(work())
-        except BaseException as exc:  # handed to the caller's thread
-            failure.append(exc)
-
-    # A daemon: Ctrl-C ends the process, and SQLite rolls back the open transaction.
-    thread = threading.Thread(target=run, name="hub-rebuild", daemon=True)
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return outcome[0]
 
 
 @contextmanager
@@ -266,7 +270,8 @@ def _judge(pacer: _Pacer, counting: Counting) -> list[str]:
     size = pacer.pacing.chunk
     while True:
         with pacer.read("judge") as conn:
-            looked = rejudge(conn, counting.rules, after=last, limit=size, write=False)
+            look = partial(rejudge, conn, counting.rules, after=last, limit=size, write=False)
+            looked = pacer.background(look)
         last = looked.last
         if looked.finished:
             break
@@ -332,15 +337,26 @@ def _recount(
     after = 0
     while after < mark:
         up_to = min(mark, after + pacer.pacing.reads)
-        with pacer.read("recount") as conn:
-            voids, acceptances = _grown(conn)
-            rows = list(aggregates.all_vote_rows(conn, after=after, up_to=up_to))
-        recounted += len(rows)
-        _add(fresh, aggregates.tally(rows, counting.attribution, counting.calendar).deltas)
-        chunks.append(_Chunk(after, up_to, voids, acceptances))
+        chunk, tally, votes = pacer.background(
+            partial(_recount_chunk, pacer, counting, after, up_to)
+        )
+        recounted += votes
+        _add(fresh, tally.deltas)
+        chunks.append(chunk)
         after = up_to
         pacer.step("recount", after)
     return mark, fresh, chunks, recounted
+
+
+def _recount_chunk(
+    pacer: _Pacer, counting: Counting, after: int, up_to: int
+) -> tuple[_Chunk, Tally, int]:
+    """One read transaction of the recount: the votes in ``(after, up_to]``, tallied."""
+    with pacer.read("recount") as conn:
+        voids, acceptances = _grown(conn)
+        rows = list(aggregates.all_vote_rows(conn, after=after, up_to=up_to))
+    tally = aggregates.tally(rows, counting.attribution, counting.calendar)
+    return _Chunk(after, up_to, voids, acceptances), tally, len(rows)
 
 
 def _grown(conn: sqlite3.Connection) -> tuple[int, int]:

@@ -35,6 +35,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/boards.py
 	$(BIN)/python bench/evaluator.py
+	$(BIN)/python bench/idle.py
 
 system-deps:
 	sh .ci/system-deps

@@ -165,6 +165,8 @@ class Agent:
                     event = self.events.get(timeout=self.wait_s())
                 except queue.Empty:
                     event = None
+                # Awake again: the health check's clock measures work, not the sleep.
+                self.last_loop = self._clock()
                 try:
                     if event is not None:
                         self.handle(event)

@@ -243,6 +243,8 @@ class SenderThread:
                     event = self.events.get(timeout=self._wait_s())
                 except queue.Empty:
                     event = None
+                # Awake again: the health check's clock measures work, not the sleep.
+                self.last_loop = self._clock()
                 try:
                     self._handle(event)
                     self.sender.send_due()

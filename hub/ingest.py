@@ -180,6 +180,8 @@ class Ingest:
                 continue
             # Sleeps until the broker sends something, the open batch is due, or stop().
             self.client.loop(timeout=self._wait_s())
+            # Awake again: the health check's clock measures work, not the sleep.
+            self.state.last_loop = time.monotonic()
             self._flush_if_due(idle=self._nothing_waiting())
         self._flush(final=True)
         if self.state.connected:

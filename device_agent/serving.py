@@ -10,6 +10,12 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+# How long waitress's loop sleeps with no connection ready (its default: 1 s).
+# Everything that needs the loop wakes it (a connection, a response from a
+# request thread, stop_waitress's trigger); the sleep only ends idle
+# wake-ups. Its housekeeping (closing idle connections) runs every 30 s anyway.
+LOOP_TIMEOUT_S = 5
+
 
 def stop_waitress(server: Any, thread: threading.Thread | None) -> None:
     """Stop a waitress server (from ``create_server``) that ``thread`` runs.

@@ -8,7 +8,7 @@ import time
 
 from waitress.server import create_server
 
-from device_agent.serving import stop_waitress
+from device_agent.serving import LOOP_TIMEOUT_S, stop_waitress
 from hub.app import create_app
 from hub.boards.service import BoardService
 from hub.central import CentralConsumer
@@ -48,6 +48,7 @@ class HubService:
             port=config.api.port,
             threads=config.api.threads,
             ident="hallrate-hub",
+            asyncore_loop_timeout=LOOP_TIMEOUT_S,
         )
         self._threads: list[threading.Thread] = []
 

@@ -8,7 +8,7 @@ import threading
 from waitress.server import create_server
 
 from device_agent.sender import SenderThread
-from device_agent.serving import stop_waitress
+from device_agent.serving import LOOP_TIMEOUT_S, stop_waitress
 from device_agent.topics import Topics
 from kiosk.app import create_app
 from kiosk.config import KioskConfig
@@ -53,6 +53,7 @@ class KioskService:
             port=config.http.port,
             threads=config.http.threads,
             ident="hallrate-kiosk",
+            asyncore_loop_timeout=LOOP_TIMEOUT_S,
         )
         self._thread: threading.Thread | None = None
 

@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     # Signals are delivered to the main thread, which only waits and tells systemd.
     ready = False
     while thread.is_alive():
-        thread.join(timeout=0.5)
+        thread.join(timeout=2.0)
         if not ready and agent.serving.is_set():
             notifier.ready(f"serving window {config.window}")
             ready = True

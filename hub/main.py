@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-WAKE_S = 0.5  # how often the main thread checks the loop and pings the watchdog
+WAKE_S = 2.0  # how often the main thread checks the loop and pings the watchdog
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,7 +13,7 @@ from device_agent.sdnotify import Notifier, WatchdogPinger
 
 logger = logging.getLogger(__name__)
 
-TICK_S = 1.0
+TICK_S = 2.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,7 +5,9 @@ pins) configured like the sample hall (``firmware_config/sample-hall``: the
 hub with its web wall board, the agent of window 1), and a kiosk with
 ``--kiosk``. Once they have settled, nothing happens for ``--seconds``: no
 press, no vote, no page open. The CPU time each process used meanwhile (user
-plus system, from ``/proc/<pid>/stat``) and its threads' voluntary context
+plus system, from ``/proc/<pid>/stat``, counted in 10 ms clock ticks; and the
+nanosecond run time of its threads from ``/proc/<pid>/task/*/schedstat``,
+which sees what ticks round away) and its threads' voluntary context
 switches (each one a sleep that ended: a wake-up) are printed per idle
 minute, thread by thread with ``--threads``. The hub is measured twice, with
 the sample hall's wall board and without any board, so the two costs separate;
@@ -47,6 +49,7 @@ class Usage:
     cpu_s: float
     wakeups: dict[int, int]
     names: dict[int, str]
+    run_s: dict[int, float]  # each live thread's run time (schedstat)
 
 
 def usage(pid: int) -> Usage:
@@ -56,15 +59,18 @@ def usage(pid: int) -> Usage:
     cpu_s = (int(fields[11]) + int(fields[12])) / TICKS
     wakeups: dict[int, int] = {}
     names: dict[int, str] = {}
+    run_s: dict[int, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
             status = (task / "status").read_text()
+            run_ns = int((task / "schedstat").read_text().split()[0])
         except FileNotFoundError:
             continue  # a thread that ended meanwhile
         tid = int(task.name)
+        run_s[tid] = run_ns / 1e9
         wakeups[tid] = int(re.search(r"voluntary_ctxt_switches:\s+(\d+)", status)[1])
         names[tid] = re.search(r"Name:\s+(.*)", status)[1]
-    return Usage(cpu_s, wakeups, names)
+    return Usage(cpu_s, wakeups, names, run_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +79,10 @@ class Idle:
 
     name: str
     cpu_s_per_min: float
+    run_s_per_min: float
     wakeups_per_min: float
-    threads: list[tuple[str, float]]  # (thread, wake-ups per minute), busiest first
+    # (thread, wake-ups per minute, CPU-s per minute by schedstat), most awake first
+    threads: list[tuple[str, float, float]]
 
 
 def measure(processes: dict[str, subprocess.Popen[bytes]], seconds: float) -> list[Idle]:
@@ -90,7 +98,11 @@ def measure(processes: dict[str, subprocess.Popen[bytes]], seconds: float) -> li
         b, a = before[name], after[name]
         threads = sorted(
             (
-                (f"{a.names[tid]}[{tid}]", (count - b.wakeups.get(tid, 0)) * per_min)
+                (
+                    f"{a.names[tid]}[{tid}]",
+                    (count - b.wakeups.get(tid, 0)) * per_min,
+                    (a.run_s[tid] - b.run_s.get(tid, 0.0)) * per_min,
+                )
                 for tid, count in a.wakeups.items()
             ),
             key=lambda item: -item[1],
@@ -99,7 +111,8 @@ def measure(processes: dict[str, subprocess.Popen[bytes]], seconds: float) -> li
             Idle(
                 name,
                 (a.cpu_s - b.cpu_s) * per_min,
-                sum(rate for _, rate in threads),
+                sum(run for _, _, run in threads),
+                sum(rate for _, rate, _ in threads),
                 threads,
             )
         )
@@ -219,12 +232,12 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 def report(results: list[Idle], *, threads: bool) -> None:
     for r in results:
         print(
-            f"{r.name:16} {r.cpu_s_per_min:6.3f} CPU-s per idle minute, "
-            f"{r.wakeups_per_min:7.0f} wake-ups per minute"
+            f"{r.name:16} {r.cpu_s_per_min:6.3f} CPU-s per idle minute "
+            f"({r.run_s_per_min:.4f} by schedstat), {r.wakeups_per_min:5.0f} wake-ups per minute"
         )
         if threads:
-            for thread, rate in r.threads:
-                print(f"    {thread:24} {rate:7.0f} wake-ups per minute")
+            for thread, rate, run in r.threads:
+                print(f"    {thread:24} {rate:5.0f} wake-ups, {run:.4f} CPU-s per minute")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,11 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         for r in first + second:
             key = r.name.split()[0] + ("_board" if "wall" in r.name else "")
             figures[f"{key}_cpu_s_per_min"] = r.cpu_s_per_min
+            figures[f"{key}_run_s_per_min"] = r.run_s_per_min
             figures[f"{key}_wakeups_per_min"] = r.wakeups_per_min
         errors = [line for line in log.read_text().splitlines() if "ERROR" in line]
     for line in errors:
         print(line)
-    print(" ".join(f"{key}={value:.3f}" for key, value in figures.items()))
+    print(" ".join(f"{key}={value:.4f}" for key, value in figures.items()))
     return 1 if errors else 0
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import socket
 import ssl
 import sys
 from collections.abc import Callable
@@ -362,23 +361,6 @@ def is_failure(reason_code: paho.ReasonCode | int) -> bool:
     if isinstance(reason_code, paho.ReasonCode):
         return reason_code.is_failure
     return reason_code != 0
-
-
-def push_written(client: paho.Client) -> None:
-    """Send at once what ``client`` has written to its connection, past Nagle's algorithm.
-
-    Small MQTT packets written in a row (a batch's acknowledgements, then its
-    receipts) otherwise wait for the broker's delayed ACK of the first: about
-    40 ms added to a lone vote's publish-to-receipt time. Turning TCP_NODELAY
-    on pushes what is queued (Linux, tcp(7)); turning it off again keeps
-    Nagle's coalescing of the many small writes of a busy hub.
-    """
-    sock = client.socket()
-    if sock is None:
-        return
-    with contextlib.suppress(OSError):  # a connection closing under us: nothing to push
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
 
 
 def wake_loop(client: paho.Client) -> None:

@@ -34,7 +34,6 @@ from device_agent.mqtt import (
     connect_async,
     is_failure,
     new_client,
-    push_written,
     wake_loop,
 )
 from device_agent.protocol import (
@@ -375,7 +374,6 @@ class Ingest:
             if qos > 0:
                 self.client.ack(mid, qos)
         self._send_receipts(pending, outcome)
-        push_written(self.client)
 
     def _commit_apart(self, pending: _Pending) -> Outcome:
         """Commit each item of a failed batch alone; quarantine the ones that fail alone.

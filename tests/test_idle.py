@@ -19,7 +19,8 @@ from pathlib import Path
 from tests.hall import Hall, query, wait_until
 
 IDLE_S = 3.0
-CLI = [sys.executable, "-m", "hub.cli", "--log-level", "WARNING"]
+# The installed command, whichever module it lives in.
+CLI = [str(Path(sys.executable).with_name("hallrate")), "--log-level", "WARNING"]
 
 
 def info_stored(hall: Hall, device: str) -> bool:

@@ -162,7 +162,9 @@ def run_hub(
         raise RuntimeError(f"hub stored {stored}, receipted {len(receipts.ids)} of {count}")
     # From the first vote's arrival at the hub to the last receipt: process start-up
     # is left out, as it is for the bare subscriber.
-    first = datetime.fromisoformat(query(database, "SELECT min(received_at) FROM votes")[0][0])
+    first = datetime.fromisoformat(
+        query(database, "SELECT min(received_at) FROM votes_readable")[0][0]
+    )
     return count / (receipts.last - first.timestamp()), stored
 
 

@@ -70,6 +70,31 @@ def create_tables(db: sqlite_utils.Database) -> None:
         )""")
 
 
+def key_counts_by_period(db: sqlite_utils.Database) -> None:
+    """Migration: the counts table keyed the way it is read, a group in a period.
+
+    Every read names a scope and a period and wants the subjects in order
+    (stats, boards, the summary, reports), or names all three (the warning
+    engine); ``(scope, period, subject)`` serves both without an index, where
+    the old key made a read of one period walk every period of the group, and
+    the old ``(grain, period, scope)`` index served no query.
+    """
+    columns = ",\n".join(f"{name} INTEGER NOT NULL DEFAULT 0" for name in COUNT_COLUMNS)
+    db.execute(f"""
+        CREATE TABLE counts_by_period (
+            scope TEXT NOT NULL CHECK (scope IN ('hall', 'department', 'window', 'staff')),
+            subject TEXT NOT NULL,
+            period TEXT NOT NULL,
+            grain TEXT NOT NULL CHECK (grain IN ('day', 'month', 'year')),
+            {columns},
+            PRIMARY KEY (scope, period, subject)
+        ) WITHOUT ROWID""")
+    names = ", ".join(("scope", "subject", "period", "grain", *COUNT_COLUMNS))
+    db.execute(f"INSERT INTO counts_by_period ({names}) SELECT {names} FROM counts")
+    db.execute("DROP TABLE counts")  # and the counts_period index
+    db.execute("ALTER TABLE counts_by_period RENAME TO counts")
+
+
 @dataclass(frozen=True, slots=True)
 class Attribution:
     """Who a vote counts for: the hall, the window's department, the window, the staff member."""
@@ -141,8 +166,8 @@ class Tally:
                     self.staff_periods.add((subject, period))
 
 
-# One stored vote as counted: window, staff, level, counted, cast_at, voided.
-VoteRow = tuple[str | None, str | None, int, int, str, int]
+# One stored vote as counted: window, staff, level, counted, cast_at (ms), voided.
+VoteRow = tuple[str | None, str | None, int, int, int, int]
 
 
 def tally(rows: Iterable[VoteRow], attribution: Attribution, calendar: Calendar) -> Tally:

@@ -9,15 +9,15 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import UTC
 from typing import Any
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from device_agent.protocol import format_time, parse_time
 from device_agent.storage import open_reader
 from hub import quarantine as quarantined
+from hub.instants import iso, ms_of_text
+from hub.vote_pages import PageQuery, read_page
 
 bp = Blueprint("api", __name__)
 
@@ -85,37 +85,24 @@ def votes() -> ResponseReturnValue:
     """
     limit = _int_arg("limit", 100, 1, MAX_PAGE)
     after = _int_arg("after", 0, 0, 2**63 - 1)
-    where = ["rowid > ?"]
-    params: list[Any] = [after]
-    for name in ("device", "window", "staff"):
-        value = request.args.get(name)
-        if value:
-            where.append(f"{name} = ?")
-            params.append(value)
-    rule = request.args.get("rule")
-    if rule:
-        where.append("coalesce(filter_rule, hub_rule) = ?")
-        params.append(rule)
+    since_ms = None
     since = request.args.get("since")
     if since:
         try:
-            moment = parse_time(since).astimezone(UTC)
+            since_ms = ms_of_text(since)
         except (ValueError, OverflowError):
             # OverflowError: a time near year 1 or 9999 whose UTC lies out of range.
             abort(400, description="since: must be an ISO 8601 time with offset")
-        where.append("cast_at >= ?")
-        params.append(format_time(moment))
-    rows = (
-        _db()
-        .execute(
-            f"SELECT rowid, id, device, seq, channel, window, staff, ticket, level, dims, reasons,"
-            f" comment, anonymous, flags, ts, cast_at, sent, received_at, counted,"
-            f" filter_rule, filter_version, service, hub_rule, hub_rule_version FROM votes"
-            f" WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ?",
-            [*params, limit],
-        )
-        .fetchall()
+    query = PageQuery(
+        after=after,
+        limit=limit,
+        device=request.args.get("device") or None,
+        window=request.args.get("window") or None,
+        staff=request.args.get("staff") or None,
+        rule=request.args.get("rule") or None,
+        since_ms=since_ms,
     )
+    rows = read_page(_db().conn, query)
     items = [_vote(row) for row in rows]
     next_after = rows[-1][0] if len(rows) == limit else None
     return jsonify({"votes": items, "next_after": next_after})
@@ -183,9 +170,9 @@ def _vote(row: tuple[Any, ...]) -> dict[str, Any]:
         "anonymous": bool(row[12]),
         "flags": json.loads(row[13]),
         "ts": row[14],
-        "cast_at": row[15],
+        "cast_at": iso(row[15]),
         "sent": row[16],
-        "received_at": row[17],
+        "received_at": iso(row[17]),
         "counted": bool(row[18]),
         # Why a vote does not count: the device's anti-manipulation rule and its version,
         # or the hub's rule (directory binding, anti-stuffing, time; see hub.rules).

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from hub.api import _db
 from hub.appeals import MAX_NOTE_CHARS, VOID_REASONS, accept_vote, void_vote
+from hub.instants import iso
 from hub.tokens import require
 from hub.warnings_api import counting, write
 
@@ -48,7 +49,10 @@ def voids() -> ResponseReturnValue:
         " FROM vote_voids x JOIN votes v ON v.id = x.vote_id ORDER BY x.at DESC LIMIT 1000"
     )
     names = ("vote", "reason", "note", "by", "at", "staff", "window", "level", "cast_at")
-    return jsonify({"voids": [dict(zip(names, row, strict=True)) for row in rows]})
+    items = [dict(zip(names, row, strict=True)) for row in rows]
+    for item in items:
+        item["cast_at"] = iso(item["cast_at"])
+    return jsonify({"voids": items})
 
 
 @bp.post("/api/v1/votes/<ident>/accept")

@@ -19,6 +19,18 @@ def index_duty_by_cast_time(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX service_events_window_cast ON service_events (window, event, cast_at)")
 
 
+def index_sign_events(db: sqlite_utils.Database) -> None:
+    """Migration: a window's sign-ins and sign-outs in time order, the rows duty reads.
+
+    Both the on-duty question and the hub's duty rule ask for the latest of
+    either kind; over this index that is the last entry, with no sort.
+    """
+    db.execute(
+        "CREATE INDEX service_events_sign ON service_events (window, cast_at)"
+        " WHERE event IN ('sign_in', 'sign_out')"
+    )
+
+
 def on_duty(
     db: sqlite_utils.Database, staff: Mapping[str, Staff], windows: list[str], *, since: str
 ) -> dict[str, list[str]]:

@@ -15,13 +15,13 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from device_agent.protocol import format_time
+from hub.instants import ms_of
 
 
 def add_filter_columns(db: sqlite_utils.Database) -> None:
@@ -60,11 +60,28 @@ class DayAtWindow:
         }
 
 
-def day_bounds(day: date, zone: ZoneInfo) -> tuple[str, str]:
-    """The UTC ``cast_at`` range ``[start, end)`` of a calendar day in the hall's zone."""
+# The rule that kept a vote from counting: the device's, or else the hub's.
+_SUMMARY = (
+    "counted, coalesce(filter_rule, hub_rule), coalesce(filter_version, hub_rule_version),"
+    " flags, count(*)"
+)
+# One window's presses on one day, a range of the (window, cast_at) index; a kiosk's by
+# (device, cast_at).
+WINDOW_DAY_SQL = (
+    f"SELECT {_SUMMARY} FROM votes WHERE window = ? AND channel = 'window'"
+    " AND cast_at >= ? AND cast_at < ? GROUP BY 1, 2, 3, 4"
+)
+KIOSK_DAY_SQL = (
+    f"SELECT {_SUMMARY} FROM votes WHERE device = ? AND channel = 'kiosk'"
+    " AND cast_at >= ? AND cast_at < ? GROUP BY 1, 2, 3, 4"
+)
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[int, int]:
+    """The ``cast_at`` range ``[start, end)``, in milliseconds, of a day in the hall's zone."""
     start = datetime.combine(day, time(), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
-    return format_time(start.astimezone(UTC)), format_time(end.astimezone(UTC))
+    return ms_of(start), ms_of(end)
 
 
 def presses_by_day(
@@ -88,11 +105,7 @@ def presses_by_day(
     while day <= last:
         start, end = day_bounds(day, zone)
         for window in windows:
-            rows = db.execute(
-                f"SELECT {_SUMMARY} FROM votes WHERE window = ? AND channel = 'window'"
-                f" AND cast_at >= ? AND cast_at < ? GROUP BY 1, 2, 3, 4",
-                (window, start, end),
-            ).fetchall()
+            rows = db.execute(WINDOW_DAY_SQL, (window, start, end)).fetchall()
             if rows:
                 result.append(_summarise(window, day.isoformat(), rows))
         day += timedelta(days=1)
@@ -100,22 +113,11 @@ def presses_by_day(
         day = first
         while day <= last:
             start, end = day_bounds(day, zone)
-            rows = db.execute(
-                f"SELECT {_SUMMARY} FROM votes WHERE device = ? AND channel = 'kiosk'"
-                f" AND cast_at >= ? AND cast_at < ? GROUP BY 1, 2, 3, 4",
-                (kiosk, start, end),
-            ).fetchall()
+            rows = db.execute(KIOSK_DAY_SQL, (kiosk, start, end)).fetchall()
             if rows:
                 result.append(_summarise(None, day.isoformat(), rows, kiosk=kiosk))
             day += timedelta(days=1)
     return result
-
-
-# The rule that kept a vote from counting: the device's, or else the hub's.
-_SUMMARY = (
-    "counted, coalesce(filter_rule, hub_rule), coalesce(filter_version, hub_rule_version),"
-    " flags, count(*)"
-)
 
 
 def _summarise(

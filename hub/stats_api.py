@@ -45,19 +45,24 @@ def stats() -> ResponseReturnValue:
         abort(400, description=f"period: must be one of {', '.join(GRAINS)}")
     else:
         at = Calendar(config.timezone).current(datetime.now(UTC), grain)  # type: ignore[arg-type]
-    names = ", ".join(aggregates.COUNT_COLUMNS)
-    sql = f"SELECT scope, subject, period, {names} FROM counts WHERE scope = ? AND period = ?"
-    params: list[Any] = [group, at]
-    subject = request.args.get("subject")
-    if subject:
-        sql += " AND subject = ?"
-        params.append(subject)
-    rows = aggregates.rows_as_dicts(_db().execute(sql + " ORDER BY subject", params))
+    sql, params = stats_sql(group, at, request.args.get("subject") or None)
+    rows = aggregates.rows_as_dicts(_db().execute(sql, params))
     for row in rows:
         row["name"] = _name(config, group, row["subject"])
     return jsonify(
         {"group": group, "grain": grain, "period": at, "timezone": config.timezone, "rows": rows}
     )
+
+
+def stats_sql(group: str, period: str, subject: str | None) -> tuple[str, list[Any]]:
+    """The counts read of one group in one period: a range of the counts' key."""
+    names = ", ".join(aggregates.COUNT_COLUMNS)
+    sql = f"SELECT scope, subject, period, {names} FROM counts WHERE scope = ? AND period = ?"
+    params: list[Any] = [group, period]
+    if subject is not None:
+        sql += " AND subject = ?"
+        params.append(subject)
+    return sql + " ORDER BY subject", params
 
 
 def _name(config: HubConfig, group: str, subject: str) -> str | None:

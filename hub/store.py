@@ -35,11 +35,13 @@ from hub import (
     quarantine,
     rules,
     tokens,
+    vote_rows,
     warnings,
 )
 from hub.complaints import StoredComplaint, create_complaints_table, store_complaints
-from hub.duty import create_duty_index, index_duty_by_cast_time
+from hub.duty import create_duty_index, index_duty_by_cast_time, index_sign_events
 from hub.errors import BatchError, StoreError
+from hub.instants import ms_of_text
 from hub.quarantine import Quarantined, QuarantineSettings
 from hub.rules import Candidate, HubRules
 
@@ -158,6 +160,10 @@ MIGRATIONS = [
     rules.add_rule_columns,
     # Issue 10: the quarantine keeps a redacted prefix, within a total size and age.
     quarantine.bound_quarantine,
+    # Issue 12: integer instants, a binary digest, an index per hot query; counts by period.
+    vote_rows.lean_votes,
+    aggregates.key_counts_by_period,
+    index_sign_events,
 ]
 
 
@@ -222,12 +228,12 @@ class Outcome:
 DIGEST_FIELDS = tuple(f.name for f in fields(Vote) if f.name != "sent")
 
 
-def content_digest(vote: Vote) -> str:
+def content_digest(vote: Vote) -> bytes:
     """The SHA-256 of a vote's fields in a fixed order, without its ``sent`` time."""
     canonical = orjson.dumps(
         [getattr(vote, name) for name in DIGEST_FIELDS], option=orjson.OPT_SORT_KEYS
     )
-    return hashlib.sha256(canonical).hexdigest()
+    return hashlib.sha256(canonical).digest()
 
 
 _INSERT_VOTE = """
@@ -319,7 +325,8 @@ class Store:
         outcome = Outcome()
         if not votes:
             return outcome
-        known = _existing_digests(conn, "votes", [v.vote.id for v in votes])
+        known = _existing_digests(conn, [v.vote.id for v in votes])
+        cast_days: list[tuple[int, int]] = []
         for item in votes:
             vote = item.vote
             digest = content_digest(vote)
@@ -330,16 +337,17 @@ class Store:
                     conn.execute(
                         "INSERT INTO vote_conflicts (id, received_at, digest, payload)"
                         " VALUES (?, ?, ?, ?)",
-                        (vote.id, item.received_at, digest, encode(vote).decode()),
+                        (vote.id, item.received_at, digest.hex(), encode(vote).decode()),
                     )
                 continue
             known[vote.id] = digest
             outcome.stored.append(vote.id)
+            cast_at, received_at = ms_of_text(item.cast_at), ms_of_text(item.received_at)
             # Row by row, so the rules see the votes stored before this one in the batch.
             verdict = None
             if vote.filter is None and self.rules is not None:
-                verdict = self.rules.judge(conn, _candidate(item))
-            conn.execute(
+                verdict = self.rules.judge(conn, _candidate(item, cast_at, received_at))
+            cursor = conn.execute(
                 _INSERT_VOTE,
                 (
                     vote.id,
@@ -356,9 +364,9 @@ class Store:
                     int(vote.anonymous),
                     _json_list(item.flags),
                     vote.ts,
-                    item.cast_at,
+                    cast_at,
                     vote.sent,
-                    item.received_at,
+                    received_at,
                     digest,
                     # A press a device rule or a hub rule caught is kept, never counted.
                     int(vote.counted and verdict is None),
@@ -369,6 +377,8 @@ class Store:
                     verdict.version if verdict else None,
                 ),
             )
+            cast_days.append((cursor.lastrowid, cast_at))
+        vote_rows.note_cast_days(conn, cast_days)
         return outcome
 
     def _store_events(self, conn: sqlite3.Connection, events: list[StoredEvent]) -> list[str]:
@@ -402,14 +412,14 @@ class Store:
         quarantine.store(conn, items, self.quarantine, now=datetime.now(UTC))
 
 
-def _existing_digests(conn: sqlite3.Connection, table: str, ids: Iterable[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
+def _existing_digests(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
         marks = ",".join("?" * len(chunk))
         found.update(
-            conn.execute(f"SELECT id, digest FROM {table} WHERE id IN ({marks})", chunk).fetchall()
+            conn.execute(f"SELECT id, digest FROM votes WHERE id IN ({marks})", chunk).fetchall()
         )
     return found
 
@@ -426,7 +436,7 @@ def _without(ids: list[str], stored: list[str]) -> list[str]:
     return left
 
 
-def _candidate(item: StoredVote) -> Candidate:
+def _candidate(item: StoredVote, cast_at: int, received_at: int) -> Candidate:
     vote = item.vote
     return Candidate(
         id=vote.id,
@@ -436,8 +446,8 @@ def _candidate(item: StoredVote) -> Candidate:
         staff=vote.staff,
         ticket=vote.ticket,
         level=vote.level,
-        cast_at=item.cast_at,
-        received_at=item.received_at,
+        cast_at=cast_at,
+        received_at=received_at,
     )
 
 

@@ -176,6 +176,25 @@ _COLUMNS = (
 _NAMES = [c.strip() for c in _COLUMNS.split(",")]
 
 
+# One staff member's counted dissatisfied votes in one period, read through the
+# (staff, cast_at) index; sorting that handful into arrival order is the only sort.
+VOTES_BEHIND_SQL = (
+    "SELECT v.id FROM votes v WHERE v.staff = ? AND v.cast_at >= ? AND v.cast_at < ?"
+    " AND v.counted = 1 AND v.level <= 2"
+    " AND NOT EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = v.id)"
+    " ORDER BY v.rowid"
+)
+
+
+def crossed_sql(staff: int, periods: int) -> str:
+    """The counts read that tells which thresholds were crossed, for so many staff and periods."""
+    return (
+        "SELECT subject, period, dissatisfied FROM counts WHERE scope = 'staff'"
+        f" AND subject IN ({', '.join('?' * staff)})"
+        f" AND period IN ({', '.join('?' * periods)})"
+    )
+
+
 class WarningEngine:
     """Raises, supersedes, withdraws and moves warnings along their lifecycle."""
 
@@ -233,12 +252,7 @@ class WarningEngine:
             chunk = staff[start : start + CHUNK]
             now.update(
                 ((row[0], row[1]), row[2])
-                for row in conn.execute(
-                    "SELECT subject, period, dissatisfied FROM counts WHERE scope = 'staff'"
-                    f" AND subject IN ({', '.join('?' * len(chunk))})"
-                    f" AND period IN ({', '.join('?' * len(periods))})",
-                    [*chunk, *periods],
-                )
+                for row in conn.execute(crossed_sql(len(chunk), len(periods)), [*chunk, *periods])
             )
         due = []
         for key, rise in increases.items():
@@ -431,17 +445,8 @@ class WarningEngine:
 
     def votes_behind(self, conn: sqlite3.Connection, staff: str, period: str) -> list[str]:
         """The counted dissatisfied votes of a staff member in a period, in arrival order."""
-        start, end = self.calendar.bounds(period)
-        return [
-            row[0]
-            for row in conn.execute(
-                "SELECT v.id FROM votes v WHERE v.staff = ? AND v.cast_at >= ? AND v.cast_at < ?"
-                " AND v.counted = 1 AND v.level <= 2"
-                " AND NOT EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = v.id)"
-                " ORDER BY v.rowid",
-                (staff, start, end),
-            )
-        ]
+        start, end = self.calendar.bounds_ms(period)
+        return [row[0] for row in conn.execute(VOTES_BEHIND_SQL, (staff, start, end))]
 
     # The lifecycle: raised -> acknowledged -> actioned -> closed.
 

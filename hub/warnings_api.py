@@ -20,6 +20,7 @@ from hub.api import _db, _int_arg
 from hub.config import HubConfig
 from hub.counting import Counting
 from hub.errors import StateError, UnknownRecord
+from hub.instants import iso
 from hub.tokens import require
 from hub.warnings import MAX_NOTE_CHARS, STATUSES, warning_document, warning_events
 
@@ -104,8 +105,8 @@ def warning(ident: str) -> ResponseReturnValue:
             "reasons": json.loads(r[5]),
             "comment": r[6],
             "flags": json.loads(r[7]),
-            "cast_at": r[8],
-            "received_at": r[9],
+            "cast_at": iso(r[8]),
+            "received_at": iso(r[9]),
             "voided": None if r[10] is None else {"reason": r[10], "by": r[11], "at": r[12]},
         }
         for r in conn.execute(

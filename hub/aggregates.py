@@ -294,12 +294,14 @@ def rebuild(
     return RebuildReport(rows=len(wanted), changed=changed, votes=last[1])
 
 
+DISSATISFIED_SQL = (
+    "SELECT dissatisfied FROM counts WHERE scope = 'staff' AND subject = ? AND period = ?"
+)
+
+
 def dissatisfied(conn: sqlite3.Connection, staff: str, period: str) -> int:
     """The dissatisfied votes counted for a staff member in a period."""
-    row = conn.execute(
-        "SELECT dissatisfied FROM counts WHERE scope = 'staff' AND subject = ? AND period = ?",
-        (staff, period),
-    ).fetchone()
+    row = conn.execute(DISSATISFIED_SQL, (staff, period)).fetchone()
     return row[0] if row else 0
 
 

@@ -31,6 +31,14 @@ def index_sign_events(db: sqlite_utils.Database) -> None:
     )
 
 
+# A window's latest sign-in or sign-out: the last entry of service_events_sign.
+LATEST_SIGN_SQL = (
+    "SELECT staff, event, cast_at FROM service_events"
+    " WHERE window = ? AND event IN ('sign_in', 'sign_out')"
+    " ORDER BY cast_at DESC, rowid DESC LIMIT 1"
+)
+
+
 def on_duty(
     db: sqlite_utils.Database, staff: Mapping[str, Staff], windows: list[str], *, since: str
 ) -> dict[str, list[str]]:
@@ -45,12 +53,7 @@ def on_duty(
     """
     result: dict[str, list[str]] = {}
     for window in windows:
-        latest = db.execute(
-            "SELECT staff, event, cast_at FROM service_events"
-            " WHERE window = ? AND event IN ('sign_in', 'sign_out')"
-            " ORDER BY cast_at DESC, rowid DESC LIMIT 1",
-            (window,),
-        ).fetchone()
+        latest = db.execute(LATEST_SIGN_SQL, (window,)).fetchone()
         if latest is not None and latest[2] >= since:
             person, event, _ = latest
             result[window] = [person] if event == "sign_in" and person in staff else []

@@ -65,8 +65,8 @@ _SUMMARY = (
     "counted, coalesce(filter_rule, hub_rule), coalesce(filter_version, hub_rule_version),"
     " flags, count(*)"
 )
-# One window's presses on one day, a range of the (window, cast_at) index; a kiosk's by
-# (device, cast_at).
+# One window's presses on one day, a range of the (window, cast_at) index; a kiosk's, of
+# the (device, cast_at) index over kiosk votes.
 WINDOW_DAY_SQL = (
     f"SELECT {_SUMMARY} FROM votes WHERE window = ? AND channel = 'window'"
     " AND cast_at >= ? AND cast_at < ? GROUP BY 1, 2, 3, 4"

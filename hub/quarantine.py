@@ -259,17 +259,19 @@ def totals(conn: sqlite3.Connection) -> dict[str, Any]:
     return dict(zip(names, row or (0, 0, 0, 0, None), strict=True))
 
 
+PAGE_SQL = (
+    "SELECT rowid, topic, device, record_id, reason, payload, payload_bytes, payload_sha256,"
+    " first_seen, last_seen, times FROM quarantine WHERE rowid > ? ORDER BY rowid LIMIT ?"
+)
+
+
 def page(conn: sqlite3.Connection, *, after: int, limit: int, max_bytes: int) -> dict[str, Any]:
     """Quarantined payloads after rowid ``after``, oldest first.
 
     At most ``limit`` rows and, past the first, about ``max_bytes`` of
     payload prefixes; ``next_after`` is where the next page starts, or None.
     """
-    rows = conn.execute(
-        "SELECT rowid, topic, device, record_id, reason, payload, payload_bytes, payload_sha256,"
-        " first_seen, last_seen, times FROM quarantine WHERE rowid > ? ORDER BY rowid LIMIT ?",
-        (after, limit),
-    ).fetchall()
+    rows = conn.execute(PAGE_SQL, (after, limit)).fetchall()
     items, spent = [], 0
     for r in rows:
         prefix = bytes(r[5])

@@ -412,15 +412,17 @@ class Store:
         quarantine.store(conn, items, self.quarantine, now=datetime.now(UTC))
 
 
+def known_votes_sql(ids: int) -> str:
+    """The read of the stored digests of so many vote ids (repeats and conflicts)."""
+    return f"SELECT id, digest FROM votes WHERE id IN ({','.join('?' * ids)})"
+
+
 def _existing_digests(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
-        marks = ",".join("?" * len(chunk))
-        found.update(
-            conn.execute(f"SELECT id, digest FROM votes WHERE id IN ({marks})", chunk).fetchall()
-        )
+        found.update(conn.execute(known_votes_sql(len(chunk)), chunk).fetchall())
     return found
 
 

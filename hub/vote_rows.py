@@ -12,8 +12,9 @@ with ``EXPLAIN QUERY PLAN``):
 
 - ``(device | window | staff, rowid)``: the votes API filtered by one of them,
   in arrival order, from any ``after``;
-- ``(window | staff | device, cast_at)``: the rules' and reports' reads of a
-  time range (a day at a window, a staff member's month, a kiosk burst);
+- ``(window | staff, cast_at)``, and ``(device, cast_at)`` over kiosk votes:
+  the rules' and reports' reads of a time range (a day at a window or a
+  kiosk, a staff member's month, a kiosk burst);
 - ``(ticket, cast_at)``: one rating per ticket a day;
 - ``(coalesce(filter_rule, hub_rule), rowid)`` over the votes a rule caught;
 - ``(device, seq)``: how far each device has counted.
@@ -35,7 +36,7 @@ from hub.instants import DAY_MS, day_of, ms_of_text, readable_sql
 VOTE_INDEXES = (
     "CREATE INDEX votes_device ON votes (device, rowid)",
     "CREATE INDEX votes_device_seq ON votes (device, seq)",
-    "CREATE INDEX votes_device_cast ON votes (device, cast_at)",
+    "CREATE INDEX votes_kiosk_cast ON votes (device, cast_at) WHERE channel = 'kiosk'",
     "CREATE INDEX votes_window ON votes (window, rowid)",
     "CREATE INDEX votes_window_cast ON votes (window, cast_at)",
     "CREATE INDEX votes_staff ON votes (staff, rowid)",

@@ -20,6 +20,7 @@ import sqlite3
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -50,6 +51,8 @@ def fill(root: Path, votes: int) -> Path:
             vote = make_vote(
                 cast.isoformat(), window=window, staff=f"s{n % 50 + 1:02d}", level=level
             )
+        # A device with a clock says when it sent the vote, as real evaluators do.
+        vote.vote = replace(vote.vote, sent=(cast + timedelta(milliseconds=180)).isoformat())
         pending.append(vote)
         if len(pending) == BATCH:
             hub.add(*pending)

@@ -169,7 +169,11 @@ MIGRATIONS = [
 
 @dataclass(slots=True)
 class StoredVote:
-    """A vote ready to store: the envelope plus what the hub measured."""
+    """A vote ready to store: the envelope plus what the hub measured.
+
+    The times are ISO 8601 text with an offset, as ingest writes them; the
+    row keeps them as milliseconds since the epoch (``hub.vote_rows``).
+    """
 
     vote: Vote
     cast_at: str

@@ -70,6 +70,25 @@ def create_tables(db: sqlite_utils.Database) -> None:
         )""")
 
 
+def counts_table_sql(name: str) -> str:
+    """``CREATE TABLE`` of a counts table as the hub keys it today, under ``name``.
+
+    For the migration below, and for anything that builds counts beside the
+    live ones to swap them in: the key is what every read of counts uses.
+    The migration runs this text, so a new key needs a new step and a new name.
+    """
+    columns = ",\n".join(f"{column} INTEGER NOT NULL DEFAULT 0" for column in COUNT_COLUMNS)
+    return f"""
+        CREATE TABLE {name} (
+            scope TEXT NOT NULL CHECK (scope IN ('hall', 'department', 'window', 'staff')),
+            subject TEXT NOT NULL,
+            period TEXT NOT NULL,
+            grain TEXT NOT NULL CHECK (grain IN ('day', 'month', 'year')),
+            {columns},
+            PRIMARY KEY (scope, period, subject)
+        ) WITHOUT ROWID"""
+
+
 def key_counts_by_period(db: sqlite_utils.Database) -> None:
     """Migration: the counts table keyed the way it is read, a group in a period.
 
@@ -79,16 +98,7 @@ def key_counts_by_period(db: sqlite_utils.Database) -> None:
     the old key made a read of one period walk every period of the group, and
     the old ``(grain, period, scope)`` index served no query.
     """
-    columns = ",\n".join(f"{name} INTEGER NOT NULL DEFAULT 0" for name in COUNT_COLUMNS)
-    db.execute(f"""
-        CREATE TABLE counts_by_period (
-            scope TEXT NOT NULL CHECK (scope IN ('hall', 'department', 'window', 'staff')),
-            subject TEXT NOT NULL,
-            period TEXT NOT NULL,
-            grain TEXT NOT NULL CHECK (grain IN ('day', 'month', 'year')),
-            {columns},
-            PRIMARY KEY (scope, period, subject)
-        ) WITHOUT ROWID""")
+    db.execute(counts_table_sql("counts_by_period"))
     names = ", ".join(("scope", "subject", "period", "grain", *COUNT_COLUMNS))
     db.execute(f"INSERT INTO counts_by_period ({names}) SELECT {names} FROM counts")
     db.execute("DROP TABLE counts")  # and the counts_period index

@@ -99,7 +99,13 @@ def lean_votes(db: sqlite_utils.Database) -> None:
     converted = converted.replace("received_at", "hallrate_ms(received_at)")
     converted = converted.replace("digest", "hallrate_unhex(digest)")
     db.execute(f"INSERT INTO votes_lean ({_COLUMNS}) SELECT {converted} FROM votes ORDER BY rowid")
+    # The old pages hold the very votes just copied: overwriting them with zeros
+    # (secure_delete, on in Debian's SQLite) would protect nothing and wrote
+    # most of the time of this step.
+    secure = db.execute("PRAGMA secure_delete").fetchone()[0]
+    db.execute("PRAGMA secure_delete = OFF")
     db.execute("DROP TABLE votes")  # and its indexes
+    db.execute(f"PRAGMA secure_delete = {int(secure)}")
     db.execute("ALTER TABLE votes_lean RENAME TO votes")
     for statement in VOTE_INDEXES:
         db.execute(statement)

@@ -26,12 +26,16 @@ at the lowest of those from that day on, not at the oldest vote.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import time
 from collections.abc import Iterable
 
 import sqlite_utils
 
 from hub.instants import DAY_MS, day_of, ms_of_text, readable_sql
+
+logger = logging.getLogger(__name__)
 
 VOTE_INDEXES = (
     "CREATE INDEX votes_device ON votes (device, rowid)",
@@ -91,6 +95,11 @@ def lean_votes(db: sqlite_utils.Database) -> None:
     The table is rebuilt inside the migration's transaction, in arrival order,
     keeping each vote's ``rowid`` (counts marks and warnings refer to it).
     """
+    began = time.monotonic()
+    votes = db.execute("SELECT count(*) FROM votes").fetchone()[0]
+    if votes:
+        # Minutes on a Pi with years of votes: say why the hub is not ready yet.
+        logger.info("rewriting %d stored votes with integer times (once, at upgrade)", votes)
     conn = db.conn
     conn.create_function("hallrate_ms", 1, ms_of_text, deterministic=True)
     conn.create_function("hallrate_unhex", 1, bytes.fromhex, deterministic=True)
@@ -124,6 +133,8 @@ def lean_votes(db: sqlite_utils.Database) -> None:
     readable = readable.replace("received_at", f"{readable_sql('received_at')} AS received_at")
     readable = readable.replace("digest", "lower(hex(digest)) AS digest")
     db.execute(f"CREATE VIEW votes_readable AS SELECT {readable} FROM votes")
+    if votes:
+        logger.info("rewrote %d votes in %.1f s", votes, time.monotonic() - began)
 
 
 def note_cast_days(conn: sqlite3.Connection, stored: Iterable[tuple[int, int]]) -> None:

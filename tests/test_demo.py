@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from hub.broker import free_port
-from hub.simulated_windows import Citizens
+from hallrate.broker import free_port
+from hallrate.simulated_windows import Citizens
 from tests.hall import get_json, wait_until
 
 ADDRESS = re.compile(r"^(\w+): (\S+)")
@@ -37,7 +37,7 @@ class Demo:
         self,
         data: Path,
         *args: str,
-        command: Sequence[str] = (sys.executable, "-m", "hub.cli"),
+        command: Sequence[str] = (sys.executable, "-m", "hallrate.cli"),
         **popen: Any,
     ) -> None:
         """Run ``command demo --data DATA ARGS``; ``popen`` adds ``cwd``, ``env`` and the like."""
@@ -275,7 +275,7 @@ def test_demo_refuses_a_data_folder_in_use(tmp_path, run_demo):
     first = run_demo(data, "--windows", "1", "--broker", "embedded")
     first.addresses()
     second = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "demo", "--data", str(data), "--duration", "1"],
+        [sys.executable, "-m", "hallrate.cli", "demo", "--data", str(data), "--duration", "1"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -289,7 +289,7 @@ def test_demo_refuses_a_data_folder_in_use(tmp_path, run_demo):
 
 def test_demo_rejects_more_windows_than_the_sample_hall_has(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "demo", "--data", str(tmp_path), "--windows", "99"],
+        [sys.executable, "-m", "hallrate.cli", "demo", "--data", str(tmp_path), "--windows", "99"],
         capture_output=True,
         text=True,
         timeout=60,

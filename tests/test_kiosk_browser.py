@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from hub.broker import free_port
+from hallrate.broker import free_port
 from hub.complaints import record_progress
 from hub.service import HubService
 from kiosk.service import KioskService

@@ -6,7 +6,7 @@ one, which speaks MQTT 3.1.1 only), the hub with its JSON API, and simulated
 windows whose citizens press mock-pin buttons. Each service prints its own
 address lines once everything runs; all listen on loopback only, and the
 broker takes anonymous clients so ``mosquitto_sub``/``mosquitto_pub`` work
-without credentials. The hall's first kiosk runs too (``kiosk/demo.py``).
+without credentials. The hall's first kiosk runs too (``hallrate/demo_kiosk.py``).
 Ctrl-C or SIGTERM stops them in reverse order. A new
 service (LED wall, dashboard) is one more class with ``name``,
 ``start``, ``stop`` and ``lines``, appended in :func:`hall_services`.
@@ -29,14 +29,14 @@ from typing import Protocol, TextIO, runtime_checkable
 from device_agent.errors import ConfigError
 from device_agent.storage import open_database, write_transaction
 from device_agent.topics import Topics
-from hub.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
-from hub.demo_hall import SAMPLE_HALL, DemoHall, evaluators, write_demo_hall
+from hallrate.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from hallrate.demo_hall import SAMPLE_HALL, DemoHall, evaluators, write_demo_hall
+from hallrate.demo_kiosk import DemoKiosk
+from hallrate.simulated_windows import SimulatedWindows
 from hub.directory import load_directory
 from hub.main import wait_for_signals
 from hub.service import HubService
-from hub.simulated_windows import SimulatedWindows
 from hub.tokens import renew_token
-from kiosk.demo import DemoKiosk
 
 logger = logging.getLogger(__name__)
 

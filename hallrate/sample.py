@@ -2,7 +2,7 @@
 
 The sample hall lives in one place in the repository,
 ``firmware_config/sample-hall/``. A wheel carries those same files as the
-data folder ``hub/sample_hall/`` (``pyproject.toml`` maps one onto the
+data folder ``hallrate/sample_hall/`` (``pyproject.toml`` maps one onto the
 other), so an installed hallrate, which has no ``firmware_config/``, finds
 them there. ``hallrate sample-hall DIR`` copies them out as the starting
 point of a real hall's configuration.
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
-# An installed wheel: the data folder inside the hub package.
+# An installed wheel: the data folder inside the hallrate package.
 _INSTALLED = _HERE / "sample_hall"
 # A checkout (editable install, or run from the source tree).
 _CHECKOUT = _HERE.parent / "firmware_config" / "sample-hall"

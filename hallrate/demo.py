@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol, TextIO, runtime_checkable
 
 from device_agent.errors import ConfigError
+from device_agent.runner import report_config_error, stop_on_signals
 from device_agent.storage import open_database, write_transaction
 from device_agent.topics import Topics
 from hallrate.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
@@ -34,7 +35,6 @@ from hallrate.demo_hall import SAMPLE_HALL, DemoHall, evaluators, write_demo_hal
 from hallrate.demo_kiosk import DemoKiosk
 from hallrate.simulated_windows import SimulatedWindows
 from hub.directory import load_directory
-from hub.main import wait_for_signals
 from hub.service import HubService
 from hub.tokens import renew_token
 
@@ -276,7 +276,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     _quiet_libraries()
     data = args.data.resolve()
-    stop = wait_for_signals()
+    stop = stop_on_signals()
     lock = _lock(data)
     if lock is None:
         logger.error("another hallrate demo is using %s; give this one --data DIR", data)
@@ -285,9 +285,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             services = hall_services(args, data)
         except ConfigError as exc:
-            for problem in exc.problems:
-                logger.error("%s", problem)
-            return 2
+            return report_config_error(exc)
         except (OSError, ValueError) as exc:
             logger.error("cannot set up the demo: %s", exc)
             return 2

@@ -1,21 +1,15 @@
-"""``hallrate hub``: run one hall's hub until stopped."""
+"""``hallrate hub``: run one hall's hub until stopped, or rebuild its counts."""
 
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import threading
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from device_agent.errors import ConfigError
-from device_agent.sdnotify import Notifier, WatchdogPinger
+from device_agent.runner import report_config_error, serve
 
 if TYPE_CHECKING:
     from hub.service import HubService
-
-logger = logging.getLogger(__name__)
 
 WAKE_S = 0.5  # how often the main thread checks the loop and pings the watchdog
 
@@ -40,51 +34,48 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = load_hub_config(args.config)
     except ConfigError as exc:
-        for problem in exc.problems:
-            logger.error("%s", problem)
-        return 2
+        return report_config_error(exc)
     if args.action == "rebuild":
         from hub.counting import rebuild_database
 
         return rebuild_database(config)
-    hub = HubService(config)
-    stop = wait_for_signals()
-    notifier = Notifier()
-    watchdog = WatchdogPinger(notifier, hub.healthy)
-    hub.start()
-    print(f"hub: {hub.api_url}", flush=True)
-    # The API listens once start() returns: ready, whether or not the broker
-    # is up yet (the hub keeps reconnecting; the status line says which).
-    connected = hub.ingest.state.connected
-    notifier.ready(_status(hub, connected))
-    healthy = True
-    while not stop.wait(WAKE_S):
-        if not hub.healthy():
-            logger.error("the ingest loop is not turning; exiting so the supervisor restarts us")
-            healthy = False
-            break
-        watchdog.tick()
-        if hub.ingest.state.connected != connected:
-            connected = hub.ingest.state.connected
-            notifier.status(_status(hub, connected))
-    notifier.stopping()
-    hub.stop()
-    return 0 if healthy else 1
+    return serve(HubProcess(HubService(config)), wake_s=WAKE_S)
 
 
-def _status(hub: HubService, connected: bool) -> str:
-    broker = "connected to the broker" if connected else "waiting for the broker"
-    return f"serving {hub.api_url}, {broker}"
+class HubProcess:
+    """The hub as :func:`device_agent.runner.serve` runs it."""
 
+    name = "hub"
 
-def wait_for_signals() -> threading.Event:
-    """An event set by SIGINT or SIGTERM, so the main loop can stop cleanly."""
-    stop = threading.Event()
+    def __init__(self, hub: HubService) -> None:
+        self.hub = hub
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        logger.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
+    def start(self) -> None:
+        """Start ingest and the API, and print the API's address."""
+        self.hub.start()
+        print(f"hub: {self.hub.api_url}", flush=True)
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
+    def ready(self) -> bool:
+        """Ready once the API listens, whether or not the broker is up yet.
+
+        The hub keeps reconnecting; the status line says which.
+        """
+        return True
+
+    def alive(self) -> bool:
+        """Whether the ingest loop turns."""
+        return self.hub.healthy()
+
+    def healthy(self) -> bool:
+        """Whether the ingest loop turns."""
+        return self.hub.healthy()
+
+    def status(self) -> str:
+        """The API's address and whether the broker is connected."""
+        connected = self.hub.ingest.state.connected
+        broker = "connected to the broker" if connected else "waiting for the broker"
+        return f"serving {self.hub.api_url}, {broker}"
+
+    def stop(self) -> None:
+        """Commit what is held and stop."""
+        self.hub.stop()

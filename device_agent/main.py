@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import threading
 from typing import TYPE_CHECKING
 
-from device_agent.errors import ConfigError
-from device_agent.runner import report_config_error, serve
+import click
+
+from device_agent.runner import serve
 
 if TYPE_CHECKING:
     from device_agent.agent import Agent
@@ -18,31 +18,25 @@ logger = logging.getLogger(__name__)
 WAKE_S = 0.5  # how often the main thread checks the agent and pings the watchdog
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate agent``."""
-    parser.add_argument("--config", required=True, help="the agent's TOML configuration")
-    parser.add_argument(
-        "--mock-pins",
-        action="store_true",
-        help="use gpiozero's mock pins instead of real GPIO (for trying out)",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the agent until SIGINT or SIGTERM; 2 on a bad configuration, 1 if its loop dies."""
+@click.command("agent", help="Run a window device's agent until SIGINT or SIGTERM.")
+@click.option("--config", required=True, metavar="FILE", help="the agent's TOML configuration")
+@click.option(
+    "--mock-pins",
+    is_flag=True,
+    help="use gpiozero's mock pins instead of real GPIO (for trying out)",
+)
+def command(config: str, mock_pins: bool) -> int:
+    """``hallrate agent``: 2 on a bad configuration, 1 if the agent's loop dies."""
     from device_agent.agent import Agent
     from device_agent.config import load_agent_config
 
-    try:
-        config = load_agent_config(args.config)
-    except ConfigError as exc:
-        return report_config_error(exc)
+    agent_config = load_agent_config(config)
     pin_factory = None
-    if args.mock_pins:
+    if mock_pins:
         from gpiozero.pins.mock import MockFactory
 
         pin_factory = MockFactory()
-    return serve(AgentProcess(Agent(config, pin_factory=pin_factory)), wake_s=WAKE_S)
+    return serve(AgentProcess(Agent(agent_config, pin_factory=pin_factory)), wake_s=WAKE_S)
 
 
 class AgentProcess:

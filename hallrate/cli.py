@@ -1,16 +1,23 @@
 """hallrate: satisfaction ratings for government service halls.
 
-Each subcommand lives in the module that owns it and is imported only when
-used, so a window device running ``hallrate agent`` loads no hub code.
+Each subcommand is a click command in the module that owns it, imported only
+when that subcommand runs (or its help is asked for), so a window device
+running ``hallrate agent`` loads no hub code. A bad configuration, whichever
+command reads it, is printed the same way and ends with status 2.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import logging
 import sys
 
+import click
+
+from device_agent.errors import ConfigError
+from device_agent.runner import report_config_error
+
+# name: (module, the command's attribute in it, one line of help for ``hallrate --help``)
 SUBCOMMANDS = {
     "agent": ("device_agent.main", "run a window device's agent"),
     "kiosk": ("kiosk.main", "run a touchscreen kiosk's web app"),
@@ -22,31 +29,64 @@ SUBCOMMANDS = {
     "report": ("hub.reports", "month-end tally per person, weekly ranking (CSV or JSON)"),
     "token": ("hub.tokens", "create, list or revoke API tokens"),
 }
+# Every owning module names its click command so.
+COMMAND = "command"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse the command line and run one subcommand; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="hallrate", description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"]
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    words = sys.argv[1:] if argv is None else argv
-    chosen = next((w for w in words if w in SUBCOMMANDS), None)
-    module = None
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
-        subparser = sub.add_parser(name, help=help_text, description=help_text)
-        if name == chosen:
-            module = importlib.import_module(module_name)
-            module.add_arguments(subparser)
-    args = parser.parse_args(argv)
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported from :data:`SUBCOMMANDS` only when used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every subcommand's name, without importing any."""
+        return list(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """Import the one subcommand asked for."""
+        if cmd_name not in SUBCOMMANDS:
+            return None
+        module = importlib.import_module(SUBCOMMANDS[cmd_name][0])
+        command = getattr(module, COMMAND)
+        assert isinstance(command, click.Command), module
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The list of subcommands in ``--help``, from the table (importing none of them)."""
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, text) for name, (_, text) in SUBCOMMANDS.items()])
+
+
+@click.group(cls=LazyGroup, help=__doc__.splitlines()[0], context_settings={"show_default": True})
+@click.option(
+    "--log-level",
+    default="INFO",
+    type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"]),
+    help="the least severe log messages written to standard error",
+)
+def cli(log_level: str) -> None:
+    """Configure logging for whichever subcommand runs."""
     logging.basicConfig(
-        level=args.log_level,
+        level=log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    assert module is not None
-    return int(module.run(args))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run one subcommand; returns the exit status.
+
+    2 for a usage error or a bad configuration, as every command documents.
+    """
+    try:
+        status = cli.main(args=argv, prog_name="hallrate", standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.Abort:
+        click.echo("Aborted!", err=True)
+        return 1
+    except ConfigError as exc:
+        return report_config_error(exc)
+    return status if isinstance(status, int) else 0
 
 
 if __name__ == "__main__":

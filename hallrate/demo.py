@@ -18,13 +18,15 @@ broker's persistence file.
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO, runtime_checkable
+from typing import Any, Protocol, TextIO, runtime_checkable
+
+import click
 
 from device_agent.errors import ConfigError
 from device_agent.runner import report_config_error, stop_on_signals
@@ -182,15 +184,15 @@ class DemoHub:
         ]
 
 
-def hall_services(args: argparse.Namespace, data: Path) -> list[DemoService]:
+def hall_services(options: DemoOptions, data: Path) -> list[DemoService]:
     """Build the demo's services in start order (nothing runs yet)."""
-    broker = DemoBroker(args.broker, workdir=data / "broker", port=args.broker_port)
+    broker = DemoBroker(options.broker, workdir=data / "broker", port=options.broker_port)
     hall = write_demo_hall(
         data,
-        windows=args.windows,
+        windows=options.windows,
         broker_port=broker.port,
         protocol=broker.protocol,
-        hub_port=args.hub_port,
+        hub_port=options.hub_port,
     )
     hub = DemoHub(hall, broker_port=broker.port)
     kiosks = [d.id for d in hall.directory.devices.values() if d.kind == "kiosk"]
@@ -209,73 +211,91 @@ def hall_services(args: argparse.Namespace, data: Path) -> list[DemoService]:
         broker,
         hub,
         *lobby,
-        SimulatedWindows(hall.windows, rate=args.rate, seed=args.seed),
+        SimulatedWindows(hall.windows, rate=options.rate, seed=options.seed),
     ]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate demo``."""
-    most = len(evaluators(load_directory(SAMPLE_HALL / "directory.toml")))
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=DEFAULT_DATA,
-        metavar="DIR",
-        help="folder for the demo's configuration, databases and outboxes (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--windows",
-        type=int,
-        default=DEFAULT_WINDOWS,
-        metavar="N",
-        help=f"simulated windows, 1 to {most} (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--rate",
-        type=float,
-        default=DEFAULT_RATE,
-        metavar="PER_MIN",
-        help="average presses per minute at each window (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--seed", type=int, metavar="N", help="make the simulated citizens the same at every run"
-    )
-    parser.add_argument(
-        "--broker",
-        choices=["auto", "mosquitto", "embedded"],
-        default="auto",
-        help="auto (default): mosquitto when installed, else the embedded amqtt broker"
-        " (MQTT 3.1.1 only)",
-    )
-    parser.add_argument(
-        "--broker-port",
-        type=int,
-        default=0,
-        metavar="PORT",
-        help="broker port on 127.0.0.1 (default: a free one)",
-    )
-    parser.add_argument(
-        "--hub-port",
-        type=int,
-        default=0,
-        metavar="PORT",
-        help="hub API port on 127.0.0.1 (default: a free one)",
-    )
-    parser.add_argument(
-        "--duration",
-        type=float,
-        metavar="SECONDS",
-        help="stop by itself after this many seconds (default: run until Ctrl-C)",
-    )
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``hallrate demo``'s command line chose."""
+
+    data: Path = DEFAULT_DATA
+    windows: int = DEFAULT_WINDOWS
+    rate: float = DEFAULT_RATE
+    seed: int | None = None
+    broker: str = "auto"
+    broker_port: int = 0
+    hub_port: int = 0
+    duration: float | None = None
 
 
-def run(args: argparse.Namespace) -> int:
+def _most_windows() -> int:
+    return len(evaluators(load_directory(SAMPLE_HALL / "directory.toml")))
+
+
+@click.command("demo", help="Run a whole hall on this machine and print the addresses to open.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DATA,
+    metavar="DIR",
+    help="folder for the demo's configuration, databases and outboxes",
+)
+@click.option(
+    "--windows",
+    type=int,
+    default=DEFAULT_WINDOWS,
+    metavar="N",
+    help=f"simulated windows, 1 to {_most_windows()}",
+)
+@click.option(
+    "--rate",
+    type=float,
+    default=DEFAULT_RATE,
+    metavar="PER_MIN",
+    help="average presses per minute at each window",
+)
+@click.option(
+    "--seed", type=int, metavar="N", help="make the simulated citizens the same at every run"
+)
+@click.option(
+    "--broker",
+    type=click.Choice(["auto", "mosquitto", "embedded"]),
+    default="auto",
+    help="auto: mosquitto when installed, else the embedded amqtt broker (MQTT 3.1.1 only)",
+)
+@click.option(
+    "--broker-port",
+    type=int,
+    default=0,
+    metavar="PORT",
+    help="broker port on 127.0.0.1 (0: a free one)",
+)
+@click.option(
+    "--hub-port",
+    type=int,
+    default=0,
+    metavar="PORT",
+    help="hub API port on 127.0.0.1 (0: a free one)",
+)
+@click.option(
+    "--duration",
+    type=float,
+    metavar="SECONDS",
+    help="stop by itself after this many seconds (default: run until Ctrl-C)",
+)
+def command(**options: Any) -> int:
+    """``hallrate demo``: run until Ctrl-C, SIGTERM or ``--duration``; 2 when it cannot start."""
+    return run(DemoOptions(**options))
+
+
+def run(options: DemoOptions) -> int:
     """Run the demo hall until Ctrl-C, SIGTERM or ``--duration``; 2 when it cannot start."""
-    if args.rate <= 0:
+    if options.rate <= 0:
         logger.error("--rate must be positive")
         return 2
     _quiet_libraries()
-    data = args.data.resolve()
+    data = options.data.resolve()
     stop = stop_on_signals()
     lock = _lock(data)
     if lock is None:
@@ -283,13 +303,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     with lock:
         try:
-            services = hall_services(args, data)
+            services = hall_services(options, data)
         except ConfigError as exc:
             return report_config_error(exc)
         except (OSError, ValueError) as exc:
             logger.error("cannot set up the demo: %s", exc)
             return 2
-        return _serve(services, stop, data, duration=args.duration)
+        return _serve(services, stop, data, duration=options.duration)
 
 
 def _serve(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING
 
-from device_agent.errors import ConfigError
-from device_agent.runner import report_config_error, serve
+import click
+
+from device_agent.runner import serve
 
 if TYPE_CHECKING:
     from hub.service import HubService
@@ -14,32 +14,22 @@ if TYPE_CHECKING:
 WAKE_S = 0.5  # how often the main thread checks the loop and pings the watchdog
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate hub``."""
-    parser.add_argument("--config", required=True, help="the hub's TOML configuration")
-    parser.add_argument(
-        "action",
-        nargs="?",
-        default="run",
-        choices=("run", "rebuild"),
-        help="run the hub (default), or rebuild counts and warnings from the raw votes",
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Run the hub until SIGINT or SIGTERM; 2 on a bad configuration, 1 if the loop dies."""
+@click.command("hub", help="Run a hall's hub until SIGINT or SIGTERM, or rebuild its counts.")
+@click.option("--config", required=True, metavar="FILE", help="the hub's TOML configuration")
+@click.argument("action", required=False, default="run", type=click.Choice(["run", "rebuild"]))
+def command(config: str, action: str) -> int:
+    """``hallrate hub [run|rebuild]``: run the hub (default), or rebuild counts and warnings
+    from the raw votes; 2 on a bad configuration, 1 if the ingest loop dies.
+    """
     from hub.config import load_hub_config
     from hub.service import HubService
 
-    try:
-        config = load_hub_config(args.config)
-    except ConfigError as exc:
-        return report_config_error(exc)
-    if args.action == "rebuild":
+    hub_config = load_hub_config(config)
+    if action == "rebuild":
         from hub.counting import rebuild_database
 
-        return rebuild_database(config)
-    return serve(HubProcess(HubService(config)), wake_s=WAKE_S)
+        return rebuild_database(hub_config)
+    return serve(HubProcess(HubService(hub_config)), wake_s=WAKE_S)
 
 
 class HubProcess:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import TYPE_CHECKING
 
-from device_agent.errors import ConfigError
-from device_agent.runner import report_config_error, serve
+import click
+
+from device_agent.runner import serve
 
 if TYPE_CHECKING:
     from kiosk.service import KioskService
@@ -14,21 +14,14 @@ if TYPE_CHECKING:
 TICK_S = 1.0
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate kiosk``."""
-    parser.add_argument("--config", required=True, help="the kiosk's TOML configuration")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Serve until SIGINT or SIGTERM; 2 on a bad configuration, 1 if the sender stalls."""
+@click.command("kiosk", help="Run a touchscreen kiosk's web app until SIGINT or SIGTERM.")
+@click.option("--config", required=True, metavar="FILE", help="the kiosk's TOML configuration")
+def command(config: str) -> int:
+    """``hallrate kiosk``: 2 on a bad configuration, 1 if the sender stalls."""
     from kiosk.config import load_kiosk_config
     from kiosk.service import KioskService
 
-    try:
-        config = load_kiosk_config(args.config)
-    except ConfigError as exc:
-        return report_config_error(exc)
-    return serve(KioskProcess(KioskService(config)), wake_s=TICK_S)
+    return serve(KioskProcess(KioskService(load_kiosk_config(config))), wake_s=TICK_S)
 
 
 class KioskProcess:

@@ -12,8 +12,9 @@ service (LED wall, dashboard) is one more class with ``name``,
 ``start``, ``stop`` and ``lines``, appended in :func:`hall_services`.
 
 State lives in the data folder (``--data``, default ``./data/demo``): the
-generated configuration, the hub's database, each window's outbox and the
-broker's persistence file.
+generated configuration, the hub's database, each window's outbox, the
+broker's persistence file and ``demo.log``, where every part of the demo logs
+(``hallrate/demo_log.py``) so that the address block prints whole.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from device_agent.topics import Topics
 from hallrate.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
 from hallrate.demo_hall import SAMPLE_HALL, DemoHall, evaluators, write_demo_hall
 from hallrate.demo_kiosk import DemoKiosk
+from hallrate.demo_log import LOG_NAME, logging_to_file, print_block
 from hallrate.simulated_windows import SimulatedWindows
 from hub.directory import load_directory
 from hub.service import HubService
@@ -301,7 +303,7 @@ def run(options: DemoOptions) -> int:
     if lock is None:
         logger.error("another hallrate demo is using %s; give this one --data DIR", data)
         return 2
-    with lock:
+    with lock, logging_to_file(data / LOG_NAME):
         try:
             services = hall_services(options, data)
         except ConfigError as exc:
@@ -326,11 +328,14 @@ def _serve(
                 logger.error("the demo's %s did not start: %s", service.name, exc)
                 return 1
             started.append(service)
-        print(f"hallrate demo: data in {data}", flush=True)
-        for service in services:
-            for line in service.lines():
-                print(line, flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
+        print_block(
+            [
+                f"hallrate demo: data in {data}",
+                f"logs: {data / LOG_NAME}  (what the broker, hub, kiosk and windows log)",
+                *(line for service in services for line in service.lines()),
+                "Press Ctrl-C to stop.",
+            ]
+        )
         _wait(services, stop, duration)
         return 0
     finally:

@@ -173,6 +173,10 @@ def test_demo_runs_a_hall_and_stops_cleanly(tmp_path, run_demo, broker, stop_sig
 
     # What the README shows a newcomer is what the demo prints.
     assert set(addresses) == readme_labels()
+    # The block came whole: what the hall's parts log goes to a file it names.
+    block = demo.stdout[demo.stdout.index(f"hallrate demo: data in {data}") :]
+    assert len(block) == len(addresses) + 2
+    assert addresses["logs"] == str(data / "demo.log")
     assert addresses["broker"].startswith("mqtt://127.0.0.1:")
     assert addresses["hub"].startswith("http://127.0.0.1:")
     assert addresses["votes"] == addresses["hub"] + "/api/v1/votes"
@@ -228,6 +232,8 @@ def test_demo_runs_a_hall_and_stops_cleanly(tmp_path, run_demo, broker, stop_sig
     assert demo.wait(timeout=STOP_BOUND_S) == 0, demo.stderr
     assert demo.stdout[-1] == "hallrate demo: stopped"
     assert "Traceback" not in demo.stderr
+    assert " INFO " not in demo.stderr
+    assert " INFO hub." in (data / "demo.log").read_text(encoding="utf-8")
 
     # Nothing lost: each seq an outbox handed out is in the hub or still waiting to be resent.
     for device in sorted(devices):

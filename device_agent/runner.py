@@ -53,6 +53,24 @@ class Service(Protocol):
         """Stop and release everything; called once."""
 
 
+class Process:
+    """A base for a role's :class:`Service` that serves once started, and lives while healthy."""
+
+    name = "service"
+
+    def healthy(self) -> bool:
+        """Whether the service's loop turns; override."""
+        raise NotImplementedError
+
+    def ready(self) -> bool:
+        """Ready as soon as :meth:`start` has returned."""
+        return True
+
+    def alive(self) -> bool:
+        """Alive while healthy: a stalled loop ends the process too."""
+        return self.healthy()
+
+
 def serve(
     service: Service,
     *,

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from device_agent.runner import serve
+from device_agent.runner import Process, serve
 
 if TYPE_CHECKING:
     from hub.service import HubService
@@ -32,8 +32,12 @@ def command(config: str, action: str) -> int:
     return serve(HubProcess(HubService(hub_config)), wake_s=WAKE_S)
 
 
-class HubProcess:
-    """The hub as :func:`device_agent.runner.serve` runs it."""
+class HubProcess(Process):
+    """The hub as :func:`device_agent.runner.serve` runs it.
+
+    Ready once the API listens, whether or not the broker is up yet: the hub
+    keeps reconnecting, and the status line says which.
+    """
 
     name = "hub"
 
@@ -44,17 +48,6 @@ class HubProcess:
         """Start ingest and the API, and print the API's address."""
         self.hub.start()
         print(f"hub: {self.hub.api_url}", flush=True)
-
-    def ready(self) -> bool:
-        """Ready once the API listens, whether or not the broker is up yet.
-
-        The hub keeps reconnecting; the status line says which.
-        """
-        return True
-
-    def alive(self) -> bool:
-        """Whether the ingest loop turns."""
-        return self.hub.healthy()
 
     def healthy(self) -> bool:
         """Whether the ingest loop turns."""

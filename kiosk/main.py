@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from device_agent.runner import serve
+from device_agent.runner import Process, serve
 
 if TYPE_CHECKING:
     from kiosk.service import KioskService
@@ -24,7 +24,7 @@ def command(config: str) -> int:
     return serve(KioskProcess(KioskService(load_kiosk_config(config))), wake_s=TICK_S)
 
 
-class KioskProcess:
+class KioskProcess(Process):
     """The kiosk as :func:`device_agent.runner.serve` runs it."""
 
     name = "kiosk"
@@ -36,14 +36,6 @@ class KioskProcess:
         """Start serving, syncing and sending, and print the kiosk's address."""
         self.kiosk.start()
         print(f"kiosk: {self.kiosk.url}", flush=True)
-
-    def ready(self) -> bool:
-        """Ready once the web app listens."""
-        return True
-
-    def alive(self) -> bool:
-        """Whether the sender loop turns."""
-        return self.kiosk.healthy()
 
     def healthy(self) -> bool:
         """Whether the sender loop turns."""

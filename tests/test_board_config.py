@@ -137,7 +137,7 @@ def test_every_board_problem_is_reported_at_once_with_file_and_key(hall):
 def test_check_config_lists_board_problems(hall):
     path = hall.hub_config(extra=BAD)
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "check-config", str(path)],
+        [sys.executable, "-m", "hallrate.cli", "check-config", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -16,7 +16,7 @@ import pytest
 
 from device_agent.protocol import format_time
 from device_agent.topics import DeviceTopic, Topics
-from hub.cli import main
+from hallrate.cli import main
 from hub.rules import RULES
 from tests.hall import get_json, query, wait_until
 from tests.kiosk_hall import KioskHall

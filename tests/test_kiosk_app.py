@@ -20,8 +20,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from device_agent.protocol import DIMENSIONS
-from hub.broker import free_port
-from hub.check_config import check
+from hallrate.broker import free_port
+from hallrate.check_config import check
 from hub.complaints import STATUSES
 from hub.service import HubService
 from kiosk.config import load_kiosk_config

@@ -60,6 +60,8 @@ class BoardService:
             now=now,
             changed=changed,
         )
+        # No board shows more warnings than this: the rest are only counted.
+        self.warnings_limit = max((board.warning_rows for board in config.boards), default=0)
         self._db: sqlite_utils.Database | None = None
         self._thread: threading.Thread | None = None
 
@@ -82,6 +84,7 @@ class BoardService:
             directory=self.config.directory,
             calendar=self.calendar,
             now=now,
+            warnings_limit=self.warnings_limit,
         )
 
     def start(self) -> None:

@@ -15,7 +15,8 @@ disappears (a USB adapter unplugged) the driver closes it and reopens it
 every ``reopen_s`` until it is back, then sends the newest page, which heals
 whatever the board missed. A page the controller has acknowledged is not
 sent again while it stays the board's page, except once every
-:data:`RESEND_S`, so a controller that lost power on its own shows it again.
+:attr:`redeliver_s` (:data:`RESEND_S`), so a controller that lost power on
+its own shows it again.
 ``docs/led-boards.md`` is the full description.
 """
 
@@ -211,7 +212,8 @@ class SerialDriver(MailboxDriver):
 
     def deliver(self, frame: Frame, page: int) -> None:
         payload = page_payload(frame, page, self.settings.encoding)
-        if payload == self._acked and time.monotonic() - self._acked_at < RESEND_S:
+        resend_s = math.inf if self.redeliver_s is None else self.redeliver_s
+        if payload == self._acked and time.monotonic() - self._acked_at < resend_s:
             return  # the controller shows this very page already
         while not self.closed:
             if self._port is not None or self._open():

@@ -11,7 +11,8 @@ process with the sample hall's wall board (40×10, the pages of
 clock the bench moves: each update is one vote committed, the scheduler's
 event set, and one :meth:`~hub.boards.scheduler.BoardScheduler.step`. The
 figure is the CPU time of that step (this thread's), which is the boards'
-whole share of a vote, and the pages of the wall's frame.
+whole share of a vote, and the pages and bytes of the wall's frame (what
+an MQTT board would be sent after each vote).
 
 The last line is ``key=value`` pairs. Run: ``.venv/bin/python bench/board_history.py``.
 """
@@ -95,8 +96,8 @@ def standing(hub: CountingHub) -> int:
     return row[0]
 
 
-def measure(hub: CountingHub, updates: int) -> tuple[list[float], int]:
-    """CPU ms of each board update after one vote, and the wall frame's pages."""
+def measure(hub: CountingHub, updates: int) -> tuple[list[float], int, int]:
+    """CPU ms of each board update after one vote, and the wall frame's pages and bytes."""
     reader = open_reader(hub.config.database)
     feed = WallFeed(max_streams=1)
 
@@ -107,6 +108,9 @@ def measure(hub: CountingHub, updates: int) -> tuple[list[float], int]:
             directory=hub.config.directory,
             calendar=hub.counting.calendar,
             now=now,
+            # As the hub's BoardService reads for this one board.
+            warnings_limit=WALL.warning_rows,
+            duty_windows=[],
         )
 
     clock = [0.0]
@@ -130,7 +134,8 @@ def measure(hub: CountingHub, updates: int) -> tuple[list[float], int]:
         costs.append((time.thread_time() - started) * 1000)
     frame = scheduler.board(WALL.id).frame
     reader.close()
-    return costs, len(frame.pages) if frame else 0
+    assert frame is not None
+    return costs, len(frame.pages), len(frame.encode())
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,12 +150,12 @@ def main(argv: list[str] | None = None) -> int:
                 started = time.monotonic()
                 fill(hub, staff=staff, months=months)
                 built = time.monotonic() - started
-                costs, pages = measure(hub, args.updates)
+                costs, pages, size = measure(hub, args.updates)
                 results[name] = (standing(hub), statistics.median(costs), pages)
                 print(
                     f"{name}: {results[name][0]} standing warnings (built in {built:.0f} s);"
                     f" board update after a vote: p50 {statistics.median(costs):.2f} ms CPU,"
-                    f" max {max(costs):.2f} ms; wall frame {pages} pages"
+                    f" max {max(costs):.2f} ms; wall frame {pages} pages, {size:,} bytes"
                 )
             finally:
                 hub.close()

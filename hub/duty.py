@@ -32,6 +32,9 @@ def on_duty(
     resend arrives after the sign-out that followed it, and must not win.
     """
     result: dict[str, list[str]] = {}
+    seated: dict[str | None, list[str]] = {}
+    for person in staff.values():
+        seated.setdefault(person.window, []).append(person.id)
     for window in windows:
         # Only events since ``since``: older ones do not count, and reading
         # them would cost more every day the hall is open.
@@ -45,5 +48,5 @@ def on_duty(
             person, event = latest
             result[window] = [person] if event == "sign_in" and person in staff else []
         else:
-            result[window] = [s.id for s in staff.values() if s.window == window]
+            result[window] = list(seated.get(window, []))
     return result

@@ -260,7 +260,11 @@ def test_more_warnings_than_the_page_holds_end_with_how_many_more(hub):
     ]
 
 
-def test_the_boards_read_only_as_many_warnings_as_they_show_and_count_the_rest(hub):
+@pytest.mark.parametrize(
+    ("limit", "more"),
+    [(2, 2), (3, 1), (4, 0), (100, 0)],  # 2: month and year each have more than read
+)
+def test_the_boards_read_only_as_many_warnings_as_they_show_and_count_the_rest(hub, limit, more):
     warnings_of_many_periods(hub)
     snapshot = read_snapshot(
         hub.store.db,
@@ -268,10 +272,13 @@ def test_the_boards_read_only_as_many_warnings_as_they_show_and_count_the_rest(h
         directory=hub.config.directory,
         calendar=hub.counting.calendar,
         now=hub.clock(),
-        warnings_limit=2,
+        warnings_limit=limit,
     )
-    assert [w.id for w in snapshot.warnings] == ["s02-II-2026-11", "s02-III-2026"]
-    assert snapshot.more_warnings == 2
+    order = ["s02-II-2026-11", "s02-III-2026", "s03-III-2026", "s03-III-2026-11"]
+    assert [w.id for w in snapshot.warnings] == order[:limit]
+    assert snapshot.more_warnings == more
+    if limit != 2:
+        return
     pages = board_pages(
         board("warnings", columns=24, lines=8), snapshot, hub.config.directory, timezone="UTC"
     )

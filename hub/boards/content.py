@@ -191,8 +191,11 @@ def week_ranking(
 
 
 def index_standing_warnings(db: sqlite_utils.Database) -> None:
-    """Migration: standing warnings by period, so the boards read only this month's and year's."""
-    db.execute(f"CREATE INDEX warnings_standing ON warnings (period, rank, count) WHERE {STANDING}")
+    """Migration: standing warnings by period in the order boards list them."""
+    db.execute(
+        "CREATE INDEX warnings_standing"
+        f" ON warnings (period, rank DESC, count DESC, raised_at DESC, id) WHERE {STANDING}"
+    )
 
 
 def standing_warnings(
@@ -201,25 +204,34 @@ def standing_warnings(
     """The ``limit`` most severe standing warnings of ``periods``, and how many more stand.
 
     Standing: not closed, withdrawn or superseded. Most severe first, then
-    the highest count, then the newest. Warnings of earlier months and years
-    are not read at all: a board shows the current period, whatever its
-    history holds.
+    the highest count, then the newest. Each period is read in the index's
+    order and only as far as ``limit``; warnings of other periods are not
+    read at all, so a board shows the current period whatever the history.
     """
-    if limit <= 0 or not periods:
+    if limit <= 0:
         return [], 0
-    marks = ",".join("?" * len(periods))
-    rows = db.execute(
-        "SELECT id, staff, department, level, action, period, count, raised_at FROM warnings"
-        f" WHERE period IN ({marks}) AND {STANDING}"
-        " ORDER BY rank DESC, count DESC, raised_at DESC, id LIMIT ?",
-        (*periods, limit),
-    ).fetchall()
-    shown = [ActiveWarning(*row) for row in rows]
-    if len(shown) < limit:
-        return shown, 0
-    total = db.execute(
-        f"SELECT count(*) FROM warnings WHERE period IN ({marks}) AND {STANDING}", periods
-    ).fetchone()[0]
+    found = []
+    complete = True  # every standing warning of the periods read
+    for period in periods:
+        rows = db.execute(
+            "SELECT rank, id, staff, department, level, action, period, count, raised_at"
+            f" FROM warnings WHERE period = ? AND {STANDING}"
+            " ORDER BY rank DESC, count DESC, raised_at DESC, id LIMIT ?",
+            (period, limit),
+        ).fetchall()
+        complete = complete and len(rows) < limit
+        found += rows
+    # The periods' lists merged in the same order: stable sorts, the last one first.
+    found.sort(key=lambda row: row[1])
+    found.sort(key=lambda row: (row[0], row[7], row[8]), reverse=True)
+    shown = [ActiveWarning(*row[1:]) for row in found[:limit]]
+    if complete:
+        return shown, len(found) - len(shown)
+    total = 0
+    for period in periods:
+        total += db.execute(
+            f"SELECT count(*) FROM warnings WHERE period = ? AND {STANDING}", (period,)
+        ).fetchone()[0]
     return shown, total - len(shown)
 
 
@@ -237,10 +249,14 @@ def offline_devices(db: sqlite_utils.Database, directory: Directory) -> list[Off
 
 
 def window_duty(
-    db: sqlite_utils.Database, directory: Directory, *, since: str
+    db: sqlite_utils.Database,
+    directory: Directory,
+    *,
+    since: str,
+    windows: Iterable[str] | None = None,
 ) -> dict[str, WindowDuty]:
-    """Who is on duty at each window and whether it is paused, from today's service events."""
-    windows = list(directory.windows)
+    """Who is on duty at ``windows`` (all by default) and whether each is paused, from today."""
+    windows = list(directory.windows if windows is None else windows)
     staff = on_duty(db, directory.staff, windows, since=since)
     duty = {}
     for window in windows:
@@ -266,11 +282,13 @@ def read_snapshot(
     now: datetime,
     ranking_min_votes: int = RANKING_MIN_VOTES,
     warnings_limit: int = WARNINGS_LIMIT,
+    duty_windows: Iterable[str] | None = None,
 ) -> Snapshot:
     """Everything the boards show, read in one read transaction so it is consistent.
 
     ``warnings_limit`` is the most warnings any board shows (the rest are
-    only counted).
+    only counted); ``duty_windows`` the windows whose strips show who is on
+    duty (all by default).
     """
     day = calendar.current(now, "day")
     iso = datetime.fromisoformat(day).isocalendar()
@@ -290,7 +308,7 @@ def read_snapshot(
             ),
             warnings=warnings,
             offline=offline_devices(db, directory),
-            duty=window_duty(db, directory, since=calendar.bounds(day)[0]),
+            duty=window_duty(db, directory, since=calendar.bounds(day)[0], windows=duty_windows),
             more_warnings=more,
         )
     finally:

@@ -32,16 +32,21 @@ def on_duty(
     resend arrives after the sign-out that followed it, and must not win.
     """
     result: dict[str, list[str]] = {}
+    seated: dict[str | None, list[str]] = {}
+    for person in staff.values():
+        seated.setdefault(person.window, []).append(person.id)
     for window in windows:
+        # Only events since ``since``: older ones do not count, and reading
+        # them would cost more every day the hall is open.
         latest = db.execute(
-            "SELECT staff, event, cast_at FROM service_events"
-            " WHERE window = ? AND event IN ('sign_in', 'sign_out')"
+            "SELECT staff, event FROM service_events"
+            " WHERE window = ? AND event IN ('sign_in', 'sign_out') AND cast_at >= ?"
             " ORDER BY cast_at DESC, rowid DESC LIMIT 1",
-            (window,),
+            (window, since),
         ).fetchone()
-        if latest is not None and latest[2] >= since:
-            person, event, _ = latest
+        if latest is not None:
+            person, event = latest
             result[window] = [person] if event == "sign_in" and person in staff else []
         else:
-            result[window] = [s.id for s in staff.values() if s.window == window]
+            result[window] = list(seated.get(window, []))
     return result

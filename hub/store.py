@@ -37,6 +37,7 @@ from hub import (
     tokens,
     warnings,
 )
+from hub.boards import content as board_content
 from hub.complaints import StoredComplaint, create_complaints_table, store_complaints
 from hub.duty import create_duty_index, index_duty_by_cast_time
 from hub.errors import BatchError, StoreError
@@ -158,6 +159,8 @@ MIGRATIONS = [
     rules.add_rule_columns,
     # Issue 10: the quarantine keeps a redacted prefix, within a total size and age.
     quarantine.bound_quarantine,
+    # Issue 12: the boards read only the current period's standing warnings.
+    board_content.index_standing_warnings,
 ]
 
 

@@ -33,7 +33,7 @@ from paho.mqtt.properties import Properties
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.load import DEVICES, publish_votes, query, write_hall
-from hub.broker import MosquittoBroker, wait_for_port
+from hallrate.broker import MosquittoBroker, wait_for_port
 
 
 def _session(client_id: str, port: int) -> paho.Client:
@@ -131,7 +131,7 @@ def run_hub(
     cmd = [
         sys.executable,
         "-m",
-        "hub.cli",
+        "hallrate.cli",
         "--log-level",
         "WARNING",
         "hub",

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.ingest import ReceiptCounter
 from bench.load import query
 from device_agent.protocol import Vote, encode, envelope_id, format_time
-from hub.broker import MosquittoBroker, wait_for_port
+from hallrate.broker import MosquittoBroker, wait_for_port
 
 WINDOWS = 20
 STAFF = 200
@@ -98,7 +98,7 @@ def hub_command(config: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "hub.cli",
+        "hallrate.cli",
         "--log-level",
         "WARNING",
         "hub",

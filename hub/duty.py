@@ -32,9 +32,11 @@ def index_sign_events(db: sqlite_utils.Database) -> None:
 
 
 # A window's latest sign-in or sign-out: the last entry of service_events_sign.
+# Only events since ``since``: older ones do not count, and reading them would
+# cost more every day the hall is open.
 LATEST_SIGN_SQL = (
     "SELECT staff, event, cast_at FROM service_events"
-    " WHERE window = ? AND event IN ('sign_in', 'sign_out')"
+    " WHERE window = ? AND event IN ('sign_in', 'sign_out') AND cast_at >= ?"
     " ORDER BY cast_at DESC, rowid DESC LIMIT 1"
 )
 
@@ -52,11 +54,14 @@ def on_duty(
     resend arrives after the sign-out that followed it, and must not win.
     """
     result: dict[str, list[str]] = {}
+    seated: dict[str | None, list[str]] = {}
+    for person in staff.values():
+        seated.setdefault(person.window, []).append(person.id)
     for window in windows:
-        latest = db.execute(LATEST_SIGN_SQL, (window,)).fetchone()
-        if latest is not None and latest[2] >= since:
+        latest = db.execute(LATEST_SIGN_SQL, (window, since)).fetchone()
+        if latest is not None:
             person, event, _ = latest
             result[window] = [person] if event == "sign_in" and person in staff else []
         else:
-            result[window] = [s.id for s in staff.values() if s.window == window]
+            result[window] = list(seated.get(window, []))
     return result

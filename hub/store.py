@@ -38,6 +38,7 @@ from hub import (
     vote_rows,
     warnings,
 )
+from hub.boards import content as board_content
 from hub.complaints import StoredComplaint, create_complaints_table, store_complaints
 from hub.duty import create_duty_index, index_duty_by_cast_time, index_sign_events
 from hub.errors import BatchError, StoreError
@@ -160,6 +161,8 @@ MIGRATIONS = [
     rules.add_rule_columns,
     # Issue 10: the quarantine keeps a redacted prefix, within a total size and age.
     quarantine.bound_quarantine,
+    # Issue 12: the boards read only the current period's standing warnings.
+    board_content.index_standing_warnings,
     # Issue 12: integer instants, a binary digest, an index per hot query; counts by period.
     vote_rows.lean_votes,
     aggregates.key_counts_by_period,

@@ -20,10 +20,10 @@ from device_agent.errors import ProtocolError
 from device_agent.mqtt import close_client
 from device_agent.protocol import Vote, encode, envelope_id, format_time
 from device_agent.storage import open_database, write_transaction
+from hallrate.broker import MosquittoBroker, free_port
+from hallrate.cli import main
 from hub import central
 from hub.app import create_app
-from hub.broker import MosquittoBroker, free_port
-from hub.cli import main
 from hub.config import load_hub_config
 from hub.forwarding import (
     HALL_HEADER,

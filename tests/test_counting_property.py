@@ -16,6 +16,7 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -170,6 +171,8 @@ def kept(database, hall_id):
     return counts, standing
 
 
+# 150 generated halls by design (16 s of the suite on a shared 2-core machine).
+@pytest.mark.slow
 @settings(
     max_examples=150,
     deadline=None,

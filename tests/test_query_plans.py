@@ -104,7 +104,12 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "rules.burst", rules.BURST_SQL, burst, "cast_at>?"
     duty_day = ["w01", "2026-11-19T16:00:00.000+00:00", SINCE, SINCE]
     yield "rules.duty", rules.DUTY_SQL, duty_day, "service_events_sign"
-    yield "duty.on_duty", duty.LATEST_SIGN_SQL, ["w01"], "service_events_sign"
+    yield (
+        "duty.on_duty",
+        duty.LATEST_SIGN_SQL,
+        ["w01", "2026-11-22T00:00:00.000+00:00"],
+        "service_events_sign",
+    )
     month = calendar.bounds_ms("2026-11")
     yield "warnings.votes_behind", warnings.VOTES_BEHIND_SQL, ["s01", *month], "cast_at>?"
     crossed = ["s01", "s02", "2026-11", "2026"]

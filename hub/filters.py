@@ -100,24 +100,35 @@ def presses_by_day(
     Kiosk votes (``kiosks``) come after, one row per kiosk and day.
     Days and windows without a press are left out.
     """
-    result = []
+    days = []
     day = first
     while day <= last:
-        start, end = day_bounds(day, zone)
-        for window in windows:
-            rows = db.execute(WINDOW_DAY_SQL, (window, start, end)).fetchall()
-            if rows:
-                result.append(_summarise(window, day.isoformat(), rows))
+        days.append((day.isoformat(), day_bounds(day, zone)))
         day += timedelta(days=1)
-    for kiosk in kiosks:
-        day = first
-        while day <= last:
-            start, end = day_bounds(day, zone)
-            rows = db.execute(KIOSK_DAY_SQL, (kiosk, start, end)).fetchall()
-            if rows:
-                result.append(_summarise(None, day.isoformat(), rows, kiosk=kiosk))
-            day += timedelta(days=1)
-    return result
+    result = [
+        found
+        for key, bounds in days
+        for window in windows
+        if (found := _day_of(db, window, key, bounds, kiosk=False)) is not None
+    ]
+    return result + [
+        found
+        for kiosk in kiosks
+        for key, bounds in days
+        if (found := _day_of(db, kiosk, key, bounds, kiosk=True)) is not None
+    ]
+
+
+def _day_of(
+    db: sqlite_utils.Database, subject: str, day: str, bounds: tuple[int, int], *, kiosk: bool
+) -> DayAtWindow | None:
+    """One window's (or kiosk's) presses on one day, or None when it had none."""
+    rows = db.execute(KIOSK_DAY_SQL if kiosk else WINDOW_DAY_SQL, (subject, *bounds)).fetchall()
+    if not rows:
+        return None
+    if kiosk:
+        return _summarise(None, day, rows, kiosk=subject)
+    return _summarise(subject, day, rows)
 
 
 def _summarise(

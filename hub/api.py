@@ -1,7 +1,7 @@
 """The hub's JSON API, version 1: health, votes, quarantine, devices.
 
-Handlers only read the database, through a read-only connection of their
-own; nothing here touches MQTT.
+Handlers only read the database, through the request's read-only connection
+(:func:`hub.db.get_db`); nothing here touches MQTT.
 """
 
 from __future__ import annotations
@@ -11,12 +11,14 @@ import sqlite3
 import time
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from device_agent.storage import open_reader
 from hub import quarantine as quarantined
+from hub.db import get_db, hub_config
+from hub.device_states import device_states, last_seq
 from hub.instants import iso, ms_of_text
+from hub.query_args import int_arg
 from hub.vote_pages import PageQuery, read_page
 
 bp = Blueprint("api", __name__)
@@ -28,19 +30,6 @@ QUARANTINE_PAGE = 50
 QUARANTINE_MAX_PAGE = 100
 QUARANTINE_MAX_BYTES = 256 * 1024
 STALL_S = 10.0  # the ingest loop is called stalled past this
-
-
-def _db() -> Any:
-    if "db" not in g:
-        g.db = open_reader(current_app.config["HALLRATE_DATABASE"])
-    return g.db
-
-
-@bp.teardown_app_request
-def _close_db(exc: BaseException | None) -> None:
-    db = g.pop("db", None)
-    if db is not None:
-        db.close()
 
 
 @bp.get("/healthz")
@@ -56,7 +45,7 @@ def healthz() -> ResponseReturnValue:
     if loop_age > STALL_S:
         problems.append(f"ingest loop stalled for {loop_age:.0f} s")
     try:
-        pruned = quarantined.totals(_db().conn)["pruned_rows"]
+        pruned = quarantined.totals(get_db().conn)["pruned_rows"]
     except sqlite3.Error as exc:
         pruned = None
         problems.append(f"cannot read the database: {exc}")
@@ -83,8 +72,8 @@ def votes() -> ResponseReturnValue:
     a device's or the hub's rule kept from counting, e.g. ``rule=closed_period``
     for the votes held for the office).
     """
-    limit = _int_arg("limit", 100, 1, MAX_PAGE)
-    after = _int_arg("after", 0, 0, 2**63 - 1)
+    limit = int_arg("limit", 100, 1, MAX_PAGE)
+    after = int_arg("after", 0, 0, 2**63 - 1)
     since_ms = None
     since = request.args.get("since")
     if since:
@@ -102,7 +91,7 @@ def votes() -> ResponseReturnValue:
         rule=request.args.get("rule") or None,
         since_ms=since_ms,
     )
-    rows = read_page(_db().conn, query)
+    rows = read_page(get_db().conn, query)
     items = [_vote(row) for row in rows]
     next_after = rows[-1][0] if len(rows) == limit else None
     return jsonify({"votes": items, "next_after": next_after})
@@ -115,9 +104,9 @@ def quarantine() -> ResponseReturnValue:
     Each shows a redacted prefix with the size and SHA-256 of the whole;
     ``totals`` says how much is kept and how much the limits pruned.
     """
-    limit = _int_arg("limit", QUARANTINE_PAGE, 1, QUARANTINE_MAX_PAGE)
-    after = _int_arg("after", 0, 0, 2**63 - 1)
-    conn = _db().conn
+    limit = int_arg("limit", QUARANTINE_PAGE, 1, QUARANTINE_MAX_PAGE)
+    after = int_arg("after", 0, 0, 2**63 - 1)
+    conn = get_db().conn
     body = quarantined.page(conn, after=after, limit=limit, max_bytes=QUARANTINE_MAX_BYTES)
     return jsonify({**body, "totals": quarantined.totals(conn)})
 
@@ -125,14 +114,9 @@ def quarantine() -> ResponseReturnValue:
 @bp.get("/api/v1/devices")
 def devices() -> ResponseReturnValue:
     """Every device of the directory with its last status, info, telemetry and config answer."""
-    directory = current_app.config["HALLRATE_DIRECTORY"]
-    seen = {
-        r[0]: r
-        for r in _db().execute(
-            "SELECT id, status, status_at, info, telemetry, telemetry_at, config, config_at"
-            " FROM devices"
-        )
-    }
+    directory = hub_config().directory
+    conn = get_db().conn
+    seen = device_states(conn)
     items = []
     for device in directory.devices.values():
         row = seen.get(device.id)
@@ -148,7 +132,7 @@ def devices() -> ResponseReturnValue:
                 "telemetry_at": row[5] if row else None,
                 "config": _loads(row[6]) if row else None,
                 "config_at": row[7] if row else None,
-                "last_seq": _last_seq(device.id),
+                "last_seq": last_seq(conn, device.id),
             }
         )
     return jsonify({"devices": items})
@@ -182,20 +166,6 @@ def _vote(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def _last_seq(device: str) -> int | None:
-    """The highest record number among the records the hub stored from ``device``.
-
-    Numbers restart at 1 when a device's outbox is replaced (its ids carry a
-    new epoch then), so this tells how far a device has counted, not more.
-    """
-    db = _db()
-    found = [
-        db.execute(f"SELECT max(seq) FROM {table} WHERE device = ?", (device,)).fetchone()[0]
-        for table in ("votes", "service_events", "complaints")
-    ]
-    return max((seq for seq in found if seq is not None), default=None)
-
-
 def _loads(value: str | None) -> Any:
     if value is None:
         return None
@@ -203,16 +173,3 @@ def _loads(value: str | None) -> Any:
         return json.loads(value)
     except ValueError:
         return value
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        abort(400, description=f"{name}: must be an integer")
-    if not low <= value <= high:
-        abort(400, description=f"{name}: must be between {low} and {high}")
-    return value

@@ -25,11 +25,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 import sqlite_utils
-from flask import Flask, abort, current_app, g, request
+from flask import Flask, abort, g, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from device_agent.protocol import format_time
+from hub.db import get_db
 from hub.errors import StateError, UnknownRecord
 
 if TYPE_CHECKING:
@@ -160,13 +161,7 @@ def _authorize(permission: str) -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         _unauthorized("send Authorization: Bearer <token>")
-    from device_agent.storage import open_reader
-
-    db = open_reader(current_app.config["HALLRATE_DATABASE"])
-    try:
-        who = identify(db.conn, token.strip())
-    finally:
-        db.close()
+    who = identify(get_db().conn, token.strip())
     if who is None:
         _unauthorized("unknown or revoked token", error="invalid_token")
     if permission not in ROLES.get(who[1], frozenset()):

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from hub import aggregates, counting, duty, filters, quarantine, rules, stats_api, warnings
+from hub import aggregates, counting, duty, filters, quarantine, rules, stats, warnings
 from hub.instants import DAY_MS, ms_of_text
 from hub.periods import Calendar
 from hub.store import known_votes_sql
@@ -122,8 +122,8 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
         yield f"summary {scope}", counting.SUMMARY_COUNTS_SQL, [scope, "2026-11"], ONE_PERIOD
     yield "summary staff", counting.SUMMARY_STAFF_SQL, ["2026-11"], ONE_PERIOD
     for group in aggregates.SCOPES:
-        yield f"stats {group}", *stats_api.stats_sql(group, "2026-11-20", None), ONE_PERIOD
-        yield f"stats {group} one", *stats_api.stats_sql(group, "2026-11", "s01"), ONE_PERIOD
+        yield f"stats {group}", *stats.stats_sql(group, "2026-11-20", None), ONE_PERIOD
+        yield f"stats {group} one", *stats.stats_sql(group, "2026-11", "s01"), ONE_PERIOD
     yield "quarantine page", quarantine.PAGE_SQL, [0, 50], IN_ORDER
     yield "store.known_votes", known_votes_sql(3), ["a", "b", "c"], "(id=?)"
 
@@ -170,8 +170,8 @@ def test_the_check_fails_on_the_reads_issue_12_measured(database, tmp_path):
             ["2026-11"],
         )
         assert problem("old summary", summary, ONE_PERIOD), summary
-        stats = plan(conn, *stats_api.stats_sql("window", "2026-11", None))
-        assert problem("old stats", stats, ONE_PERIOD), stats
+        stats_plan = plan(conn, *stats.stats_sql("window", "2026-11", None))
+        assert problem("old stats", stats_plan, ONE_PERIOD), stats_plan
     finally:
         conn.close()
 

@@ -25,8 +25,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from hub.directory import Directory
 from hub.periods import Calendar
 
@@ -50,26 +48,6 @@ MARK = "votes"
 CountKey = tuple[str, str, str]
 
 
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Migration: the ``counts`` table and the high-water mark of counted votes."""
-    columns = ",\n".join(f"{name} INTEGER NOT NULL DEFAULT 0" for name in COUNT_COLUMNS)
-    db.execute(f"""
-        CREATE TABLE counts (
-            scope TEXT NOT NULL CHECK (scope IN ('hall', 'department', 'window', 'staff')),
-            subject TEXT NOT NULL,
-            period TEXT NOT NULL,
-            grain TEXT NOT NULL CHECK (grain IN ('day', 'month', 'year')),
-            {columns},
-            PRIMARY KEY (scope, subject, period)
-        ) WITHOUT ROWID""")
-    db.execute("CREATE INDEX counts_period ON counts (grain, period, scope)")
-    db.execute("""
-        CREATE TABLE count_marks (
-            name TEXT PRIMARY KEY,
-            last_rowid INTEGER NOT NULL
-        )""")
-
-
 def counts_table_sql(name: str) -> str:
     """``CREATE TABLE`` of a counts table as the hub keys it today, under ``name``.
 
@@ -87,22 +65,6 @@ def counts_table_sql(name: str) -> str:
             {columns},
             PRIMARY KEY (scope, period, subject)
         ) WITHOUT ROWID"""
-
-
-def key_counts_by_period(db: sqlite_utils.Database) -> None:
-    """Migration: the counts table keyed the way it is read, a group in a period.
-
-    Every read names a scope and a period and wants the subjects in order
-    (stats, boards, the summary, reports), or names all three (the warning
-    engine); ``(scope, period, subject)`` serves both without an index, where
-    the old key made a read of one period walk every period of the group, and
-    the old ``(grain, period, scope)`` index served no query.
-    """
-    db.execute(counts_table_sql("counts_by_period"))
-    names = ", ".join(("scope", "subject", "period", "grain", *COUNT_COLUMNS))
-    db.execute(f"INSERT INTO counts_by_period ({names}) SELECT {names} FROM counts")
-    db.execute("DROP TABLE counts")  # and the counts_period index
-    db.execute("ALTER TABLE counts_by_period RENAME TO counts")
 
 
 @dataclass(frozen=True, slots=True)

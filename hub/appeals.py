@@ -17,8 +17,6 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from device_agent.protocol import format_time
 from hub import aggregates
 from hub.counting import Counting
@@ -32,19 +30,6 @@ VOID_REASONS = {
     "duplicate": "a duplicate of another rating for the same service",
 }
 MAX_NOTE_CHARS = 2000
-
-
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Migration: the voids of upheld appeals."""
-    db.execute("""
-        CREATE TABLE vote_voids (
-            vote_id TEXT PRIMARY KEY,
-            reason TEXT NOT NULL
-                CHECK (reason IN ('malicious', 'not_about_staff', 'duplicate')),
-            note TEXT,
-            by TEXT NOT NULL,
-            at TEXT NOT NULL
-        )""")
 
 
 @dataclass(frozen=True, slots=True)

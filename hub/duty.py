@@ -8,29 +8,6 @@ import sqlite_utils
 
 from hub.directory import Staff
 
-
-def create_duty_index(db: sqlite_utils.Database) -> None:
-    """The schema step that lets the on-duty question read a few rows, not the whole table."""
-    db.execute("CREATE INDEX service_events_window ON service_events (window, event, rowid)")
-
-
-def index_duty_by_cast_time(db: sqlite_utils.Database) -> None:
-    """Migration: the latest sign-in or sign-out by when it happened, not when it arrived."""
-    db.execute("CREATE INDEX service_events_window_cast ON service_events (window, event, cast_at)")
-
-
-def index_sign_events(db: sqlite_utils.Database) -> None:
-    """Migration: a window's sign-ins and sign-outs in time order, the rows duty reads.
-
-    Both the on-duty question and the hub's duty rule ask for the latest of
-    either kind; over this index that is the last entry, with no sort.
-    """
-    db.execute(
-        "CREATE INDEX service_events_sign ON service_events (window, cast_at)"
-        " WHERE event IN ('sign_in', 'sign_out')"
-    )
-
-
 # A window's latest sign-in or sign-out: the last entry of service_events_sign.
 # Only events since ``since``: older ones do not count, and reading them would
 # cost more every day the hall is open.

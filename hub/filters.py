@@ -24,14 +24,6 @@ import sqlite_utils
 from hub.instants import ms_of
 
 
-def add_filter_columns(db: sqlite_utils.Database) -> None:
-    """Migration: the rule that filtered a vote, and the service a vote or event belongs to."""
-    db.execute("ALTER TABLE votes ADD COLUMN filter_rule TEXT")
-    db.execute("ALTER TABLE votes ADD COLUMN filter_version INTEGER")
-    db.execute("ALTER TABLE votes ADD COLUMN service TEXT")
-    db.execute("ALTER TABLE service_events ADD COLUMN service TEXT")
-
-
 @dataclass(slots=True)
 class DayAtWindow:
     """What happened to the presses at one window on one day."""

@@ -153,24 +153,6 @@ def _url_check(value: str) -> str | None:
     return "must be an https:// URL"
 
 
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Migration: the outbox of messages for central."""
-    db.execute("""
-        CREATE TABLE forward_outbox (
-            rowid INTEGER PRIMARY KEY,
-            channel TEXT NOT NULL CHECK (channel IN ('mqtt', 'webhook')),
-            kind TEXT NOT NULL CHECK (kind IN ('warning', 'summary')),
-            message_id TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt REAL NOT NULL DEFAULT 0,
-            last_error TEXT,
-            UNIQUE (channel, message_id)
-        )""")
-    db.execute("CREATE INDEX forward_outbox_due ON forward_outbox (next_attempt)")
-
-
 class Outbox:
     """Writes messages for central into ``forward_outbox``, inside the caller's transaction."""
 

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import sqlite_utils
-
 from device_agent.configfile import ConfigReader, in_range
 from device_agent.protocol import VoteFilter
 from hub import instants
@@ -80,21 +78,6 @@ def read_rule_settings(reader: ConfigReader) -> RuleSettings:
         ),
         close_days=reader.get("rules.close_days", int, default=5, check=in_range(0, 366)),
     )
-
-
-def add_rule_columns(db: sqlite_utils.Database) -> None:
-    """Migration: the hub's verdict on each vote, and the indexes its rules read."""
-    db.execute("ALTER TABLE votes ADD COLUMN hub_rule TEXT")
-    db.execute("ALTER TABLE votes ADD COLUMN hub_rule_version INTEGER")
-    db.execute("CREATE INDEX votes_ticket ON votes (ticket, cast_at) WHERE ticket IS NOT NULL")
-    db.execute("""
-        CREATE TABLE vote_acceptances (
-            vote_id TEXT PRIMARY KEY,
-            rule TEXT NOT NULL,
-            note TEXT,
-            by TEXT NOT NULL,
-            at TEXT NOT NULL
-        )""")
 
 
 @dataclass(frozen=True, slots=True)

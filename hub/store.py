@@ -22,152 +22,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import sqlite_utils
 
 from device_agent.protocol import ServiceEvent, Vote, encode
 from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
-from hub import (
-    aggregates,
-    appeals,
-    central,
-    filters,
-    forwarding,
-    quarantine,
-    rules,
-    tokens,
-    vote_rows,
-    warnings,
-)
-from hub.boards import content as board_content
-from hub.complaints import StoredComplaint, create_complaints_table, store_complaints
-from hub.duty import create_duty_index, index_duty_by_cast_time, index_sign_events
+from hub import quarantine, vote_rows
+from hub.complaints import StoredComplaint, store_complaints
 from hub.errors import BatchError, StoreError
 from hub.instants import ms_of_text
 from hub.quarantine import Quarantined, QuarantineSettings
 from hub.rules import Candidate, HubRules
+from hub.schema import STEPS
 
 if TYPE_CHECKING:
     from hub.counting import Counting
 
 CHUNK = 400  # ids per IN (...) lookup, under SQLite's parameter limit
 DEVICE_STATE_COLUMNS = ("status", "info", "telemetry", "config")
-
-
-def _v1(db: sqlite_utils.Database) -> None:
-    db.execute("""
-        CREATE TABLE votes (
-            rowid INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            device TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            channel TEXT NOT NULL CHECK (channel IN ('window', 'kiosk')),
-            window TEXT,
-            staff TEXT,
-            ticket TEXT,
-            level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
-            dims TEXT,
-            reasons TEXT NOT NULL,
-            comment TEXT,
-            anonymous INTEGER NOT NULL CHECK (anonymous IN (0, 1)),
-            flags TEXT NOT NULL,
-            ts TEXT NOT NULL,
-            cast_at TEXT NOT NULL,
-            sent TEXT,
-            received_at TEXT NOT NULL,
-            digest TEXT NOT NULL,
-            counted INTEGER NOT NULL DEFAULT 1 CHECK (counted IN (0, 1))
-        )""")
-    db.execute("CREATE INDEX votes_device ON votes (device, rowid)")
-    db.execute("CREATE INDEX votes_staff ON votes (staff, cast_at)")
-    db.execute("CREATE INDEX votes_window ON votes (window, cast_at)")
-    db.execute("""
-        CREATE TABLE vote_conflicts (
-            rowid INTEGER PRIMARY KEY,
-            id TEXT NOT NULL,
-            received_at TEXT NOT NULL,
-            digest TEXT NOT NULL,
-            payload TEXT NOT NULL
-        )""")
-    db.execute("CREATE INDEX vote_conflicts_id ON vote_conflicts (id)")
-    db.execute("""
-        CREATE TABLE service_events (
-            rowid INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            device TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            event TEXT NOT NULL,
-            window TEXT,
-            staff TEXT,
-            ticket TEXT,
-            ts TEXT NOT NULL,
-            cast_at TEXT NOT NULL,
-            sent TEXT,
-            received_at TEXT NOT NULL
-        )""")
-    db.execute("""
-        CREATE TABLE quarantine (
-            rowid INTEGER PRIMARY KEY,
-            digest TEXT NOT NULL UNIQUE,
-            topic TEXT NOT NULL,
-            device TEXT,
-            record_id TEXT,
-            reason TEXT NOT NULL,
-            payload BLOB NOT NULL,
-            first_seen TEXT NOT NULL,
-            last_seen TEXT NOT NULL,
-            times INTEGER NOT NULL DEFAULT 1
-        )""")
-    db.execute("""
-        CREATE TABLE devices (
-            id TEXT PRIMARY KEY,
-            status TEXT,
-            status_at TEXT,
-            info TEXT,
-            info_at TEXT,
-            telemetry TEXT,
-            telemetry_at TEXT
-        )""")
-
-
-def _index_device_seq(db: sqlite_utils.Database) -> None:
-    """Migration: each device's highest record number, for re-provisioning it."""
-    db.execute("CREATE INDEX votes_device_seq ON votes (device, seq)")
-    db.execute("CREATE INDEX service_events_device_seq ON service_events (device, seq)")
-
-
-def _add_device_config_columns(db: sqlite_utils.Database) -> None:
-    """Migration: each device's last answer to ``config/set`` (applied or refused, and why)."""
-    db.execute("ALTER TABLE devices ADD COLUMN config TEXT")
-    db.execute("ALTER TABLE devices ADD COLUMN config_at TEXT")
-
-
-MIGRATIONS = [
-    _v1,
-    create_complaints_table,
-    create_duty_index,
-    # Issue 4: counts, voids, warnings, the outbox to central, API tokens, central role.
-    aggregates.create_tables,
-    appeals.create_tables,
-    warnings.create_tables,
-    forwarding.create_tables,
-    tokens.create_tables,
-    central.create_tables,
-    # Issue 3: filtered votes keep their rule; votes and events name their service.
-    filters.add_filter_columns,
-    _add_device_config_columns,
-    index_duty_by_cast_time,
-    _index_device_seq,
-    # Issue 10: the hub's own rules (directory binding, anti-stuffing, time).
-    rules.add_rule_columns,
-    # Issue 10: the quarantine keeps a redacted prefix, within a total size and age.
-    quarantine.bound_quarantine,
-    # Issue 12: the boards read only the current period's standing warnings.
-    board_content.index_standing_warnings,
-    # Issue 12: integer instants, a binary digest, an index per hot query; counts by period.
-    vote_rows.lean_votes,
-    aggregates.key_counts_by_period,
-    index_sign_events,
-]
 
 
 @dataclass(slots=True)
@@ -279,7 +149,7 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self.db = open_database(self.path)
-        migrate(self.db, MIGRATIONS)
+        migrate(self.db, STEPS)
         # Counts and warnings (hub.counting), kept in each commit's transaction.
         self.counting = counting
         # The hub's own rules (hub.rules); without them every unfiltered vote counts.

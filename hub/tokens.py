@@ -24,7 +24,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-import sqlite_utils
 from flask import Flask, abort, g, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
@@ -51,18 +50,6 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PREFIX = "hrt_"
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Migration: API tokens, by digest."""
-    db.execute("""
-        CREATE TABLE api_tokens (
-            name TEXT PRIMARY KEY,
-            role TEXT NOT NULL,
-            digest TEXT NOT NULL UNIQUE,
-            created_at TEXT NOT NULL,
-            revoked_at TEXT
-        )""")
 
 
 def digest(token: str) -> str:

@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from device_agent.configfile import ConfigReader, in_range
 from device_agent.protocol import format_time
 from hub.aggregates import Attribution, dissatisfied
@@ -117,51 +115,6 @@ def read_warning_settings(reader: ConfigReader) -> WarningSettings:
                 )
             previous = threshold
     return WarningSettings(enabled=enabled, rules=tuple(rules))
-
-
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Migration: warnings, the votes behind each, and the audit log."""
-    db.execute("""
-        CREATE TABLE warnings (
-            id TEXT PRIMARY KEY,
-            staff TEXT NOT NULL,
-            department TEXT,
-            level TEXT NOT NULL,
-            rank INTEGER NOT NULL,
-            grain TEXT NOT NULL CHECK (grain IN ('month', 'year')),
-            period TEXT NOT NULL,
-            threshold INTEGER NOT NULL,
-            action TEXT NOT NULL,
-            count INTEGER NOT NULL,
-            trigger_vote TEXT,
-            raised_at TEXT NOT NULL,
-            status TEXT NOT NULL
-                CHECK (status IN ('raised', 'acknowledged', 'actioned', 'closed')),
-            withdrawn_at TEXT,
-            superseded_by TEXT,
-            updated_at TEXT NOT NULL,
-            events INTEGER NOT NULL DEFAULT 0
-        )""")
-    db.execute("CREATE INDEX warnings_staff ON warnings (staff, period)")
-    db.execute("CREATE INDEX warnings_raised ON warnings (raised_at)")
-    db.execute("""
-        CREATE TABLE warning_votes (
-            warning_id TEXT NOT NULL,
-            vote_id TEXT NOT NULL,
-            PRIMARY KEY (warning_id, vote_id)
-        ) WITHOUT ROWID""")
-    db.execute("CREATE INDEX warning_votes_vote ON warning_votes (vote_id)")
-    db.execute("""
-        CREATE TABLE warning_events (
-            rowid INTEGER PRIMARY KEY,
-            warning_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            event TEXT NOT NULL,
-            at TEXT NOT NULL,
-            by TEXT NOT NULL,
-            detail TEXT NOT NULL,
-            UNIQUE (warning_id, seq)
-        )""")
 
 
 def warning_id(staff: str, level: str, period: str) -> str:

@@ -1,7 +1,7 @@
 """A hub database as the schema before issue 12 kept it: ISO text times, hex digests.
 
 :func:`written_before_issue_12` migrates a new file only up to the step before
-``hub.vote_rows.lean_votes`` and fills it with the rows of a database the
+``hub.schema.lean_votes`` and fills it with the rows of a database the
 current hub wrote, each as the previous code wrote it: ``cast_at`` and
 ``received_at`` as ``format_time`` of the UTC instant, the digest's 64 hex
 characters. Counts, warnings and their logs are copied as they are (their
@@ -15,10 +15,9 @@ from pathlib import Path
 
 from device_agent.storage import migrate, open_database
 from hub.instants import iso
-from hub.store import MIGRATIONS
-from hub.vote_rows import lean_votes
+from hub.schema import STEPS, lean_votes
 
-OLD_VERSION = MIGRATIONS.index(lean_votes)
+OLD_VERSION = STEPS.index(lean_votes)
 VOTE_COLUMNS = (
     "rowid, id, device, seq, channel, window, staff, ticket, level, dims, reasons, comment,"
     " anonymous, flags, ts, cast_at, sent, received_at, digest, counted, filter_rule,"
@@ -42,7 +41,7 @@ def written_before_issue_12(source: Path, target: Path) -> None:
     """Write ``target`` in the previous schema with the votes, counts and warnings of ``source``."""
     db = open_database(target)
     try:
-        migrate(db, MIGRATIONS[:OLD_VERSION])
+        migrate(db, STEPS[:OLD_VERSION])
         conn = db.conn
         conn.execute("ATTACH DATABASE ? AS new", (str(source),))
         conn.execute("BEGIN IMMEDIATE")

@@ -19,7 +19,8 @@ import pytest
 from device_agent.storage import write_transaction
 from hub.appeals import accept_vote
 from hub.counting import Counting
-from hub.store import MIGRATIONS, Store
+from hub.schema import STEPS
+from hub.store import Store
 from tests.old_schema import KEPT_TABLES, OLD_VERSION, written_before_issue_12
 from tests.stored_votes import CountingHub, counting_hub, make_vote
 
@@ -88,7 +89,7 @@ def test_the_old_file_is_the_previous_schema(databases):
     _, _, old = databases
     conn = sqlite3.connect(old)
     try:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == OLD_VERSION < len(MIGRATIONS)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == OLD_VERSION < len(STEPS)
         kinds = conn.execute(
             "SELECT DISTINCT typeof(cast_at), typeof(received_at), length(digest) FROM votes"
         ).fetchall()

@@ -190,14 +190,6 @@ def week_ranking(
     return ranked
 
 
-def index_standing_warnings(db: sqlite_utils.Database) -> None:
-    """Migration: standing warnings by period in the order boards list them."""
-    db.execute(
-        "CREATE INDEX warnings_standing"
-        f" ON warnings (period, rank DESC, count DESC, raised_at DESC, id) WHERE {STANDING}"
-    )
-
-
 def standing_warnings(
     db: sqlite_utils.Database, periods: list[str], *, limit: int
 ) -> tuple[list[ActiveWarning], int]:

@@ -19,7 +19,19 @@ from typing import Any
 
 import pytest
 
-from hub import aggregates, counting, duty, filters, quarantine, rules, stats, warnings
+from hub import (
+    aggregates,
+    counting,
+    county_warnings,
+    device_states,
+    duty,
+    filters,
+    quarantine,
+    rules,
+    stats,
+    warning_pages,
+    warnings,
+)
 from hub.instants import DAY_MS, ms_of_text
 from hub.periods import Calendar
 from hub.store import known_votes_sql
@@ -34,6 +46,8 @@ BOUNDED_SORTS = {
     # One window's (or kiosk's) presses on one day, grouped by rule.
     "filters.window_day",
     "filters.kiosk_day",
+    # The votes behind one warning (at most its count), into arrival order.
+    "warning_pages.vote_details",
 }
 
 SINCE = "2026-11-20T00:00:00.000+00:00"
@@ -126,6 +140,15 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
         yield f"stats {group} one", *stats.stats_sql(group, "2026-11", "s01"), ONE_PERIOD
     yield "quarantine page", quarantine.PAGE_SQL, [0, 50], IN_ORDER
     yield "store.known_votes", known_votes_sql(3), ["a", "b", "c"], "(id=?)"
+    # Complaints have no (device, seq) index yet: a kiosk files few of them.
+    for table in ("votes", "service_events"):
+        last_seq = device_states.LAST_SEQ_SQL[table]
+        yield f"device_states.last_seq {table}", last_seq, ["w01-eval"], "device=?"
+    details = warning_pages.VOTE_DETAILS_SQL
+    yield "warning_pages.vote_details", details, ["s01-III-2026-11"], "warning_id=?"
+    one = ["hall-1", "s01-III-2026-11"]
+    yield "county_warnings.warning", county_warnings.WARNING_SQL, one, "id=?"
+    yield "county_warnings.events", county_warnings.EVENTS_SQL, one, "warning_id=?"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

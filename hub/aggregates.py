@@ -51,9 +51,9 @@ CountKey = tuple[str, str, str]
 def counts_table_sql(name: str) -> str:
     """``CREATE TABLE`` of a counts table as the hub keys it today, under ``name``.
 
-    For the migration below, and for anything that builds counts beside the
-    live ones to swap them in: the key is what every read of counts uses.
-    The migration runs this text, so a new key needs a new step and a new name.
+    For anything that builds counts beside the live ones to swap them in: the
+    key is what every read of counts uses. ``hub.schema.COUNTS_BY_PERIOD`` made
+    the live table with this text; a new key needs a new step there.
     """
     columns = ",\n".join(f"{column} INTEGER NOT NULL DEFAULT 0" for column in COUNT_COLUMNS)
     return f"""

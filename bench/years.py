@@ -88,6 +88,7 @@ FILTERED_SHARE = 0.01  # presses the evaluator itself filtered (one rating per s
 BASE_VOTES = 100_000
 EPOCH = "hist0001"
 SAMPLE_HUB = ROOT / "firmware_config" / "sample-hall" / "hub.toml"
+SAMPLE_AGENT = SAMPLE_HUB.with_name("agent-w01.toml")
 
 
 def log(message: str) -> None:
@@ -151,21 +152,36 @@ def _toml_value(value: Any) -> str:
     raise TypeError(f"cannot write {value!r} as TOML")
 
 
+def _toml_table(header: str, table: dict[str, Any]) -> str:
+    """One table (``[x]`` or ``[[x]]``) with its sub-tables after it."""
+    lines = [header]
+    subtables = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            name = header.strip("[]")
+            subtables.append(_toml_table(f"[{name}.{key}]", value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join([*lines, *subtables]) + "\n"
+
+
 def sample_boards() -> str:
     """The sample hall's ``[[boards]]`` tables, written again as TOML."""
     boards = tomllib.loads(SAMPLE_HUB.read_text(encoding="utf-8")).get("boards", [])
-    tables = []
-    for board in boards:
-        lines = ["[[boards]]"]
-        subtables = []
-        for key, value in board.items():
-            if isinstance(value, dict):
-                body = "\n".join(f"{k} = {_toml_value(v)}" for k, v in value.items())
-                subtables.append(f"[boards.{key}]\n{body}")
-            else:
-                lines.append(f"{key} = {_toml_value(value)}")
-        tables.append("\n".join(lines) + "\n" + "\n".join(subtables))
-    return "\n".join(tables)
+    return "\n".join(_toml_table("[[boards]]", board) for board in boards)
+
+
+def write_agent(folder: Path, *, port: int) -> Path:
+    """The sample hall's window-1 agent, for this hall and a plain loopback broker."""
+    agent = tomllib.loads(SAMPLE_AGENT.read_text(encoding="utf-8"))
+    agent["device"].update(hall=HALL, staff=on_duty(1, 0))
+    for secret in ("username", "password_file", "tls", "ca_file", "tls_version"):
+        agent["broker"].pop(secret, None)
+    agent["broker"].update(host="127.0.0.1", port=port)
+    agent["outbox"]["path"] = str(folder / "outbox.sqlite")
+    config = folder / "agent-w01.toml"
+    config.write_text("\n".join(_toml_table(f"[{k}]", v) for k, v in agent.items()))
+    return config
 
 
 def write_hall(
@@ -436,11 +452,15 @@ class Hub:
     """``hallrate hub`` in its own process on one config."""
 
     def __init__(self, config: Path) -> None:
-        self.process = subprocess.Popen(
-            [*hallrate_command(), "--log-level", "WARNING", "hub", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        # Its log beside its config: a measurement counts the errors it logged.
+        self.log = config.with_name("hub.log")
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(
+                [*hallrate_command(), "--log-level", "WARNING", "hub", "--config", str(config)],
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if not line.startswith("hub:"):
@@ -569,6 +589,26 @@ def hub_cpu(hub: Hub, port: int, *, seconds: float, epoch: str) -> dict[str, flo
     return {"idle_cpu_s_per_min": idle, "cpu_pct_1_vote_s": busy}
 
 
+def agent_idle(port: int, work: Path, *, seconds: float) -> float:
+    """CPU-s per minute of the sample hall's window agent (mock pins) with nothing to do."""
+    folder = work / "agent"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = write_agent(folder, port=port)
+    command = [*hallrate_command(), "--log-level", "WARNING", "agent", "--config", str(config)]
+    with (folder / "agent.log").open("wb") as out:
+        agent = subprocess.Popen([*command, "--mock-pins"], stdout=out, stderr=out)
+    try:
+        time.sleep(min(10.0, seconds / 4))  # connected, its outbox opened, first telemetry sent
+        if agent.poll() is not None:
+            raise RuntimeError(f"hallrate agent stopped: {(folder / 'agent.log').read_text()}")
+        before, start = cpu_seconds(agent.pid), time.monotonic()
+        time.sleep(seconds)
+        return (cpu_seconds(agent.pid) - before) / (time.monotonic() - start) * 60
+    finally:
+        agent.terminate()
+        agent.wait(timeout=30)
+
+
 # The votes API.
 
 
@@ -635,11 +675,14 @@ def rebuild_latency(
 ) -> dict[str, float]:
     """Publish → receipt at ``rate`` votes/s before and during ``hallrate hub rebuild``."""
     receipts = Receipts(port, epoch)
+    hub_log = config.with_name("hub.log")
+    skip = hub_log.stat().st_size if hub_log.exists() else 0
+    rebuild_log = config.with_name("rebuild.log")
     hub = Hub(config)
     live = LiveHall(port, epoch=epoch)
     published: dict[str, float] = {}
     window: list[float] = []
-    rebuild: subprocess.Popen[str] | None = None
+    rebuild: subprocess.Popen[bytes] | None = None
     try:
         time.sleep(2.0)  # the hub subscribes
 
@@ -649,20 +692,9 @@ def rebuild_latency(
 
         paced(baseline_s, rate, tick)
         window.append(time.perf_counter())
-        rebuild = subprocess.Popen(
-            [
-                *hallrate_command(),
-                "--log-level",
-                "WARNING",
-                "hub",
-                "rebuild",
-                "--config",
-                str(config),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        command = [*hallrate_command(), "--log-level", "WARNING", "hub", "rebuild"]
+        with rebuild_log.open("wb") as out:  # a file: a pipe could fill and stall it
+            rebuild = subprocess.Popen([*command, "--config", str(config)], stdout=out, stderr=out)
         start = time.perf_counter()
         i = 0
         while rebuild.poll() is None and time.perf_counter() - start < 1800:
@@ -680,7 +712,7 @@ def rebuild_latency(
                 if all(ident in receipts.at for ident in published):
                     break
             time.sleep(0.1)
-        out, err = rebuild.communicate(timeout=60)
+        rebuild.wait(timeout=60)
     finally:
         live.close()
         hub.stop()
@@ -688,8 +720,10 @@ def rebuild_latency(
         if rebuild is not None and rebuild.poll() is None:
             rebuild.kill()
             rebuild.wait()
+    said = rebuild_log.read_text()
     if rebuild.returncode != 0:
-        raise RuntimeError(f"hallrate hub rebuild failed ({rebuild.returncode}): {err[-2000:]}")
+        raise RuntimeError(f"hallrate hub rebuild failed ({rebuild.returncode}): {said[-2000:]}")
+    logged = hub_log.read_bytes()[skip:].decode(errors="replace")
     during, before = [], []
     missing = 0
     for ident, at in published.items():
@@ -709,7 +743,9 @@ def rebuild_latency(
         "published": len(published),
         "during": len(during),
         "missing": missing,
-        "locked": int("database is locked" in err + out),
+        # Commits the hub had to retry, and what the rebuild itself met.
+        "locked": (logged + said).count("database is locked"),
+        "errors": logged.count(" ERROR "),
     }
 
 
@@ -758,49 +794,42 @@ def measure(built: Built, broker: MosquittoBroker, work: Path, settings: Setting
 # The table.
 
 
+# (figure, unit, where in a size's figures) for the figures measured at both sizes.
+FIGURES: list[tuple[str, str, tuple[str | int, ...]]] = [
+    ("hub CPU at 1 vote/s, sample boards", "% core", ("cpu", "cpu_pct_1_vote_s")),
+    ("hub CPU idle, sample boards", "CPU-s/min", ("cpu", "idle_cpu_s_per_min")),
+    ("votes?since=<last day> p50", "ms", ("api", "since", 0)),
+    ("votes?since=<last day> p95", "ms", ("api", "since", 1)),
+    ("votes?window=&after=<deep> p50", "ms", ("api", "window_deep", 0)),
+    ("votes?window=&after=<deep> p95", "ms", ("api", "window_deep", 1)),
+    ("votes?staff=&after=<deep> p50", "ms", ("api", "staff_deep", 0)),
+    ("votes?staff=&after=<deep> p95", "ms", ("api", "staff_deep", 1)),
+    ("hub rebuild, while taking 100 votes/s", "s", ("rebuild", "rebuild_s")),
+    ("publish -> receipt before the rebuild p50", "ms", ("rebuild", "baseline_p50_ms")),
+    ("publish -> receipt during the rebuild p50", "ms", ("rebuild", "p50_ms")),
+    ("publish -> receipt during the rebuild p99", "ms", ("rebuild", "p99_ms")),
+    ("publish -> receipt during the rebuild max", "ms", ("rebuild", "max_ms")),
+    ("bytes per vote, whole file", "B", ("size", "file")),
+]
+
+
 def rows(base: dict, big: dict) -> list[tuple[str, str, float, float]]:
     """(figure, unit, at 100k, at N) for every figure measured at both sizes."""
-    table = [
-        ("hub CPU at 1 vote/s, sample boards", "% core", "cpu", "cpu_pct_1_vote_s"),
-        ("hub CPU idle", "CPU-s/min", "cpu", "idle_cpu_s_per_min"),
-    ]
-    out = [(name, unit, base[group][key], big[group][key]) for name, unit, group, key in table]
-    for query, label in (
-        ("since", "votes?since=<last day>"),
-        ("window_deep", "votes?window=&after=<deep>"),
-        ("staff_deep", "votes?staff=&after=<deep>"),
-    ):
-        for i, q in enumerate(("p50", "p95")):
-            out.append((f"{label} {q}", "ms", base["api"][query][i], big["api"][query][i]))
-    out.append(
-        (
-            "hub rebuild (while taking votes)",
-            "s",
-            base["rebuild"]["rebuild_s"],
-            big["rebuild"]["rebuild_s"],
-        )
-    )
-    out.append(
-        (
-            "publish -> receipt before rebuild p50",
-            "ms",
-            base["rebuild"]["baseline_p50_ms"],
-            big["rebuild"]["baseline_p50_ms"],
-        )
-    )
-    for key in ("p50_ms", "p99_ms", "max_ms"):
-        label = f"publish -> receipt during rebuild {key.split('_')[0]}"
-        out.append((label, "ms", base["rebuild"][key], big["rebuild"][key]))
-    out.append(("bytes per vote, whole file", "B", base["size"]["file"], big["size"]["file"]))
+
+    def at(figures: dict, path: tuple[str | int, ...]) -> float:
+        for key in path:
+            figures = figures[key]
+        return float(figures)  # type: ignore[arg-type]
+
+    out = [(name, unit, at(base, path), at(big, path)) for name, unit, path in FIGURES]
     for name in big["size"]:
         if name != "file":
-            out.append(
-                (f"bytes per vote in {name}", "B", base["size"].get(name, 0), big["size"][name])
-            )
+            index = (f"bytes per vote in {name}", "B")
+            out.append((*index, base["size"].get(name, 0.0), big["size"][name]))
     return out
 
 
-def report(base: Built, big: Built, figures: dict[int, dict]) -> list[str]:
+def report(base: Built, big: Built, figures: dict[int, dict], *, agent: float) -> list[str]:
     """The table, ready to print, and the final ``key=value`` line."""
     b, n = figures[base.votes], figures[big.votes]
     head = (
@@ -814,11 +843,14 @@ def report(base: Built, big: Built, figures: dict[int, dict]) -> list[str]:
         f"{'build rate (Store + Counting, batches of 500)':<46} {'votes/s':<9}"
         f" {base.rate:>10,.0f} {big.rate:>10,.0f}"
     )
+    label = "idle agent (sample window agent, mock pins)"
+    lines.append(f"{label:<46} {'CPU-s/min':<9} {'':>10} {agent:>10.3f}")
     for built, f in ((base, b), (big, n)):
         r = f["rebuild"]
         lines.append(
             f"({_short(built.votes)}: {r['during']} votes during the rebuild, {r['missing']} never"
-            f" receipted, 'database is locked' seen: {'yes' if r['locked'] else 'no'})"
+            f" receipted; 'database is locked' logged {r['locked']} times, hub errors logged"
+            f" {r['errors']})"
         )
     pairs = {
         "votes": big.votes,
@@ -839,9 +871,10 @@ def report(base: Built, big: Built, figures: dict[int, dict]) -> list[str]:
         "bytes_per_vote": n["size"]["file"],
         "bytes_per_vote_base": b["size"]["file"],
         "build_votes_per_s": big.rate,
+        "agent_idle_cpu_s_min": agent,
     }
     lines.append(
-        " ".join(f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in pairs.items())
+        " ".join(f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}" for k, v in pairs.items())
     )
     return lines
 
@@ -863,6 +896,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="short samples (and 300k votes unless --votes)"
     )
+    parser.add_argument("--seconds", type=float, help="each CPU sample (60; --quick: 10)")
+    parser.add_argument("--requests", type=int, help="requests per API query (200; --quick: 30)")
     args = parser.parse_args(argv)
     votes = args.votes or (5_000_000 if args.big else 300_000 if args.quick else 1_000_000)
     if votes <= args.base:
@@ -872,6 +907,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.quick
         else Settings(seconds=60, requests=200, baseline_s=5)
     )
+    settings.seconds = args.seconds or settings.seconds
+    settings.requests = args.requests or settings.requests
     # The small one first: a developer sees the bench work before the long build.
     base = cached_database(args.cache, args.base)
     big = cached_database(args.cache, votes)
@@ -879,13 +916,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="hallrate-years-") as tmp:
         work = Path(tmp)
         with MosquittoBroker(work / "broker") as broker:
+            log(f"idle agent of window 1 ({settings.seconds:.0f} s)")
+            agent = agent_idle(broker.port, work, seconds=settings.seconds)
             for built in (base, big):
                 figures[built.votes] = measure(built, broker, work, settings)
     print(
         f"hub databases of {_short(base.votes)} and {_short(big.votes)} votes"
         f" (12 months, {WINDOWS} windows, {STAFF} staff), measured on copies"
     )
-    for line in report(base, big, figures):
+    for line in report(base, big, figures, agent=agent):
         print(line)
     return 0
 

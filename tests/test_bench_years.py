@@ -79,3 +79,25 @@ def test_the_measurements_run_against_a_real_hub(
     assert rebuild["p50_ms"] <= rebuild["p99_ms"] <= rebuild["max_ms"]
     live = "SELECT count(*) FROM votes WHERE id LIKE '%-testcpu1-%' OR id LIKE '%-testreb1-%'"
     assert query(tmp_path / "hub.sqlite", live)[0][0] == 2 + rebuild["published"]
+
+
+@pytest.mark.slow
+def test_the_bench_prints_every_figure_beside_the_small_hall(
+    built: years.Built, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = str(built.path.parent)
+    argv = ["--votes", str(VOTES), "--base", "1000", "--cache", cache, "--quick"]
+    assert years.main([*argv, "--seconds", "1", "--requests", "3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    # Columns: figure (46), unit (9), the small hall, the big one, the ratio.
+    table = {line[:46].strip(): (line[47:56].strip(), line[56:].split()) for line in out}
+    for name, unit, _ in years.FIGURES:
+        assert table[name][0] == unit
+        base, big, ratio = table[name][1]
+        assert float(base) >= 0 and float(big) >= 0 and ratio.endswith("x"), name
+    assert "bytes per vote in votes" in table
+    receipts = [line for line in out if "never receipted" in line]
+    assert len(receipts) == 2 and all(", 0 never receipted" in line for line in receipts)
+    pairs = dict(pair.split("=") for pair in out[-1].split())
+    assert pairs["votes"] == str(VOTES) and pairs["base_votes"] == "1000"
+    assert float(pairs["agent_idle_cpu_s_min"]) >= 0

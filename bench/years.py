@@ -414,7 +414,8 @@ def cached_database(cache: Path, votes: int) -> Built:
 def sizes(path: Path, votes: int) -> dict[str, float]:
     """Bytes per vote: the whole file, the votes table's rows, and each of its indexes."""
     result = {"file": path.stat().st_size / votes}
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    # Immutable: a cached database is never written again, and reading leaves no -wal beside it.
+    conn = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
     try:
         names = [
             r[0]

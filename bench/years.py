@@ -480,6 +480,10 @@ class Hub:
     def cpu(self) -> float:
         return cpu_seconds(self.process.pid)
 
+    def exited(self) -> int | None:
+        """The hub's exit status if it stopped by itself (its watchdog, a crash), else None."""
+        return self.process.poll()
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -680,7 +684,7 @@ def percentile(values: list[float], q: int) -> float:
 
 def rebuild_latency(
     config: Path, port: int, *, rate: float, baseline_s: float, epoch: str
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Publish → receipt at ``rate`` votes/s before and during ``hallrate hub rebuild``."""
     receipts = Receipts(port, epoch)
     hub_log = config.with_name("hub.log")
@@ -721,6 +725,7 @@ def rebuild_latency(
                     break
             time.sleep(0.1)
         rebuild.wait(timeout=60)
+        exited = hub.exited()
     finally:
         live.close()
         hub.stop()
@@ -732,6 +737,9 @@ def rebuild_latency(
     if rebuild.returncode != 0:
         raise RuntimeError(f"hallrate hub rebuild failed ({rebuild.returncode}): {said[-2000:]}")
     logged = hub_log.read_bytes()[skip:].decode(errors="replace")
+    for line in logged.splitlines():
+        if " ERROR " in line:
+            log(f"  the hub logged: {line[:300]}")
     during, before = [], []
     missing = 0
     for ident, at in published.items():
@@ -754,6 +762,8 @@ def rebuild_latency(
         # Commits the hub had to retry, and what the rebuild itself met.
         "locked": (logged + said).count("database is locked"),
         "errors": logged.count(" ERROR "),
+        # A hub that stopped itself (e.g. its ingest loop blocked past the watchdog's limit).
+        "hub_exited": exited,
     }
 
 
@@ -785,6 +795,8 @@ def measure(built: Built, broker: MosquittoBroker, work: Path, settings: Setting
         )
         log(f"{built.votes:,} votes: votes API, {settings.requests} requests per query")
         figures["api"] = api_latency(hub.url, token, end=built.end, requests=settings.requests)
+        if hub.exited() is not None:
+            raise RuntimeError(f"the hub stopped during the measurement; see {hub.log}")
     finally:
         hub.stop()
     log(f"{built.votes:,} votes: publish -> receipt at {settings.rate:.0f}/s during a rebuild")
@@ -858,7 +870,9 @@ def report(base: Built, big: Built, figures: dict[int, dict], *, agent: float) -
         lines.append(
             f"({_short(built.votes)}: {r['during']} votes during the rebuild, {r['missing']} never"
             f" receipted; 'database is locked' logged {r['locked']} times, hub errors logged"
-            f" {r['errors']})"
+            f" {r['errors']}"
+            + ("" if r["hub_exited"] is None else f"; THE HUB EXITED ({r['hub_exited']})")
+            + ")"
         )
     pairs = {
         "votes": big.votes,

@@ -67,10 +67,14 @@ from device_agent.protocol import (  # noqa: E402
     format_time,
 )
 from device_agent.session import ONE_PER_SERVICE, RULES  # noqa: E402
-from hub.broker import MosquittoBroker, wait_for_port  # noqa: E402
 from hub.config import load_hub_config  # noqa: E402
 from hub.counting import Counting  # noqa: E402
-from hub.store import MIGRATIONS, Batch, Store, StoredEvent, StoredVote  # noqa: E402
+from hub.store import Batch, Store, StoredEvent, StoredVote  # noqa: E402
+
+try:  # the broker launcher lives in hallrate/ since issue 12, in hub/ before it
+    from hallrate.broker import MosquittoBroker, wait_for_port
+except ImportError:
+    from hub.broker import MosquittoBroker, wait_for_port  # type: ignore[no-redef]
 
 # What the generated history looks like; bump FORMAT whenever it changes, so
 # cached databases of the old shape are not reused.
@@ -350,9 +354,19 @@ class Built:
         return self.votes / self.seconds if self.seconds else 0.0
 
 
+def schema_version() -> int:
+    """The schema version the hub gives a new database (SQLite's ``user_version``)."""
+    with tempfile.TemporaryDirectory(prefix="hallrate-years-") as tmp:
+        store = Store(Path(tmp) / "empty.sqlite")
+        try:
+            return int(store.db.execute("PRAGMA user_version").fetchone()[0])
+        finally:
+            store.close()
+
+
 def cache_key(votes: int) -> str:
     """The cache's name for a database: votes, this bench's format, the hub's schema version."""
-    return f"hall-{votes}-f{FORMAT}-m{len(MIGRATIONS)}"
+    return f"hall-{votes}-f{FORMAT}-m{schema_version()}"
 
 
 def build_database(path: Path, votes: int, *, end: date) -> float:

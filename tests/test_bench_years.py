@@ -16,7 +16,6 @@ import pytest
 
 from bench import years
 from device_agent.session import ONE_PER_SERVICE
-from hub.broker import MosquittoBroker
 from tests.hall import query
 
 VOTES = 2000
@@ -53,7 +52,7 @@ def test_every_day_has_its_votes_and_sign_ins(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_measurements_run_against_a_real_hub(
-    built: years.Built, mosquitto: MosquittoBroker, tmp_path: Path
+    built: years.Built, mosquitto, tmp_path: Path
 ) -> None:
     config = years.write_hall(tmp_path, port=mosquitto.port, client_id="hub-years-test")
     shutil.copyfile(built.path, tmp_path / "hub.sqlite")

@@ -67,14 +67,10 @@ from device_agent.protocol import (  # noqa: E402
     format_time,
 )
 from device_agent.session import ONE_PER_SERVICE, RULES  # noqa: E402
+from hallrate.broker import MosquittoBroker, wait_for_port  # noqa: E402
 from hub.config import load_hub_config  # noqa: E402
 from hub.counting import Counting  # noqa: E402
 from hub.store import Batch, Store, StoredEvent, StoredVote  # noqa: E402
-
-try:  # the broker launcher lives in hallrate/ since issue 12, in hub/ before it
-    from hallrate.broker import MosquittoBroker, wait_for_port
-except ImportError:
-    from hub.broker import MosquittoBroker, wait_for_port  # type: ignore[no-redef]
 
 # What the generated history looks like; bump FORMAT whenever it changes, so
 # cached databases of the old shape are not reused.

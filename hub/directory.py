@@ -1,6 +1,6 @@
-"""The hall directory: departments, windows, staff, service items, announcements, devices.
+"""The hall's directory file, read into the shared model of :mod:`device_agent.directory`.
 
-The hub owns it; kiosks sync it for their public-information pages (see
+The hub owns the directory; kiosks sync its public part (see
 ``hub/kiosk_api.py``). A device that is not listed here cannot have its votes
 counted: its messages are quarantined as coming from an unknown device.
 """
@@ -8,94 +8,36 @@ counted: its messages are quarantined as coming from an unknown device.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar
 
 from device_agent.configfile import ConfigReader, one_of
+from device_agent.directory import (
+    DEVICE_KINDS,
+    Announcement,
+    Department,
+    Device,
+    Directory,
+    ServiceItem,
+    Staff,
+    Window,
+)
 from device_agent.topics import ID_PATTERN
 
-DEVICE_KINDS = ("evaluator", "kiosk")
-
-
-@dataclass(frozen=True, slots=True)
-class Department:
-    """A department (unit) with windows in the hall."""
-
-    id: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A service counter."""
-
-    id: str
-    name: str
-    department: str
-
-
-@dataclass(frozen=True, slots=True)
-class Staff:
-    """An evaluated staff member."""
-
-    id: str
-    name: str
-    department: str
-    window: str | None = None
-    gender: str | None = None
-    post: str | None = None
-    duties: str | None = None
-    photo: Path | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceItem:
-    """A service the hall offers: what to bring, how long it takes, what it costs, where."""
-
-    id: str
-    name: str
-    department: str
-    materials: tuple[str, ...] = ()
-    time_limit: str | None = None
-    fees: str | None = None
-    windows: tuple[str, ...] = ()
-    notes: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Announcement:
-    """A notice shown on the kiosks from ``published`` until ``until`` (inclusive)."""
-
-    id: str
-    title: str
-    body: str
-    published: date
-    until: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    """A window evaluator or a kiosk allowed to publish to the hub."""
-
-    id: str
-    kind: str
-    window: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Directory:
-    """Everything the hall's directory file lists."""
-
-    hall: str
-    name: str
-    departments: dict[str, Department] = field(default_factory=dict)
-    windows: dict[str, Window] = field(default_factory=dict)
-    staff: dict[str, Staff] = field(default_factory=dict)
-    devices: dict[str, Device] = field(default_factory=dict)
-    service_items: dict[str, ServiceItem] = field(default_factory=dict)
-    announcements: dict[str, Announcement] = field(default_factory=dict)
+# The model is the shared one; the hub's modules name it through here, with its reader.
+__all__ = [
+    "Announcement",
+    "Department",
+    "Device",
+    "Directory",
+    "ServiceItem",
+    "Staff",
+    "Window",
+    "load_directory",
+    "read_directory",
+]
 
 
 def read_directory(reader: ConfigReader) -> Directory:
@@ -137,7 +79,7 @@ def read_directory(reader: ConfigReader) -> Directory:
             gender=r.get("gender", str, default="") or None,
             post=r.get("post", str, default="") or None,
             duties=r.get("duties", str, default="") or None,
-            photo=r.path_value("photo") if r.has("photo") else None,
+            photo=str(r.path_value("photo")) if r.has("photo") else None,
         ),
     )
     devices = _by_id(

@@ -96,7 +96,9 @@ class HubService:
         """Let the requests finish, then close every socket of the HTTP server."""
         self._server.task_dispatcher.shutdown(timeout=5)
         http = self._threads[1] if len(self._threads) > 1 else None
-        if http is None:
+        if http is None or not http.is_alive():
+            # Never started, or stopped already: no loop to ask, and its trigger
+            # may be closed (close_all of an emptied map does nothing).
             close_all(self._sockets)
             return
         # Closed inside the server's loop, which then has nothing to watch and

@@ -88,7 +88,9 @@ class KioskService:
     def stop(self) -> None:
         """Stop serving, syncing and sending; unreceipted records stay in the outbox."""
         self._server.task_dispatcher.shutdown(timeout=5)
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():
+            # Never started, or stopped already: no loop to ask, and its trigger
+            # may be closed (close_all of an emptied map does nothing).
             close_all(self._sockets)
         else:
             # Closed inside the server's loop, which then has nothing to watch and

@@ -13,9 +13,11 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Callable
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from device_agent.directory import (
     Announcement,
@@ -37,15 +39,7 @@ def parse_directory(body: Any) -> Directory:
     if not isinstance(body, dict) or body.get("v") != 1:
         raise DirectoryError("not a version 1 hall directory")
     hall = _object(body, "hall")
-    windows = _by_id(
-        body,
-        "windows",
-        lambda d, k: Window(
-            id=_text(d, f"{k}.id"),
-            name=_text(d, f"{k}.name"),
-            department=_text(d, f"{k}.department"),
-        ),
-    )
+    windows = _entries(body, "windows", Window)
     # Who is on duty is the hub's answer of the moment, not the window's: kept beside it.
     duty = {
         window["id"]: _texts(window, f"windows[{i}].on_duty")
@@ -55,52 +49,12 @@ def parse_directory(body: Any) -> Directory:
         hall=_text(hall, "hall.id"),
         name=_text(hall, "hall.name"),
         version=_text(body, "version"),
-        departments=_by_id(
-            body,
-            "departments",
-            lambda d, k: Department(id=_text(d, f"{k}.id"), name=_text(d, f"{k}.name")),
-        ),
+        departments=_entries(body, "departments", Department),
         windows=windows,
         duty=duty,
-        staff=_by_id(
-            body,
-            "staff",
-            lambda d, k: Staff(
-                id=_text(d, f"{k}.id"),
-                name=_text(d, f"{k}.name"),
-                department=_text(d, f"{k}.department"),
-                window=_optional(d, f"{k}.window"),
-                gender=_optional(d, f"{k}.gender"),
-                post=_optional(d, f"{k}.post"),
-                duties=_optional(d, f"{k}.duties"),
-                photo=_optional(d, f"{k}.photo"),
-            ),
-        ),
-        service_items=_by_id(
-            body,
-            "service_items",
-            lambda d, k: ServiceItem(
-                id=_text(d, f"{k}.id"),
-                name=_text(d, f"{k}.name"),
-                department=_text(d, f"{k}.department"),
-                materials=_texts(d, f"{k}.materials"),
-                time_limit=_optional(d, f"{k}.time_limit"),
-                fees=_optional(d, f"{k}.fees"),
-                windows=_texts(d, f"{k}.windows"),
-                notes=_optional(d, f"{k}.notes"),
-            ),
-        ),
-        announcements=_by_id(
-            body,
-            "announcements",
-            lambda d, k: Announcement(
-                id=_text(d, f"{k}.id"),
-                title=_text(d, f"{k}.title"),
-                body=_text(d, f"{k}.body"),
-                published=_date(d, f"{k}.published"),
-                until=_date(d, f"{k}.until") if d.get("until") else None,
-            ),
-        ),
+        staff=_entries(body, "staff", Staff),
+        service_items=_entries(body, "service_items", ServiceItem),
+        announcements=_entries(body, "announcements", Announcement),
     )
 
 
@@ -138,15 +92,35 @@ def _date(body: dict[str, Any], key: str) -> date:
         raise DirectoryError(f"{key}: must be a date such as 2026-11-01") from None
 
 
-def _by_id(body: dict[str, Any], key: str, build: Any) -> dict[str, Any]:
+def _optional_date(body: dict[str, Any], key: str) -> date | None:
+    return _date(body, key) if body.get(key.rsplit(".", 1)[-1]) else None
+
+
+# How a field of the shared model is read from the hub's JSON, by its declared type.
+_READERS: dict[str, Callable[[dict[str, Any], str], Any]] = {
+    "str": _text,
+    "str | None": _optional,
+    "tuple[str, ...]": _texts,
+    "date": _date,
+    "date | None": _optional_date,
+}
+
+T = TypeVar("T", Department, Window, Staff, ServiceItem, Announcement)
+
+
+def _entries(body: dict[str, Any], key: str, model: type[T]) -> dict[str, T]:
+    """The objects of the list ``key`` by id, each read field by field as ``model`` declares."""
     items = body.get(key) or []
     if not isinstance(items, list):
         raise DirectoryError(f"{key}: must be a list")
-    entries: dict[str, Any] = {}
+    entries: dict[str, T] = {}
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise DirectoryError(f"{key}[{i}]: must be an object")
-        entry = build(item, f"{key}[{i}]")
+        values = {
+            f.name: _READERS[str(f.type)](item, f"{key}[{i}].{f.name}") for f in fields(model)
+        }
+        entry = model(**values)
         entries[entry.id] = entry
     return entries
 

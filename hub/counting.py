@@ -18,7 +18,7 @@ from device_agent.protocol import format_time
 from hub import aggregates
 from hub.aggregates import Attribution, RebuildReport
 from hub.config import HubConfig
-from hub.forwarding import Outbox
+from hub.forwarding import ForwardingQueue
 from hub.periods import Calendar
 from hub.rules import HubRules, rejudge
 from hub.warnings import WarningEngine
@@ -60,7 +60,7 @@ class Counting:
             timezone=config.timezone,
             clock_skew_s=config.ingest.clock_skew_s,
         )
-        self.outbox = Outbox(config.forwarding.channels, now=now)
+        self.outbox = ForwardingQueue(config.forwarding.channels, now=now)
         self.engine = WarningEngine(
             config.warnings.rules,
             attribution=self.attribution,

@@ -153,7 +153,7 @@ def _url_check(value: str) -> str | None:
     return "must be an https:// URL"
 
 
-class Outbox:
+class ForwardingQueue:
     """Writes messages for central into ``forward_outbox``, inside the caller's transaction."""
 
     def __init__(self, channels: tuple[str, ...], *, now: Callable[[], datetime]) -> None:
@@ -283,7 +283,7 @@ class Forwarder:
     def enqueue_summary(self, db: sqlite_utils.Database) -> None:
         """Build the hall summary now and queue it."""
         assert self._summary is not None
-        outbox = Outbox(self.settings.channels, now=lambda: datetime.now(UTC))
+        outbox = ForwardingQueue(self.settings.channels, now=lambda: datetime.now(UTC))
         with write_transaction(db) as conn:
             document = self._summary(conn)
             outbox.enqueue(conn, "summary", document["message_id"], document)

@@ -209,7 +209,8 @@ def _public_directory(hall: Directory, duty: dict[str, list[str]], *, today: dat
     }
 
 
-def _photo_path(path: Path | None) -> Path | None:
+def _photo_path(name: str | None) -> Path | None:
+    path = Path(name) if name else None
     if path is None or path.suffix.lower() not in PHOTO_TYPES:
         return None
     try:
@@ -219,7 +220,7 @@ def _photo_path(path: Path | None) -> Path | None:
     return path if 0 < size <= MAX_PHOTO_BYTES else None
 
 
-def _photo_digest(path: Path | None) -> str | None:
+def _photo_digest(path: str | None) -> str | None:
     """A digest of the photo file, so kiosks fetch it again only when it changed."""
     checked = _photo_path(path)
     if checked is None:

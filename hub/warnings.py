@@ -26,7 +26,7 @@ from device_agent.configfile import ConfigReader, in_range
 from device_agent.protocol import format_time
 from hub.aggregates import Attribution, dissatisfied
 from hub.errors import StateError, UnknownRecord
-from hub.forwarding import Outbox
+from hub.forwarding import ForwardingQueue
 from hub.periods import Calendar, grain_of
 
 LEVEL_NAME = re.compile(r"[A-Za-z0-9]{1,8}")
@@ -157,7 +157,7 @@ class WarningEngine:
         *,
         attribution: Attribution,
         calendar: Calendar,
-        outbox: Outbox | None = None,
+        outbox: ForwardingQueue | None = None,
         now: Callable[[], datetime],
     ) -> None:
         self.rules = tuple(rules)

@@ -31,7 +31,7 @@ from hub.forwarding import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Forwarder,
-    Outbox,
+    ForwardingQueue,
     sign,
 )
 from hub.store import Store
@@ -283,7 +283,7 @@ def queue_warning(hall: Hall, channel: str, message_id: str) -> None:
     db = open_database(hall.database)
     try:
         with write_transaction(db) as conn:
-            Outbox((channel,), now=lambda: datetime.now(UTC)).enqueue(
+            ForwardingQueue((channel,), now=lambda: datetime.now(UTC)).enqueue(
                 conn, "warning", message_id, {"v": 1, "hall": hall.id, "message_id": message_id}
             )
     finally:

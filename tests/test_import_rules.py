@@ -4,15 +4,19 @@
 never import each other; only ``hallrate/`` (the command line and the demo)
 imports all three, and none of the three imports it. Imports inside
 functions and under ``TYPE_CHECKING`` count too: a lazy import is still a
-dependency.
+dependency. And what ``hub`` and ``kiosk`` take from ``device_agent`` is only
+its public surface, the names ``device_agent.SURFACE`` declares.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import pytest
+
+import device_agent
 
 ROOT = Path(__file__).resolve().parent.parent
 # package: the top-level packages it must never import
@@ -105,3 +109,75 @@ def test_an_allowed_import_is_not_a_violation(tmp_path):
     path = tmp_path / "fine.py"
     path.write_text("from device_agent.storage import open_database\nfrom . import config\n")
     assert violations(path, "hub.fine") == []
+
+
+def surface_violations(path: Path, module: str) -> list[str]:
+    """``file:line`` for each thing ``module`` takes from device_agent off its public surface."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    where = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.extend(
+                f"{where}:{node.lineno} ({module}) imports {alias.name} whole: import its names"
+                for alias in node.names
+                if alias.name.split(".")[0] == "device_agent"
+            )
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            package, _, name = node.module.partition(".")
+            if package != "device_agent":
+                continue
+            allowed = device_agent.SURFACE.get(name, frozenset())
+            found.extend(
+                f"{where}:{node.lineno} ({module}) imports {node.module}.{alias.name},"
+                " which is not on device_agent's surface"
+                for alias in node.names
+                if alias.name not in allowed
+            )
+    return found
+
+
+def test_hub_and_kiosk_import_only_device_agents_public_surface():
+    found = [(path, module) for path, module in modules() if module.startswith(("hub", "kiosk"))]
+    assert len(found) > 60, "the hub's and kiosk's modules were found"
+    broken = [v for path, module in found for v in surface_violations(path, module)]
+    assert broken == [], "\n".join(broken)
+
+
+def test_every_name_on_the_surface_exists_and_the_docstring_lists_its_module():
+    for name, names in device_agent.SURFACE.items():
+        module = importlib.import_module(f"device_agent.{name}")
+        assert sorted(n for n in names if not hasattr(module, n)) == [], name
+        assert f"``{name}``" in (device_agent.__doc__ or ""), name
+
+
+def test_the_serving_helper_and_the_device_own_modules_are_off_the_surface():
+    # The window device's own parts, and what no agent runs (HTTP serving), are not shared.
+    for name in ("session", "evaluator", "keypad", "lights", "link", "outbox", "serving"):
+        assert name not in device_agent.SURFACE
+
+
+@pytest.mark.parametrize(
+    ("source", "wanted"),
+    [
+        ("from device_agent.session import RatingSession\n",
+         "imports device_agent.session.RatingSession, which is not on device_agent's surface"),
+        ("from device_agent.protocol import Vote, _Fields\n",
+         "imports device_agent.protocol._Fields, which is not on device_agent's surface"),
+        ("def f():\n    import device_agent.topics\n",
+         "imports device_agent.topics whole: import its names"),
+        ("from device_agent import storage\n",
+         "imports device_agent.storage, which is not on device_agent's surface"),
+    ],
+)  # fmt: skip
+def test_an_import_off_the_surface_is_named_with_its_module_and_line(tmp_path, source, wanted):
+    path = tmp_path / "offender.py"
+    path.write_text(source)
+    (found,) = surface_violations(path, "kiosk.offender")
+    assert found == f"{path}:{source.count(chr(10))} (kiosk.offender) {wanted}"
+
+
+def test_an_import_on_the_surface_is_not_a_violation(tmp_path):
+    path = tmp_path / "fine.py"
+    path.write_text("from device_agent.storage import open_database\nimport json\n")
+    assert surface_violations(path, "hub.fine") == []

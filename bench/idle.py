@@ -35,8 +35,8 @@ from urllib.request import urlopen
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hub.broker import MosquittoBroker, free_port, wait_for_port
-from hub.sample import SAMPLE_HALL
+from hallrate.broker import MosquittoBroker, free_port, wait_for_port
+from hallrate.sample import SAMPLE_HALL
 
 TICKS = os.sysconf("SC_CLK_TCK")
 HALLRATE = Path(sys.executable).with_name("hallrate")

@@ -7,7 +7,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint bench system-deps clean
+.PHONY: demo test test-fast lint bench system-deps clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ test: system-deps $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest --file-order=shuffled $(ARGS)
 
+## The edit loop: the same, without the tests marked slow (fault injection, long
+## outages, the wheel), which `make test` still runs.
+test-fast: system-deps $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest --file-order=shuffled -m "not slow" $(ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -35,6 +42,7 @@ bench: $(STAMP) system-deps
 	$(BIN)/python bench/latency.py
 	$(BIN)/python bench/boards.py
 	$(BIN)/python bench/evaluator.py
+	$(BIN)/python bench/idle.py
 
 system-deps:
 	sh .ci/system-deps

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.load import EPOCH, vote_payload, write_hall
 from device_agent.protocol import envelope_id
-from hub.broker import MosquittoBroker, wait_for_port
+from hallrate.broker import MosquittoBroker, wait_for_port
 from tests.ledcontroller import FakeController
 
 HALL = "benchboards"
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
             config = write_hall(
                 work / "hub", HALL, broker.port, extra=board_toml(controller.path, args.interval)
             )
-            command = [sys.executable, "-m", "hub.cli", "--log-level", "WARNING", "hub"]
+            command = [sys.executable, "-m", "hallrate.cli", "--log-level", "WARNING", "hub"]
             hub = subprocess.Popen(
                 [*command, "--config", str(config)],
                 stdout=subprocess.PIPE,

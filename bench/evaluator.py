@@ -38,9 +38,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.load import write_hall
 from device_agent.agent import Agent
 from device_agent.config import load_agent_config
-from hub.broker import MosquittoBroker, wait_for_port
+from hallrate.broker import MosquittoBroker, wait_for_port
 
-HUB = [sys.executable, "-m", "hub.cli", "--log-level", "WARNING", "hub"]
+HUB = [sys.executable, "-m", "hallrate.cli", "--log-level", "WARNING", "hub"]
 BUTTON = 17
 LED = 25
 

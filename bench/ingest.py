@@ -33,7 +33,7 @@ from paho.mqtt.properties import Properties
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.load import DEVICES, publish_votes, query, write_hall
-from hub.broker import MosquittoBroker, wait_for_port
+from hallrate.broker import MosquittoBroker, wait_for_port
 
 
 def _session(client_id: str, port: int) -> paho.Client:
@@ -131,7 +131,7 @@ def run_hub(
     cmd = [
         sys.executable,
         "-m",
-        "hub.cli",
+        "hallrate.cli",
         "--log-level",
         "WARNING",
         "hub",
@@ -162,7 +162,9 @@ def run_hub(
         raise RuntimeError(f"hub stored {stored}, receipted {len(receipts.ids)} of {count}")
     # From the first vote's arrival at the hub to the last receipt: process start-up
     # is left out, as it is for the bare subscriber.
-    first = datetime.fromisoformat(query(database, "SELECT min(received_at) FROM votes")[0][0])
+    first = datetime.fromisoformat(
+        query(database, "SELECT min(received_at) FROM votes_readable")[0][0]
+    )
     return count / (receipts.last - first.timestamp()), stored
 
 

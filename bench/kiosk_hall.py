@@ -17,7 +17,7 @@ from urllib.request import urlopen
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from hub.broker import MosquittoBroker, free_port, wait_for_port  # noqa: E402
+from hallrate.broker import MosquittoBroker, free_port, wait_for_port  # noqa: E402
 
 SAMPLE_DIRECTORY = ROOT / "firmware_config" / "sample-hall" / "directory.toml"
 HALLRATE = Path(sys.executable).with_name("hallrate")

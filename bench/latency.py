@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.load import DEVICES, EPOCH, query, vote_payload, write_hall
 from device_agent.protocol import envelope_id
-from hub.broker import MosquittoBroker, wait_for_port
+from hallrate.broker import MosquittoBroker, wait_for_port
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                 [
                     sys.executable,
                     "-m",
-                    "hub.cli",
+                    "hallrate.cli",
                     "--log-level",
                     "WARNING",
                     "hub",

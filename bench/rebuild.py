@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.latency import percentile
 from bench.load import query
 from device_agent.protocol import Vote, encode, envelope_id, format_time
-from hub.broker import MosquittoBroker, wait_for_port
+from hallrate.broker import MosquittoBroker, wait_for_port
 from hub.config import load_hub_config
 from hub.counting import Counting
 from hub.store import Batch, Store, StoredVote
@@ -48,7 +48,7 @@ STAFF = 150
 DEPARTMENTS = 5
 BATCH = 1000
 EPOCH = "bench001"
-HUB = [sys.executable, "-m", "hub.cli"]
+HUB = [sys.executable, "-m", "hallrate.cli"]
 
 
 def write_hall(workdir: Path, port: int) -> Path:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from device_agent.protocol import Vote, encode, envelope_id, format_time  # noqa: E402
 from device_agent.topics import DeviceTopic, Topics  # noqa: E402
-from hub.broker import MosquittoBroker  # noqa: E402
+from hallrate.broker import MosquittoBroker  # noqa: E402
 from hub.config import load_hub_config  # noqa: E402
 from hub.service import HubService  # noqa: E402
 

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.ingest import ReceiptCounter
 from bench.load import query
 from device_agent.protocol import Vote, encode, envelope_id, format_time
-from hub.broker import MosquittoBroker, wait_for_port
+from hallrate.broker import MosquittoBroker, wait_for_port
 
 WINDOWS = 20
 STAFF = 200
@@ -98,7 +98,7 @@ def hub_command(config: Path) -> list[str]:
     return [
         sys.executable,
         "-m",
-        "hub.cli",
+        "hallrate.cli",
         "--log-level",
         "WARNING",
         "hub",
@@ -149,7 +149,9 @@ def ingest_rate(broker: MosquittoBroker, workdir: Path, hall: str, count: int, e
     stored = query(database, "SELECT count(*) FROM votes")[0][0]
     if stored != count:
         raise RuntimeError(f"hub stored {stored} of {count}")
-    first = datetime.fromisoformat(query(database, "SELECT min(received_at) FROM votes")[0][0])
+    first = datetime.fromisoformat(
+        query(database, "SELECT min(received_at) FROM votes_readable")[0][0]
+    )
     return count / (receipts.last - first.timestamp())
 
 
@@ -208,7 +210,8 @@ def warning_latency(broker: MosquittoBroker, workdir: Path, hall: str, rate: flo
     rows = query(
         workdir / "hub.sqlite",
         "SELECT w.id, w.raised_at, v.received_at, w.trigger_vote FROM warnings w"
-        " JOIN votes v ON v.id = w.trigger_vote WHERE w.level = 'III' AND w.grain = 'month'",
+        " JOIN votes_readable v ON v.id = w.trigger_vote"
+        " WHERE w.level = 'III' AND w.grain = 'month'",
     )
     raised = [
         (datetime.fromisoformat(r[1]) - datetime.fromisoformat(r[2])).total_seconds() * 1000

@@ -54,14 +54,13 @@ from device_agent.remote_config import (
     parse_remote_config,
     requested_version,
 )
-from device_agent.sender import RecordSender
+from device_agent.sender import IDLE_WAIT_S, RecordSender
 from device_agent.session import RatingSession, ServiceChange
 from device_agent.telemetry import TelemetryClock, telemetry_document
 from device_agent.topics import DeviceTopic, Topics
 
 logger = logging.getLogger(__name__)
 
-TICK_S = 0.25
 CONSOLE_KEY = "console"  # the console button's key in the debouncer
 
 
@@ -139,6 +138,7 @@ class Agent:
         # Set once the loop turns: what systemd's READY=1 waits for.
         self.serving = threading.Event()
         self.last_loop = clock()
+        self.turns = 0  # how often the loop turned: an idle agent's turns are few
         self._restore_remote_config()
 
     @property
@@ -162,9 +162,11 @@ class Agent:
         try:
             while not self._stop.is_set():
                 try:
-                    event = self.events.get(timeout=TICK_S)
+                    event = self.events.get(timeout=self.wait_s())
                 except queue.Empty:
                     event = None
+                # Awake again: the health check's clock measures work, not the sleep.
+                self.last_loop = self._clock()
                 try:
                     if event is not None:
                         self.handle(event)
@@ -174,6 +176,7 @@ class Agent:
                     # The loop must outlive any one bad event; the outbox keeps the records.
                     logger.exception("agent %s: event %r failed", self.config.device, event)
                 self.last_loop = self._clock()
+                self.turns += 1
                 self.serving.set()
         finally:
             if self.keypad is not None:
@@ -186,6 +189,22 @@ class Agent:
         """Ask :meth:`run` to return."""
         self._stop.set()
         self.events.put(None)
+
+    def wait_s(self) -> float:
+        """Seconds the loop may sleep unless an event comes: until its next deadline.
+
+        The deadlines are a resend, the telemetry heartbeat, and the light's
+        next change by itself (thanks over, invitation over); with none of
+        them near, the loop still turns every ``IDLE_WAIT_S`` to show it lives.
+        """
+        now = self._clock()
+        deadlines = [
+            now + IDLE_WAIT_S,
+            self.telemetry.next_at,
+            self.sender.next_due(),
+            self.session.next_change(now),
+        ]
+        return max(0.0, min(d for d in deadlines if d is not None) - now)
 
     def handle(self, event: object) -> None:
         """Act on one event from the buttons or the link."""

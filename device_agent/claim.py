@@ -5,6 +5,11 @@ check digit so a mistyped code is caught before anyone asks the hub) and
 chooses a password of six digits. Only a salted, slow hash of the password
 ever leaves the kiosk (the complaint envelope's ``secret``); the hub checks a
 lookup against that hash in constant time.
+
+This is part of the wire protocol, so it lives beside it on the agent
+library's public surface: :mod:`device_agent.protocol` validates ``secret``
+with :data:`SECRET`, a kiosk (a device role) makes codes and hashes, and the
+hub, which speaks the contract but does not define it, only checks them.
 """
 
 from __future__ import annotations

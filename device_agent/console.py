@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gpiozero import Button
+from gpiozero import DigitalInputDevice
 from gpiozero.pins import Factory
 
 
@@ -24,7 +24,11 @@ class ConsolePressed:
 
 
 class ConsoleButton:
-    """A gpiozero button, wired like the rating keys (to ground, pull-up on)."""
+    """A button wired like the rating keys (to ground, pull-up on), read like them.
+
+    A ``DigitalInputDevice`` rather than gpiozero's ``Button``, for the same
+    reason as the rating keys: no hold-watching thread waking for nothing.
+    """
 
     def __init__(
         self,
@@ -36,8 +40,8 @@ class ConsoleButton:
     ) -> None:
         self._events = events
         self._clock = clock
-        self.button = Button(pin, pull_up=True, pin_factory=pin_factory)
-        self.button.when_pressed = self._pressed
+        self.button = DigitalInputDevice(pin, pull_up=True, pin_factory=pin_factory)
+        self.button.when_activated = self._pressed
 
     def _pressed(self) -> None:
         self._events.put(ConsolePressed(self._clock()))

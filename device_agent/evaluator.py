@@ -4,6 +4,11 @@ Pins are injected through gpiozero's ``pin_factory`` (``MockFactory`` in
 tests and in the demo's simulated windows). Button callbacks only put a
 :class:`Press` on the agent's queue: they run in gpiozero's thread on a real
 board and in the caller's thread with mock pins, so they must not block.
+
+Each key is a plain ``DigitalInputDevice``, not a gpiozero ``Button``: a
+Button starts a thread per key that wakes ten times a second to watch for a
+held key, which an evaluator never asks about (an idle agent would wake 60
+times a second for nothing).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from gpiozero import Button
+from gpiozero import DigitalInputDevice
 from gpiozero.pins import Factory
 
 logger = logging.getLogger(__name__)
@@ -41,12 +46,12 @@ class ButtonEvaluator:
     ) -> None:
         self._events = events
         self._clock = clock
-        self.buttons: list[Button] = []
+        self.buttons: list[DigitalInputDevice] = []
         try:
             for pin, level in keys.items():
                 # Buttons short the pin to ground: pull-up on, pressed = low.
-                button = Button(pin, pull_up=True, pin_factory=pin_factory)
-                button.when_pressed = self._on_press(level)
+                button = DigitalInputDevice(pin, pull_up=True, pin_factory=pin_factory)
+                button.when_activated = self._on_press(level)
                 self.buttons.append(button)
         except Exception:
             self.close()

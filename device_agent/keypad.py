@@ -53,7 +53,9 @@ from device_agent.topics import ID_PATTERN
 logger = logging.getLogger(__name__)
 
 MAX_FRAME = 96
-READ_TIMEOUT_S = 0.2
+# A read returns as soon as a byte comes; the timeout only bounds how long the
+# reader sleeps on a quiet line (stop() cancels a read in progress).
+READ_TIMEOUT_S = 2.0
 KEY = re.compile(r"[0-9A-Za-z]{1,8}")
 CHECKSUM = re.compile(r"[0-9A-Fa-f]{2}")
 TICKET = re.compile(rf"[\x20-\x7e]{{1,{MAX_TICKET_CHARS}}}")
@@ -320,6 +322,12 @@ class SerialKeypad:
     def stop(self) -> None:
         """Stop reading and close the port."""
         self._stop.set()
+        port = self._port
+        cancel = getattr(port, "cancel_read", None)
+        if cancel is not None:
+            # The reader may sleep in a read of a quiet line: wake it now.
+            with contextlib.suppress(serial.SerialException, OSError):
+                cancel()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._close()

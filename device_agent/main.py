@@ -2,74 +2,83 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
-import signal
 import threading
-from types import FrameType
+from typing import TYPE_CHECKING
 
-from device_agent.errors import ConfigError
-from device_agent.sdnotify import Notifier, WatchdogPinger
+import click
+
+from device_agent.runner import serve
+
+if TYPE_CHECKING:
+    from device_agent.agent import Agent
 
 logger = logging.getLogger(__name__)
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate agent``."""
-    parser.add_argument("--config", required=True, help="the agent's TOML configuration")
-    parser.add_argument(
-        "--mock-pins",
-        action="store_true",
-        help="use gpiozero's mock pins instead of real GPIO (for trying out)",
-    )
+WAKE_S = 2.0  # how often the main thread checks the agent and pings the watchdog
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the agent until SIGINT or SIGTERM; 2 on a bad configuration."""
+@click.command("agent", help="Run a window device's agent until SIGINT or SIGTERM.")
+@click.option("--config", required=True, metavar="FILE", help="the agent's TOML configuration")
+@click.option(
+    "--mock-pins",
+    is_flag=True,
+    help="use gpiozero's mock pins instead of real GPIO (for trying out)",
+)
+def command(config: str, mock_pins: bool) -> int:
+    """``hallrate agent``: 2 on a bad configuration, 1 if the agent's loop dies."""
     from device_agent.agent import Agent
     from device_agent.config import load_agent_config
 
-    try:
-        config = load_agent_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            logger.error("%s", problem)
-        return 2
+    agent_config = load_agent_config(config)
     pin_factory = None
-    if args.mock_pins:
+    if mock_pins:
         from gpiozero.pins.mock import MockFactory
 
         pin_factory = MockFactory()
-    agent = Agent(config, pin_factory=pin_factory)
-    notifier = Notifier()
+    return serve(AgentProcess(Agent(agent_config, pin_factory=pin_factory)), wake_s=WAKE_S)
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        logger.info("received %s, stopping", signal.Signals(signum).name)
-        notifier.stopping()
-        agent.stop()
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    crashed = threading.Event()
+class AgentProcess:
+    """The agent's loop in a thread, as :func:`device_agent.runner.serve` runs it.
 
-    def serve() -> None:
+    The loop runs in its own thread because signals reach only the main thread,
+    which must stay free to wait for them and to talk to systemd.
+    """
+
+    name = "agent"
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self._thread = threading.Thread(target=self._loop, name="agent")
+
+    def _loop(self) -> None:
         try:
-            agent.run()
+            self.agent.run()
         except Exception:
             logger.exception("the agent's loop died")
-            crashed.set()
 
-    thread = threading.Thread(target=serve, name="agent")
-    watchdog = WatchdogPinger(notifier, lambda: thread.is_alive() and agent.healthy())
-    thread.start()
-    # Signals are delivered to the main thread, which only waits and tells systemd.
-    ready = False
-    while thread.is_alive():
-        thread.join(timeout=0.5)
-        if not ready and agent.serving.is_set():
-            notifier.ready(f"serving window {config.window}")
-            ready = True
-        if ready:
-            watchdog.tick()
-    # Non-zero when the loop died, so that Restart=on-failure brings the agent back.
-    return 1 if crashed.is_set() else 0
+    def start(self) -> None:
+        """Start the agent's loop."""
+        self._thread.start()
+
+    def ready(self) -> bool:
+        """Ready once the agent serves its window."""
+        return self.agent.serving.is_set()
+
+    def alive(self) -> bool:
+        """Whether the loop's thread still runs."""
+        return self._thread.is_alive()
+
+    def healthy(self) -> bool:
+        """Whether the loop runs and turned lately."""
+        return self._thread.is_alive() and self.agent.healthy()
+
+    def status(self) -> str:
+        """Which window the agent serves."""
+        return f"serving window {self.agent.config.window}"
+
+    def stop(self) -> None:
+        """Stop the agent and wait for its loop to end."""
+        self.agent.stop()
+        self._thread.join()

@@ -9,6 +9,7 @@ TLS, when configured, always verifies the broker's certificate and name.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import ssl
 import sys
@@ -360,6 +361,22 @@ def is_failure(reason_code: paho.ReasonCode | int) -> bool:
     if isinstance(reason_code, paho.ReasonCode):
         return reason_code.is_failure
     return reason_code != 0
+
+
+def wake_loop(client: paho.Client) -> None:
+    """Make a ``client.loop()`` blocked in another thread return now.
+
+    A loop driven by hand sleeps in ``select`` until the broker sends
+    something or its timeout ends; a thread asking it to stop should not wait
+    for either. paho wakes that ``select`` with one byte on its socket pair
+    whenever ``publish()`` queues a packet, but offers no public call for just
+    the wake-up; this writes that same byte.
+    """
+    sock = client._sockpairW
+    if sock is not None:
+        # Full: a wake-up is already waiting. Closed: the loop is over anyway.
+        with contextlib.suppress(OSError):
+            sock.send(b"0")
 
 
 def close_client(client: paho.Client) -> None:

@@ -32,7 +32,11 @@ from device_agent.topics import Topics
 
 logger = logging.getLogger(__name__)
 
-TICK_S = 0.25
+# Sending again a record whose send failed while the link seemed up.
+RETRY_S = 0.25
+# The longest a sender's loop sleeps with nothing due: a loop that turns within
+# this proves it is alive (the watchdog's question allows 10 s).
+IDLE_WAIT_S = 5.0
 
 
 def local_now() -> datetime:
@@ -111,6 +115,21 @@ class RecordSender:
             if not self._send(record):
                 break
 
+    def next_due(self) -> float | None:
+        """When :meth:`send_due` next has something to do (on the clock given), or None.
+
+        None while the link is down (reconnecting is an event) and when every
+        record is receipted; otherwise the first resend, or shortly when a
+        record waits that is not in flight and the window has room.
+        """
+        if not self.link.connected or not self.outbox.depth:
+            return None
+        if self.outbox.depth > len(self._in_flight) and len(self._in_flight) < self.in_flight:
+            return self._clock() + RETRY_S
+        if not self._in_flight:
+            return None
+        return min(self._in_flight.values()) + self.resend_after_s
+
     def _send(self, record: Pending) -> bool:
         if not self.link.send(record, sent=self._now()):
             return False
@@ -162,6 +181,7 @@ class SenderThread:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_loop = clock()
+        self.turns = 0  # how often the loop turned: an idle sender turns rarely
 
     @property
     def connected(self) -> bool:
@@ -220,9 +240,11 @@ class SenderThread:
         try:
             while not self._stop.is_set():
                 try:
-                    event = self.events.get(timeout=TICK_S)
+                    event = self.events.get(timeout=self._wait_s())
                 except queue.Empty:
                     event = None
+                # Awake again: the health check's clock measures work, not the sleep.
+                self.last_loop = self._clock()
                 try:
                     self._handle(event)
                     self.sender.send_due()
@@ -230,10 +252,17 @@ class SenderThread:
                     # The loop must outlive any one bad event; the outbox keeps the records.
                     logger.exception("sender %s: event %r failed", self.device, event)
                 self.last_loop = self._clock()
+                self.turns += 1
         finally:
             self._refuse_waiting()
             self.link.stop()
             self.outbox.close()
+
+    def _wait_s(self) -> float:
+        """Seconds to sleep unless an event comes first: until a resend is due, at most idle."""
+        now = self._clock()
+        due = self.sender.next_due()
+        return max(0.0, min(due - now, IDLE_WAIT_S) if due is not None else IDLE_WAIT_S)
 
     def _handle(self, event: object) -> None:
         if isinstance(event, _Submission):

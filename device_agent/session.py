@@ -219,6 +219,15 @@ class RatingSession:
             return None
         return service
 
+    def next_change(self, at: float) -> float | None:
+        """When the state next changes by itself after ``at`` (thanks or invitation over)."""
+        times = [self._thank_until]
+        service = self._service
+        if service is not None and service.ended_at is not None:
+            times.append(service.ended_at + self.settings.invite_s)
+        later = [t for t in times if t is not None and t > at]
+        return min(later, default=None)
+
     def state(self, at: float) -> SessionState:
         """The window's state at ``at``, for the lights and telemetry."""
         if self._thank_until is not None:

@@ -27,6 +27,11 @@ class TelemetryClock:
         self._clock = clock
         self._next = clock()
 
+    @property
+    def next_at(self) -> float:
+        """When the next heartbeat is due (on the clock given)."""
+        return self._next
+
     def due(self) -> bool:
         """Whether a heartbeat is due now; if so, the next one is one interval away."""
         now = self._clock()

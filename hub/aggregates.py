@@ -25,8 +25,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from hub.directory import Directory
 from hub.periods import Calendar
 
@@ -50,24 +48,23 @@ MARK = "votes"
 CountKey = tuple[str, str, str]
 
 
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Migration: the ``counts`` table and the high-water mark of counted votes."""
-    columns = ",\n".join(f"{name} INTEGER NOT NULL DEFAULT 0" for name in COUNT_COLUMNS)
-    db.execute(f"""
-        CREATE TABLE counts (
+def counts_table_sql(name: str) -> str:
+    """``CREATE TABLE`` of a counts table as the hub keys it today, under ``name``.
+
+    For anything that builds counts beside the live ones to swap them in: the
+    key is what every read of counts uses. ``hub.schema.COUNTS_BY_PERIOD`` made
+    the live table with this text; a new key needs a new step there.
+    """
+    columns = ",\n".join(f"{column} INTEGER NOT NULL DEFAULT 0" for column in COUNT_COLUMNS)
+    return f"""
+        CREATE TABLE {name} (
             scope TEXT NOT NULL CHECK (scope IN ('hall', 'department', 'window', 'staff')),
             subject TEXT NOT NULL,
             period TEXT NOT NULL,
             grain TEXT NOT NULL CHECK (grain IN ('day', 'month', 'year')),
             {columns},
-            PRIMARY KEY (scope, subject, period)
-        ) WITHOUT ROWID""")
-    db.execute("CREATE INDEX counts_period ON counts (grain, period, scope)")
-    db.execute("""
-        CREATE TABLE count_marks (
-            name TEXT PRIMARY KEY,
-            last_rowid INTEGER NOT NULL
-        )""")
+            PRIMARY KEY (scope, period, subject)
+        ) WITHOUT ROWID"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +138,8 @@ class Tally:
                     self.staff_periods.add((subject, period))
 
 
-# One stored vote as counted: window, staff, level, counted, cast_at, voided.
-VoteRow = tuple[str | None, str | None, int, int, str, int]
+# One stored vote as counted: window, staff, level, counted, cast_at (ms), voided.
+VoteRow = tuple[str | None, str | None, int, int, int, int]
 
 
 def tally(rows: Iterable[VoteRow], attribution: Attribution, calendar: Calendar) -> Tally:
@@ -250,12 +247,14 @@ def read_counts(conn: sqlite3.Connection) -> dict[CountKey, tuple[int, ...]]:
     return found
 
 
+DISSATISFIED_SQL = (
+    "SELECT dissatisfied FROM counts WHERE scope = 'staff' AND subject = ? AND period = ?"
+)
+
+
 def dissatisfied(conn: sqlite3.Connection, staff: str, period: str) -> int:
     """The dissatisfied votes counted for a staff member in a period."""
-    row = conn.execute(
-        "SELECT dissatisfied FROM counts WHERE scope = 'staff' AND subject = ? AND period = ?",
-        (staff, period),
-    ).fetchone()
+    row = conn.execute(DISSATISFIED_SQL, (staff, period)).fetchone()
     return row[0] if row else 0
 
 

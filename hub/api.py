@@ -1,7 +1,7 @@
 """The hub's JSON API, version 1: health, votes, quarantine, devices.
 
-Handlers only read the database, through a read-only connection of their
-own; nothing here touches MQTT.
+Handlers only read the database, through the request's read-only connection
+(:func:`hub.db.get_db`); nothing here touches MQTT.
 """
 
 from __future__ import annotations
@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from datetime import UTC
 from typing import Any
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from device_agent.protocol import format_time, parse_time
-from device_agent.storage import open_reader
 from hub import quarantine as quarantined
+from hub.db import get_db, hub_config
+from hub.device_states import device_states, last_seq
+from hub.instants import iso, ms_of_text
+from hub.query_args import int_arg
+from hub.vote_pages import PageQuery, read_page
 
 bp = Blueprint("api", __name__)
 
@@ -28,19 +30,6 @@ QUARANTINE_PAGE = 50
 QUARANTINE_MAX_PAGE = 100
 QUARANTINE_MAX_BYTES = 256 * 1024
 STALL_S = 10.0  # the ingest loop is called stalled past this
-
-
-def _db() -> Any:
-    if "db" not in g:
-        g.db = open_reader(current_app.config["HALLRATE_DATABASE"])
-    return g.db
-
-
-@bp.teardown_app_request
-def _close_db(exc: BaseException | None) -> None:
-    db = g.pop("db", None)
-    if db is not None:
-        db.close()
 
 
 @bp.get("/healthz")
@@ -56,7 +45,7 @@ def healthz() -> ResponseReturnValue:
     if loop_age > STALL_S:
         problems.append(f"ingest loop stalled for {loop_age:.0f} s")
     try:
-        pruned = quarantined.totals(_db().conn)["pruned_rows"]
+        pruned = quarantined.totals(get_db().conn)["pruned_rows"]
     except sqlite3.Error as exc:
         pruned = None
         problems.append(f"cannot read the database: {exc}")
@@ -83,39 +72,26 @@ def votes() -> ResponseReturnValue:
     a device's or the hub's rule kept from counting, e.g. ``rule=closed_period``
     for the votes held for the office).
     """
-    limit = _int_arg("limit", 100, 1, MAX_PAGE)
-    after = _int_arg("after", 0, 0, 2**63 - 1)
-    where = ["rowid > ?"]
-    params: list[Any] = [after]
-    for name in ("device", "window", "staff"):
-        value = request.args.get(name)
-        if value:
-            where.append(f"{name} = ?")
-            params.append(value)
-    rule = request.args.get("rule")
-    if rule:
-        where.append("coalesce(filter_rule, hub_rule) = ?")
-        params.append(rule)
+    limit = int_arg("limit", 100, 1, MAX_PAGE)
+    after = int_arg("after", 0, 0, 2**63 - 1)
+    since_ms = None
     since = request.args.get("since")
     if since:
         try:
-            moment = parse_time(since).astimezone(UTC)
+            since_ms = ms_of_text(since)
         except (ValueError, OverflowError):
             # OverflowError: a time near year 1 or 9999 whose UTC lies out of range.
             abort(400, description="since: must be an ISO 8601 time with offset")
-        where.append("cast_at >= ?")
-        params.append(format_time(moment))
-    rows = (
-        _db()
-        .execute(
-            f"SELECT rowid, id, device, seq, channel, window, staff, ticket, level, dims, reasons,"
-            f" comment, anonymous, flags, ts, cast_at, sent, received_at, counted,"
-            f" filter_rule, filter_version, service, hub_rule, hub_rule_version FROM votes"
-            f" WHERE {' AND '.join(where)} ORDER BY rowid LIMIT ?",
-            [*params, limit],
-        )
-        .fetchall()
+    query = PageQuery(
+        after=after,
+        limit=limit,
+        device=request.args.get("device") or None,
+        window=request.args.get("window") or None,
+        staff=request.args.get("staff") or None,
+        rule=request.args.get("rule") or None,
+        since_ms=since_ms,
     )
+    rows = read_page(get_db().conn, query)
     items = [_vote(row) for row in rows]
     next_after = rows[-1][0] if len(rows) == limit else None
     return jsonify({"votes": items, "next_after": next_after})
@@ -128,9 +104,9 @@ def quarantine() -> ResponseReturnValue:
     Each shows a redacted prefix with the size and SHA-256 of the whole;
     ``totals`` says how much is kept and how much the limits pruned.
     """
-    limit = _int_arg("limit", QUARANTINE_PAGE, 1, QUARANTINE_MAX_PAGE)
-    after = _int_arg("after", 0, 0, 2**63 - 1)
-    conn = _db().conn
+    limit = int_arg("limit", QUARANTINE_PAGE, 1, QUARANTINE_MAX_PAGE)
+    after = int_arg("after", 0, 0, 2**63 - 1)
+    conn = get_db().conn
     body = quarantined.page(conn, after=after, limit=limit, max_bytes=QUARANTINE_MAX_BYTES)
     return jsonify({**body, "totals": quarantined.totals(conn)})
 
@@ -138,14 +114,9 @@ def quarantine() -> ResponseReturnValue:
 @bp.get("/api/v1/devices")
 def devices() -> ResponseReturnValue:
     """Every device of the directory with its last status, info, telemetry and config answer."""
-    directory = current_app.config["HALLRATE_DIRECTORY"]
-    seen = {
-        r[0]: r
-        for r in _db().execute(
-            "SELECT id, status, status_at, info, telemetry, telemetry_at, config, config_at"
-            " FROM devices"
-        )
-    }
+    directory = hub_config().directory
+    conn = get_db().conn
+    seen = device_states(conn)
     items = []
     for device in directory.devices.values():
         row = seen.get(device.id)
@@ -161,7 +132,7 @@ def devices() -> ResponseReturnValue:
                 "telemetry_at": row[5] if row else None,
                 "config": _loads(row[6]) if row else None,
                 "config_at": row[7] if row else None,
-                "last_seq": _last_seq(device.id),
+                "last_seq": last_seq(conn, device.id),
             }
         )
     return jsonify({"devices": items})
@@ -183,9 +154,9 @@ def _vote(row: tuple[Any, ...]) -> dict[str, Any]:
         "anonymous": bool(row[12]),
         "flags": json.loads(row[13]),
         "ts": row[14],
-        "cast_at": row[15],
+        "cast_at": iso(row[15]),
         "sent": row[16],
-        "received_at": row[17],
+        "received_at": iso(row[17]),
         "counted": bool(row[18]),
         # Why a vote does not count: the device's anti-manipulation rule and its version,
         # or the hub's rule (directory binding, anti-stuffing, time; see hub.rules).
@@ -195,20 +166,6 @@ def _vote(row: tuple[Any, ...]) -> dict[str, Any]:
     }
 
 
-def _last_seq(device: str) -> int | None:
-    """The highest record number among the records the hub stored from ``device``.
-
-    Numbers restart at 1 when a device's outbox is replaced (its ids carry a
-    new epoch then), so this tells how far a device has counted, not more.
-    """
-    db = _db()
-    found = [
-        db.execute(f"SELECT max(seq) FROM {table} WHERE device = ?", (device,)).fetchone()[0]
-        for table in ("votes", "service_events", "complaints")
-    ]
-    return max((seq for seq in found if seq is not None), default=None)
-
-
 def _loads(value: str | None) -> Any:
     if value is None:
         return None
@@ -216,16 +173,3 @@ def _loads(value: str | None) -> Any:
         return json.loads(value)
     except ValueError:
         return value
-
-
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        abort(400, description=f"{name}: must be an integer")
-    if not low <= value <= high:
-        abort(400, description=f"{name}: must be between {low} and {high}")
-    return value

@@ -34,8 +34,6 @@ def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
     """The hub's web app: the JSON API (and, later, the dashboard and LED wall pages)."""
     app = Flask(__name__)
     app.config.update(
-        HALLRATE_DATABASE=str(config.database),
-        HALLRATE_DIRECTORY=config.directory,
         HALLRATE_STATE=state or IngestState(),
         MAX_CONTENT_LENGTH=64 * 1024,
         SESSION_COOKIE_SECURE=True,
@@ -45,25 +43,30 @@ def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    from hub import api, kiosk_api
-
-    app.register_blueprint(api.bp)
-    kiosk_api.init_app(app, timezone=config.timezone)
-
-    from hub import appeals_api, central_api, filters_api, stats_api, warnings_api
-
-    stats_api.init_app(app, config)
-    filters_api.init_app(app, config)
-    warnings_api.init_app(app, config)
-    appeals_api.init_app(app)
-    central_api.init_app(app, config.central)
-
+    from hub import (
+        api,
+        appeals_api,
+        central_api,
+        db,
+        filters_api,
+        kiosk_api,
+        stats_api,
+        tokens,
+        warnings_api,
+    )
     from hub.boards import web as boards_web
 
+    # The config, the counting and the request's connection, set once: every
+    # blueprint reads them through hub.db, so their order below does not matter.
+    db.init_app(app, config)
+    app.register_blueprint(api.bp)
+    kiosk_api.init_app(app)
+    stats_api.init_app(app)
+    filters_api.init_app(app)
+    warnings_api.init_app(app)
+    appeals_api.init_app(app)
+    central_api.init_app(app)
     boards_web.init_app(app, config)
-
-    from hub import tokens
-
     tokens.init_app(app, public=PUBLIC_ENDPOINTS)
 
     @app.errorhandler(HTTPException)

@@ -17,12 +17,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
 from device_agent.protocol import format_time
 from hub import aggregates
 from hub.counting import Counting
 from hub.errors import StateError, UnknownRecord
+from hub.instants import iso
 from hub.rules import ACCEPTABLE, Candidate
 
 VOID_REASONS = {
@@ -31,19 +30,6 @@ VOID_REASONS = {
     "duplicate": "a duplicate of another rating for the same service",
 }
 MAX_NOTE_CHARS = 2000
-
-
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Migration: the voids of upheld appeals."""
-    db.execute("""
-        CREATE TABLE vote_voids (
-            vote_id TEXT PRIMARY KEY,
-            reason TEXT NOT NULL
-                CHECK (reason IN ('malicious', 'not_about_staff', 'duplicate')),
-            note TEXT,
-            by TEXT NOT NULL,
-            at TEXT NOT NULL
-        )""")
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,3 +176,18 @@ def accept_vote(
     cause = {"accepted": vote_id}
     changed = counting.engine.review(conn, change.staff_periods, by=by, cause=cause)
     return Accepted(vote_id, rule, at, True, None, changed)
+
+
+RECENT_VOIDS_SQL = (
+    "SELECT x.vote_id, x.reason, x.note, x.by, x.at, v.staff, v.window, v.level, v.cast_at"
+    " FROM vote_voids x JOIN votes v ON v.id = x.vote_id ORDER BY x.at DESC LIMIT 1000"
+)
+_VOID_NAMES = ("vote", "reason", "note", "by", "at", "staff", "window", "level", "cast_at")
+
+
+def recent_voids(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The latest 1000 voided votes with who voided them, when and why, newest first."""
+    items = [dict(zip(_VOID_NAMES, row, strict=True)) for row in conn.execute(RECENT_VOIDS_SQL)]
+    for item in items:
+        item["cast_at"] = iso(item["cast_at"])
+    return items

@@ -5,16 +5,15 @@ from __future__ import annotations
 from flask import Blueprint, Flask, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from hub.api import _db
-from hub.appeals import MAX_NOTE_CHARS, VOID_REASONS, accept_vote, void_vote
+from hub.appeals import MAX_NOTE_CHARS, VOID_REASONS, accept_vote, recent_voids, void_vote
+from hub.db import counting, get_db, write
 from hub.tokens import require
-from hub.warnings_api import counting, write
 
 bp = Blueprint("appeals", __name__)
 
 
 def init_app(app: Flask) -> None:
-    """Register the appeals API (after :func:`hub.warnings_api.init_app`)."""
+    """Register the appeals API."""
     app.register_blueprint(bp)
 
 
@@ -43,12 +42,8 @@ def void(ident: str) -> ResponseReturnValue:
 @bp.get("/api/v1/voids")
 def voids() -> ResponseReturnValue:
     """Every voided vote with who voided it, when and why, newest first."""
-    rows = _db().execute(
-        "SELECT x.vote_id, x.reason, x.note, x.by, x.at, v.staff, v.window, v.level, v.cast_at"
-        " FROM vote_voids x JOIN votes v ON v.id = x.vote_id ORDER BY x.at DESC LIMIT 1000"
-    )
-    names = ("vote", "reason", "note", "by", "at", "staff", "window", "level", "cast_at")
-    return jsonify({"voids": [dict(zip(names, row, strict=True)) for row in rows]})
+    items = recent_voids(get_db().conn)
+    return jsonify({"voids": items})
 
 
 @bp.post("/api/v1/votes/<ident>/accept")

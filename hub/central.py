@@ -23,7 +23,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import paho.mqtt.client as paho
-import sqlite_utils
 
 from device_agent.configfile import ConfigReader, Secret
 from device_agent.errors import ProtocolError
@@ -83,48 +82,6 @@ def read_central(reader: ConfigReader) -> CentralSettings:
     if enabled and not halls:
         reader.problem("central.halls", "list the halls central accepts ([central.halls.<id>])")
     return CentralSettings(enabled=enabled, base_topic=base, halls=halls)
-
-
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Migration: what central keeps of every hall's warnings and summaries."""
-    db.execute("""
-        CREATE TABLE central_warnings (
-            hall TEXT NOT NULL,
-            id TEXT NOT NULL,
-            staff TEXT NOT NULL,
-            department TEXT,
-            level TEXT NOT NULL,
-            grain TEXT NOT NULL,
-            period TEXT NOT NULL,
-            status TEXT NOT NULL,
-            withdrawn_at TEXT,
-            superseded_by TEXT,
-            raised_at TEXT NOT NULL,
-            last_seq INTEGER NOT NULL,
-            document TEXT NOT NULL,
-            received_at TEXT NOT NULL,
-            PRIMARY KEY (hall, id)
-        )""")
-    db.execute("CREATE INDEX central_warnings_raised ON central_warnings (raised_at)")
-    db.execute("""
-        CREATE TABLE central_warning_events (
-            hall TEXT NOT NULL,
-            warning_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            event TEXT NOT NULL,
-            at TEXT NOT NULL,
-            by TEXT NOT NULL,
-            detail TEXT NOT NULL,
-            received_at TEXT NOT NULL,
-            PRIMARY KEY (hall, warning_id, seq)
-        )""")
-    db.execute("""
-        CREATE TABLE central_summaries (
-            hall TEXT PRIMARY KEY,
-            generated_at TEXT NOT NULL,
-            document TEXT NOT NULL,
-            received_at TEXT NOT NULL
-        )""")
 
 
 def accept(

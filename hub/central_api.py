@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import time
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from device_agent.errors import ProtocolError
 from device_agent.protocol import format_time
-from device_agent.storage import open_database, write_transaction
-from hub.api import _db
+from hub import county_warnings
 from hub.central import MAX_MESSAGE_BYTES, CentralSettings, accept, decode_message
+from hub.db import get_db, hub_config, write
 from hub.forwarding import HALL_HEADER, KIND_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 
 bp = Blueprint("central", __name__)
@@ -24,14 +23,13 @@ bp = Blueprint("central", __name__)
 MAX_CLOCK_SKEW_S = 300
 
 
-def init_app(app: Flask, settings: CentralSettings) -> None:
+def init_app(app: Flask) -> None:
     """Register the central API; it answers 404 unless the hub is in central role."""
-    app.config["HALLRATE_CENTRAL"] = settings
     app.register_blueprint(bp)
 
 
 def _settings() -> CentralSettings:
-    settings: CentralSettings = current_app.config["HALLRATE_CENTRAL"]
+    settings = hub_config().central
     if not settings.enabled:
         abort(404, description="this hub is not in central role")
     return settings
@@ -41,24 +39,9 @@ def _settings() -> CentralSettings:
 def warnings() -> ResponseReturnValue:
     """Every hall's warnings, newest first; filters hall, level, status, staff, period, standing."""
     _settings()
-    where, params = ["1 = 1"], []
-    for name in ("hall", "level", "status", "staff", "period"):
-        value = request.args.get(name)
-        if value:
-            where.append(f"{name} = ?")
-            params.append(value)
-    if request.args.get("standing") in ("1", "true"):
-        where.append("withdrawn_at IS NULL")
-    rows = _db().execute(
-        f"SELECT hall, document, received_at FROM central_warnings WHERE {' AND '.join(where)}"
-        " ORDER BY raised_at DESC, hall, id LIMIT 1000",
-        params,
-    )
-    items = []
-    for hall, document, received_at in rows:
-        body = json.loads(document)
-        body.pop("event", None)
-        items.append({**body, "hall": hall, "received_at": received_at})
+    filters = {name: request.args.get(name, "") for name in county_warnings.COUNTY_FILTERS}
+    standing = request.args.get("standing") in ("1", "true")
+    items = county_warnings.county_warnings(get_db().conn, filters, standing=standing)
     return jsonify({"warnings": items})
 
 
@@ -66,23 +49,9 @@ def warnings() -> ResponseReturnValue:
 def warning(hall: str, ident: str) -> ResponseReturnValue:
     """One hall's warning as central last heard of it, with every event it received."""
     _settings()
-    row = (
-        _db()
-        .execute("SELECT document FROM central_warnings WHERE hall = ? AND id = ?", (hall, ident))
-        .fetchone()
-    )
-    if row is None:
+    body = county_warnings.county_warning(get_db().conn, hall, ident)
+    if body is None:
         abort(404, description=f"no warning {ident!r} from hall {hall!r}")
-    body = json.loads(row[0])
-    body.pop("event", None)
-    body["events"] = [
-        {"seq": r[0], "event": r[1], "at": r[2], "by": r[3], "detail": json.loads(r[4])}
-        for r in _db().execute(
-            "SELECT seq, event, at, by, detail FROM central_warning_events"
-            " WHERE hall = ? AND warning_id = ? ORDER BY seq",
-            (hall, ident),
-        )
-    ]
     return jsonify(body)
 
 
@@ -90,12 +59,7 @@ def warning(hall: str, ident: str) -> ResponseReturnValue:
 def summaries() -> ResponseReturnValue:
     """The latest summary of every hall."""
     _settings()
-    items = [
-        {**json.loads(document), "received_at": received_at}
-        for document, received_at in _db().execute(
-            "SELECT document, received_at FROM central_summaries ORDER BY hall"
-        )
-    ]
+    items = county_warnings.summaries(get_db().conn)
     return jsonify({"summaries": items})
 
 
@@ -123,14 +87,10 @@ def inbox() -> ResponseReturnValue:
     kind = request.headers.get(KIND_HEADER, "")
     try:
         message = decode_message(body)
-        db = open_database(current_app.config["HALLRATE_DATABASE"])
-        try:
-            with write_transaction(db) as conn:
-                message_id = accept(
-                    conn, hall, kind, message, received_at=format_time(datetime.now(UTC))
-                )
-        finally:
-            db.close()
+        with write() as conn:
+            message_id = accept(
+                conn, hall, kind, message, received_at=format_time(datetime.now(UTC))
+            )
     except ProtocolError as exc:
         abort(400, description=str(exc))
     result: dict[str, Any] = {"stored": message_id}

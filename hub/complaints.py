@@ -22,36 +22,6 @@ from device_agent.protocol import Complaint
 STATUSES = ("received", "handling", "answered", "closed", "merged")
 
 
-def create_complaints_table(db: sqlite_utils.Database) -> None:
-    """The schema step that adds complaints (a migration of the hub's database)."""
-    db.execute("""
-        CREATE TABLE complaints (
-            rowid INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            device TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            code TEXT NOT NULL,
-            secret TEXT NOT NULL,
-            category TEXT NOT NULL,
-            text TEXT NOT NULL,
-            staff TEXT,
-            department TEXT,
-            anonymous INTEGER NOT NULL CHECK (anonymous IN (0, 1)),
-            contact TEXT,
-            ts TEXT NOT NULL,
-            cast_at TEXT NOT NULL,
-            sent TEXT,
-            received_at TEXT NOT NULL,
-            status TEXT NOT NULL DEFAULT 'received'
-                CHECK (status IN ('received', 'handling', 'answered', 'closed', 'merged')),
-            answer TEXT,
-            updated_at TEXT NOT NULL,
-            -- An anonymous complaint keeps nothing that could lead back to the citizen.
-            CHECK (anonymous = 0 OR contact IS NULL)
-        )""")
-    db.execute("CREATE INDEX complaints_code ON complaints (code)")
-
-
 @dataclass(slots=True)
 class StoredComplaint:
     """A complaint ready to store: the envelope plus what the hub measured."""

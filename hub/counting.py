@@ -21,13 +21,24 @@ from device_agent.protocol import format_time
 from hub import aggregates
 from hub.aggregates import Attribution
 from hub.config import HubConfig
-from hub.forwarding import Outbox
+from hub.forwarding import ForwardingQueue
 from hub.periods import Calendar
 from hub.rebuild import Pacing, Progress, Rebuilt, rebuild
 from hub.rules import HubRules
 from hub.warnings import WarningEngine
 
 PROGRESS_S = 5.0  # seconds between progress lines of a long rebuild
+
+# The summary's reads, one group in one period each (a range of the counts' key).
+SUMMARY_SCOPES = ("department", "hall", "window")  # in the order the summary lists them
+SUMMARY_COUNTS_SQL = (
+    f"SELECT scope, subject, period, {', '.join(aggregates.COUNT_COLUMNS)} FROM counts"
+    " WHERE scope = ? AND period = ? ORDER BY subject"
+)
+SUMMARY_STAFF_SQL = (
+    "SELECT subject, dissatisfied, total FROM counts WHERE scope = 'staff'"
+    " AND period = ? AND dissatisfied > 0"
+)
 
 
 class Counting:
@@ -46,7 +57,7 @@ class Counting:
             timezone=config.timezone,
             clock_skew_s=config.ingest.clock_skew_s,
         )
-        self.outbox = Outbox(config.forwarding.channels, now=now)
+        self.outbox = ForwardingQueue(config.forwarding.channels, now=now)
         self.engine = WarningEngine(
             config.warnings.rules,
             attribution=self.attribution,
@@ -86,26 +97,19 @@ class Counting:
         now = self.now()
         generated = format_time(now)
         periods = {grain: self.calendar.current(now, grain) for grain in ("day", "month", "year")}
-        names = ", ".join(aggregates.COUNT_COLUMNS)
         counts: dict[str, list[dict[str, Any]]] = {}
         staff: dict[str, list[dict[str, Any]]] = {}
         for grain, period in periods.items():
             counts[grain] = aggregates.rows_as_dicts(
-                conn.execute(
-                    f"SELECT scope, subject, period, {names} FROM counts WHERE period = ?"
-                    " AND scope != 'staff' ORDER BY scope, subject",
-                    (period,),
-                )
+                row
+                for scope in SUMMARY_SCOPES
+                for row in conn.execute(SUMMARY_COUNTS_SQL, (scope, period))
             )
             if grain != "day":
-                staff[grain] = [
-                    {"staff": r[0], "dissatisfied": r[1], "total": r[2]}
-                    for r in conn.execute(
-                        "SELECT subject, dissatisfied, total FROM counts WHERE scope = 'staff'"
-                        " AND period = ? AND dissatisfied > 0 ORDER BY dissatisfied DESC, subject",
-                        (period,),
-                    )
-                ]
+                rows = conn.execute(SUMMARY_STAFF_SQL, (period,)).fetchall()
+                # One row per staff member: sorted here, not by a temporary B-tree.
+                rows.sort(key=lambda r: (-r[1], r[0]))
+                staff[grain] = [{"staff": r[0], "dissatisfied": r[1], "total": r[2]} for r in rows]
         standing = conn.execute(
             "SELECT count(*) FROM warnings WHERE withdrawn_at IS NULL AND status != 'closed'"
         ).fetchone()[0]

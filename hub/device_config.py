@@ -10,16 +10,16 @@ document's fields are described in ``device_agent/remote_config.py`` and
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import threading
 from typing import Any
 
+import click
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from device_agent.errors import ConfigError, ProtocolError
+from device_agent.errors import ProtocolError
 from device_agent.mqtt import PROTOCOLS, apply_tls, close_client, is_failure
 from device_agent.topics import DeviceTopic, Topics, check_id
 from hub.config import HubConfig
@@ -105,31 +105,27 @@ def set_device_config(
     return report
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate device-config``."""
-    parser.add_argument("--config", required=True, help="the hub's TOML configuration")
-    parser.add_argument("device", help="the device id, e.g. w03-eval")
-    parser.add_argument("document", help="a JSON file with the config/set document")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for a report")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Publish, wait, print the report; 0 applied, 1 refused or unanswered, 2 bad input."""
+@click.command("device-config", help="Set a window device's configuration remotely.")
+@click.option("--config", required=True, metavar="FILE", help="the hub's TOML configuration")
+@click.argument("device")
+@click.argument("document")
+@click.option("--timeout", type=float, default=30.0, help="seconds to wait for a report")
+def command(config: str, device: str, document: str, timeout: float) -> int:
+    """``hallrate device-config --config HUB DEVICE DOCUMENT``: publish a config/set document
+    (a JSON file) to DEVICE (e.g. w03-eval), wait and print its report; 0 applied, 1 refused or
+    unanswered, 2 bad input.
+    """
     from hub.config import load_hub_config
 
+    hub_config = load_hub_config(config)
     try:
-        config = load_hub_config(args.config)
-        with open(args.document, encoding="utf-8") as file:
-            document = json.load(file)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            logger.error("%s", problem)
-        return 2
+        with open(document, encoding="utf-8") as file:
+            wanted = json.load(file)
     except (OSError, ValueError) as exc:
-        logger.error("cannot read %s: %s", args.document, exc)
+        logger.error("cannot read %s: %s", document, exc)
         return 2
     try:
-        report = set_device_config(config, args.device, document, timeout=args.timeout)
+        report = set_device_config(hub_config, device, wanted, timeout=timeout)
     except ProtocolError as exc:
         logger.error("%s", exc)
         return 2

@@ -1,6 +1,6 @@
-"""The hall directory: departments, windows, staff, service items, announcements, devices.
+"""The hall's directory file, read into the shared model of :mod:`device_agent.directory`.
 
-The hub owns it; kiosks sync it for their public-information pages (see
+The hub owns the directory; kiosks sync its public part (see
 ``hub/kiosk_api.py``). A device that is not listed here cannot have its votes
 counted: its messages are quarantined as coming from an unknown device.
 """
@@ -8,94 +8,36 @@ counted: its messages are quarantined as coming from an unknown device.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import fields
 from datetime import date, datetime
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, TypeVar
 
 from device_agent.configfile import ConfigReader, one_of
+from device_agent.directory import (
+    DEVICE_KINDS,
+    Announcement,
+    Department,
+    Device,
+    Directory,
+    ServiceItem,
+    Staff,
+    Window,
+)
 from device_agent.topics import ID_PATTERN
 
-DEVICE_KINDS = ("evaluator", "kiosk")
-
-
-@dataclass(frozen=True, slots=True)
-class Department:
-    """A department (unit) with windows in the hall."""
-
-    id: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A service counter."""
-
-    id: str
-    name: str
-    department: str
-
-
-@dataclass(frozen=True, slots=True)
-class Staff:
-    """An evaluated staff member."""
-
-    id: str
-    name: str
-    department: str
-    window: str | None = None
-    gender: str | None = None
-    post: str | None = None
-    duties: str | None = None
-    photo: Path | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceItem:
-    """A service the hall offers: what to bring, how long it takes, what it costs, where."""
-
-    id: str
-    name: str
-    department: str
-    materials: tuple[str, ...] = ()
-    time_limit: str | None = None
-    fees: str | None = None
-    windows: tuple[str, ...] = ()
-    notes: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Announcement:
-    """A notice shown on the kiosks from ``published`` until ``until`` (inclusive)."""
-
-    id: str
-    title: str
-    body: str
-    published: date
-    until: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Device:
-    """A window evaluator or a kiosk allowed to publish to the hub."""
-
-    id: str
-    kind: str
-    window: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Directory:
-    """Everything the hall's directory file lists."""
-
-    hall: str
-    name: str
-    departments: dict[str, Department] = field(default_factory=dict)
-    windows: dict[str, Window] = field(default_factory=dict)
-    staff: dict[str, Staff] = field(default_factory=dict)
-    devices: dict[str, Device] = field(default_factory=dict)
-    service_items: dict[str, ServiceItem] = field(default_factory=dict)
-    announcements: dict[str, Announcement] = field(default_factory=dict)
+# The model is the shared one; the hub's modules name it through here, with its reader.
+__all__ = [
+    "Announcement",
+    "Department",
+    "Device",
+    "Directory",
+    "ServiceItem",
+    "Staff",
+    "Window",
+    "load_directory",
+    "read_directory",
+]
 
 
 def read_directory(reader: ConfigReader) -> Directory:
@@ -109,74 +51,12 @@ def read_directory(reader: ConfigReader) -> Directory:
     name = reader.get("hall.name", str, default=hall)
     # Where each kept entry is in its file's array, for the keys of its problems.
     at: dict[tuple[str, str], int] = {}
-    departments = _by_id(
-        reader,
-        at,
-        "departments",
-        lambda r: Department(id=r.get("id", str, check=_id_check), name=r.get("name", str)),
-    )
-    windows = _by_id(
-        reader,
-        at,
-        "windows",
-        lambda r: Window(
-            id=r.get("id", str, check=_id_check),
-            name=r.get("name", str),
-            department=r.get("department", str),
-        ),
-    )
-    staff = _by_id(
-        reader,
-        at,
-        "staff",
-        lambda r: Staff(
-            id=r.get("id", str, check=_id_check),
-            name=r.get("name", str),
-            department=r.get("department", str),
-            window=r.get("window", str, default="") or None,
-            gender=r.get("gender", str, default="") or None,
-            post=r.get("post", str, default="") or None,
-            duties=r.get("duties", str, default="") or None,
-            photo=r.path_value("photo") if r.has("photo") else None,
-        ),
-    )
-    devices = _by_id(
-        reader,
-        at,
-        "devices",
-        lambda r: Device(
-            id=r.get("id", str, check=_id_check),
-            kind=r.get("kind", str, check=one_of(*DEVICE_KINDS)),
-            window=r.get("window", str, default="") or None,
-        ),
-    )
-    service_items = _by_id(
-        reader,
-        at,
-        "service_items",
-        lambda r: ServiceItem(
-            id=r.get("id", str, check=_id_check),
-            name=r.get("name", str),
-            department=r.get("department", str),
-            materials=_texts(r, "materials"),
-            time_limit=r.get("time_limit", str, default="") or None,
-            fees=r.get("fees", str, default="") or None,
-            windows=_texts(r, "windows"),
-            notes=r.get("notes", str, default="") or None,
-        ),
-    )
-    announcements = _by_id(
-        reader,
-        at,
-        "announcements",
-        lambda r: Announcement(
-            id=r.get("id", str, check=_id_check),
-            title=r.get("title", str),
-            body=r.get("body", str, default=""),
-            published=_date(r, "published", required=True) or date.min,
-            until=_date(r, "until", required=False),
-        ),
-    )
+    departments = _by_id(reader, at, "departments", Department)
+    windows = _by_id(reader, at, "windows", Window)
+    staff = _by_id(reader, at, "staff", Staff)
+    devices = _by_id(reader, at, "devices", Device)
+    service_items = _by_id(reader, at, "service_items", ServiceItem)
+    announcements = _by_id(reader, at, "announcements", Announcement)
     for item in service_items.values():
         i = at["service_items", item.id]
         if item.department not in departments:
@@ -254,26 +134,50 @@ def _id_check(value: str) -> str | None:
     return None if ID_PATTERN.fullmatch(value) else f"must match {ID_PATTERN.pattern}"
 
 
-class _HasId(Protocol):
-    @property
-    def id(self) -> str: ...
+# How an entry's field is read from the file, by its declared type...
+_BY_TYPE: dict[str, Callable[[ConfigReader, str], Any]] = {
+    "str": lambda r, key: r.get(key, str),
+    "str | None": lambda r, key: r.get(key, str, default="") or None,
+    "tuple[str, ...]": _texts,
+    "date": lambda r, key: _date(r, key, required=True) or date.min,
+    "date | None": lambda r, key: _date(r, key, required=False),
+}
+# ...except these: checked ids and kinds, a path, a text that may be left out.
+_SPECIAL: dict[tuple[type, str], Callable[[ConfigReader], Any]] = {
+    (Device, "kind"): lambda r: r.get("kind", str, check=one_of(*DEVICE_KINDS)),
+    (Staff, "photo"): lambda r: str(r.path_value("photo")) if r.has("photo") else None,
+    (Announcement, "body"): lambda r: r.get("body", str, default=""),
+}
+
+T = TypeVar("T", Department, Window, Staff, Device, ServiceItem, Announcement)
 
 
-T = TypeVar("T", bound=_HasId)
+def _entry(reader: ConfigReader, model: type[T]) -> T:
+    """One table of the file read field by field as ``model`` declares them."""
+    values: dict[str, Any] = {}
+    for f in fields(model):
+        special = _SPECIAL.get((model, f.name))
+        if f.name == "id":
+            values["id"] = reader.get("id", str, check=_id_check)
+        elif special is not None:
+            values[f.name] = special(reader)
+        else:
+            values[f.name] = _BY_TYPE[str(f.type)](reader, f.name)
+    return model(**values)
 
 
 def _by_id(
     reader: ConfigReader,
     at: dict[tuple[str, str], int],
     key: str,
-    build: Callable[[ConfigReader], T],
+    model: type[T],
 ) -> dict[str, T]:
     """The entries of the array ``key`` by id; records in ``at`` where each kept one is."""
     entries: dict[str, T] = {}
     for i, item in enumerate(reader.items(key)):
-        entry = build(item)
+        entry = _entry(item, model)
         # Each entry's keys are its fields: anything else is a typo to report.
-        item.reject_unknown("", (f.name for f in fields(entry)))  # type: ignore[arg-type]
+        item.reject_unknown("", (f.name for f in fields(model)))
         if entry.id in entries:
             reader.problem(f"{key}[{i}].id", f"duplicate id {entry.id!r}")
         entries[entry.id] = entry

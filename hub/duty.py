@@ -8,15 +8,14 @@ import sqlite_utils
 
 from hub.directory import Staff
 
-
-def create_duty_index(db: sqlite_utils.Database) -> None:
-    """The schema step that lets the on-duty question read a few rows, not the whole table."""
-    db.execute("CREATE INDEX service_events_window ON service_events (window, event, rowid)")
-
-
-def index_duty_by_cast_time(db: sqlite_utils.Database) -> None:
-    """Migration: the latest sign-in or sign-out by when it happened, not when it arrived."""
-    db.execute("CREATE INDEX service_events_window_cast ON service_events (window, event, cast_at)")
+# A window's latest sign-in or sign-out: the last entry of service_events_sign.
+# Only events since ``since``: older ones do not count, and reading them would
+# cost more every day the hall is open.
+LATEST_SIGN_SQL = (
+    "SELECT staff, event, cast_at FROM service_events"
+    " WHERE window = ? AND event IN ('sign_in', 'sign_out') AND cast_at >= ?"
+    " ORDER BY cast_at DESC, rowid DESC LIMIT 1"
+)
 
 
 def on_duty(
@@ -32,16 +31,14 @@ def on_duty(
     resend arrives after the sign-out that followed it, and must not win.
     """
     result: dict[str, list[str]] = {}
+    seated: dict[str | None, list[str]] = {}
+    for person in staff.values():
+        seated.setdefault(person.window, []).append(person.id)
     for window in windows:
-        latest = db.execute(
-            "SELECT staff, event, cast_at FROM service_events"
-            " WHERE window = ? AND event IN ('sign_in', 'sign_out')"
-            " ORDER BY cast_at DESC, rowid DESC LIMIT 1",
-            (window,),
-        ).fetchone()
-        if latest is not None and latest[2] >= since:
+        latest = db.execute(LATEST_SIGN_SQL, (window, since)).fetchone()
+        if latest is not None:
             person, event, _ = latest
             result[window] = [person] if event == "sign_in" and person in staff else []
         else:
-            result[window] = [s.id for s in staff.values() if s.window == window]
+            result[window] = list(seated.get(window, []))
     return result

@@ -15,21 +15,13 @@ import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from device_agent.protocol import format_time
-
-
-def add_filter_columns(db: sqlite_utils.Database) -> None:
-    """Migration: the rule that filtered a vote, and the service a vote or event belongs to."""
-    db.execute("ALTER TABLE votes ADD COLUMN filter_rule TEXT")
-    db.execute("ALTER TABLE votes ADD COLUMN filter_version INTEGER")
-    db.execute("ALTER TABLE votes ADD COLUMN service TEXT")
-    db.execute("ALTER TABLE service_events ADD COLUMN service TEXT")
+from hub.instants import ms_of
 
 
 @dataclass(slots=True)
@@ -60,11 +52,28 @@ class DayAtWindow:
         }
 
 
-def day_bounds(day: date, zone: ZoneInfo) -> tuple[str, str]:
-    """The UTC ``cast_at`` range ``[start, end)`` of a calendar day in the hall's zone."""
+# The rule that kept a vote from counting: the device's, or else the hub's.
+_SUMMARY = (
+    "counted, coalesce(filter_rule, hub_rule), coalesce(filter_version, hub_rule_version),"
+    " flags, count(*)"
+)
+# One window's presses on one day, a range of the (window, cast_at) index; a kiosk's, of
+# the (device, cast_at) index over kiosk votes.
+WINDOW_DAY_SQL = (
+    f"SELECT {_SUMMARY} FROM votes WHERE window = ? AND channel = 'window'"
+    " AND cast_at >= ? AND cast_at < ? GROUP BY 1, 2, 3, 4"
+)
+KIOSK_DAY_SQL = (
+    f"SELECT {_SUMMARY} FROM votes WHERE device = ? AND channel = 'kiosk'"
+    " AND cast_at >= ? AND cast_at < ? GROUP BY 1, 2, 3, 4"
+)
+
+
+def day_bounds(day: date, zone: ZoneInfo) -> tuple[int, int]:
+    """The ``cast_at`` range ``[start, end)``, in milliseconds, of a day in the hall's zone."""
     start = datetime.combine(day, time(), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=1), time(), tzinfo=zone)
-    return format_time(start.astimezone(UTC)), format_time(end.astimezone(UTC))
+    return ms_of(start), ms_of(end)
 
 
 def presses_by_day(
@@ -83,39 +92,35 @@ def presses_by_day(
     Kiosk votes (``kiosks``) come after, one row per kiosk and day.
     Days and windows without a press are left out.
     """
-    result = []
+    days = []
     day = first
     while day <= last:
-        start, end = day_bounds(day, zone)
-        for window in windows:
-            rows = db.execute(
-                f"SELECT {_SUMMARY} FROM votes WHERE window = ? AND channel = 'window'"
-                f" AND cast_at >= ? AND cast_at < ? GROUP BY 1, 2, 3, 4",
-                (window, start, end),
-            ).fetchall()
-            if rows:
-                result.append(_summarise(window, day.isoformat(), rows))
+        days.append((day.isoformat(), day_bounds(day, zone)))
         day += timedelta(days=1)
-    for kiosk in kiosks:
-        day = first
-        while day <= last:
-            start, end = day_bounds(day, zone)
-            rows = db.execute(
-                f"SELECT {_SUMMARY} FROM votes WHERE device = ? AND channel = 'kiosk'"
-                f" AND cast_at >= ? AND cast_at < ? GROUP BY 1, 2, 3, 4",
-                (kiosk, start, end),
-            ).fetchall()
-            if rows:
-                result.append(_summarise(None, day.isoformat(), rows, kiosk=kiosk))
-            day += timedelta(days=1)
-    return result
+    result = [
+        found
+        for key, bounds in days
+        for window in windows
+        if (found := _day_of(db, window, key, bounds, kiosk=False)) is not None
+    ]
+    return result + [
+        found
+        for kiosk in kiosks
+        for key, bounds in days
+        if (found := _day_of(db, kiosk, key, bounds, kiosk=True)) is not None
+    ]
 
 
-# The rule that kept a vote from counting: the device's, or else the hub's.
-_SUMMARY = (
-    "counted, coalesce(filter_rule, hub_rule), coalesce(filter_version, hub_rule_version),"
-    " flags, count(*)"
-)
+def _day_of(
+    db: sqlite_utils.Database, subject: str, day: str, bounds: tuple[int, int], *, kiosk: bool
+) -> DayAtWindow | None:
+    """One window's (or kiosk's) presses on one day, or None when it had none."""
+    rows = db.execute(KIOSK_DAY_SQL if kiosk else WINDOW_DAY_SQL, (subject, *bounds)).fetchall()
+    if not rows:
+        return None
+    if kiosk:
+        return _summarise(None, day, rows, kiosk=subject)
+    return _summarise(subject, day, rows)
 
 
 def _summarise(

@@ -14,11 +14,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from hub.api import _db
-from hub.config import HubConfig
+from hub.db import get_db, hub_config
 from hub.filters import presses_by_day
 
 bp = Blueprint("filters", __name__)
@@ -26,16 +25,15 @@ bp = Blueprint("filters", __name__)
 MAX_DAYS = 92
 
 
-def init_app(app: Flask, config: HubConfig) -> None:
+def init_app(app: Flask) -> None:
     """Register the filters API."""
-    app.config["HALLRATE_CONFIG"] = config
     app.register_blueprint(bp)
 
 
 @bp.get("/api/v1/filters")
 def filters() -> ResponseReturnValue:
     """Presses, counted votes and filtered presses by rule, per window per day."""
-    config: HubConfig = current_app.config["HALLRATE_CONFIG"]
+    config = hub_config()
     zone = ZoneInfo(config.timezone)
     today = datetime.now(UTC).astimezone(zone).date()
     day = _date_arg("day")
@@ -53,7 +51,9 @@ def filters() -> ResponseReturnValue:
         if window not in config.directory.windows:
             abort(404, description=f"window: {window!r} is not in the hall's directory")
         windows, kiosks = [window], []
-    rows = presses_by_day(_db(), windows=windows, first=first, last=last, zone=zone, kiosks=kiosks)
+    rows = presses_by_day(
+        get_db(), windows=windows, first=first, last=last, zone=zone, kiosks=kiosks
+    )
     return jsonify(
         {
             "timezone": config.timezone,

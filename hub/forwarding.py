@@ -153,25 +153,7 @@ def _url_check(value: str) -> str | None:
     return "must be an https:// URL"
 
 
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Migration: the outbox of messages for central."""
-    db.execute("""
-        CREATE TABLE forward_outbox (
-            rowid INTEGER PRIMARY KEY,
-            channel TEXT NOT NULL CHECK (channel IN ('mqtt', 'webhook')),
-            kind TEXT NOT NULL CHECK (kind IN ('warning', 'summary')),
-            message_id TEXT NOT NULL,
-            payload TEXT NOT NULL,
-            created_at TEXT NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            next_attempt REAL NOT NULL DEFAULT 0,
-            last_error TEXT,
-            UNIQUE (channel, message_id)
-        )""")
-    db.execute("CREATE INDEX forward_outbox_due ON forward_outbox (next_attempt)")
-
-
-class Outbox:
+class ForwardingQueue:
     """Writes messages for central into ``forward_outbox``, inside the caller's transaction."""
 
     def __init__(self, channels: tuple[str, ...], *, now: Callable[[], datetime]) -> None:
@@ -301,7 +283,7 @@ class Forwarder:
     def enqueue_summary(self, db: sqlite_utils.Database) -> None:
         """Build the hall summary now and queue it."""
         assert self._summary is not None
-        outbox = Outbox(self.settings.channels, now=lambda: datetime.now(UTC))
+        outbox = ForwardingQueue(self.settings.channels, now=lambda: datetime.now(UTC))
         with write_transaction(db) as conn:
             document = self._summary(conn)
             outbox.enqueue(conn, "summary", document["message_id"], document)

@@ -27,7 +27,15 @@ import orjson
 import paho.mqtt.client as paho
 
 from device_agent.errors import ProtocolError
-from device_agent.mqtt import OFFLINE, ONLINE, close_client, connect_async, is_failure, new_client
+from device_agent.mqtt import (
+    OFFLINE,
+    ONLINE,
+    close_client,
+    connect_async,
+    is_failure,
+    new_client,
+    wake_loop,
+)
 from device_agent.protocol import (
     ENVELOPE_ID,
     MAX_PAYLOAD_BYTES,
@@ -67,6 +75,10 @@ STATE_TOPICS = {
     DeviceTopic.CONFIG: "config",
 }
 RETRY_COMMIT_S = 1.0
+# The longest the loop sleeps with nothing to commit, so that it turns often
+# enough to show it lives (the health check allows 10 s) and to send paho's
+# keepalive pings in time (it never sleeps past a quarter of the keepalive).
+IDLE_WAIT_S = 5.0
 RECEIPT_IDS = 100  # ids per receipt: 100 of the longest (64 characters) fit in 8 KiB
 # Cast times the hub can put in a day, month and year with bounds in any time zone;
 # one outside (no real clock's) would make the counting raise and stop the loop.
@@ -79,6 +91,7 @@ class IngestState:
 
     connected: bool = False
     last_loop: float = field(default_factory=time.monotonic)
+    turns: int = 0  # how often the loop turned: an idle hub's turns are few
     last_commit_at: str | None = None
     store_error: str | None = None
     stored: int = 0
@@ -135,6 +148,7 @@ class Ingest:
     def stop(self) -> None:
         """Ask :meth:`run` to commit what it holds and return."""
         self._stop.set()
+        wake_loop(self.client)
 
     def run(self) -> None:
         """Serve until :meth:`stop`: network, batching, commits, reconnects."""
@@ -142,13 +156,13 @@ class Ingest:
         connect_async(self.client, settings, receive_maximum=self.config.ingest.receive_maximum)
         delay = settings.reconnect_min_s
         next_attempt = 0.0
-        tick = self.config.ingest.batch_ms / 1000
         while not self._stop.is_set():
             self.state.last_loop = time.monotonic()
+            self.state.turns += 1
             if self.client.socket() is None:
                 self._flush_if_due()
                 if time.monotonic() < next_attempt:
-                    self._stop.wait(min(tick, next_attempt - time.monotonic()))
+                    self._stop.wait(min(self._wait_s(), next_attempt - time.monotonic()))
                     continue
                 try:
                     self.client.reconnect()
@@ -163,7 +177,10 @@ class Ingest:
                     next_attempt = time.monotonic() + delay
                     delay = min(delay * 2, settings.reconnect_max_s)
                 continue
-            self.client.loop(timeout=tick)
+            # Sleeps until the broker sends something, the open batch is due, or stop().
+            self.client.loop(timeout=self._wait_s())
+            # Awake again: the health check's clock measures work, not the sleep.
+            self.state.last_loop = time.monotonic()
             self._flush_if_due(idle=self._nothing_waiting())
         self._flush(final=True)
         if self.state.connected:
@@ -294,6 +311,14 @@ class Ingest:
         return format_time(cast), flags
 
     # Committing, then acknowledging, then receipting.
+
+    def _wait_s(self) -> float:
+        """How long the loop may sleep: until the open batch is due, else the idle wait."""
+        pending = self._pending
+        if pending.empty:
+            return min(IDLE_WAIT_S, self.config.broker.keepalive_s / 4)
+        due = pending.opened + self.config.ingest.batch_ms / 1000
+        return max(0.0, due - time.monotonic())
 
     def _nothing_waiting(self) -> bool:
         """True when no byte from the broker waits to be read (nor in TLS's buffer)."""

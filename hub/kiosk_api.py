@@ -2,8 +2,8 @@
 
 Everything here is public information or answers a citizen who holds a
 claim code and its password, so nothing internal leaves: no devices, no
-contacts, no individual votes. Handlers read the database through a
-read-only connection of their own and never touch MQTT.
+contacts, no individual votes. Handlers read the database through the
+request's read-only connection (:func:`hub.db.get_db`) and never touch MQTT.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, sen
 from flask.typing import ResponseReturnValue
 
 from device_agent.protocol import format_time
-from device_agent.storage import open_reader
 from hub.complaints import lookup_complaint
+from hub.db import get_db, hub_config
 from hub.directory import Directory
 from hub.duty import on_duty
 
@@ -84,9 +84,8 @@ def _trim(times: deque[float], before: float) -> deque[float]:
     return times
 
 
-def init_app(app: Any, *, timezone: str, limits: LookupLimits | None = None) -> None:
+def init_app(app: Any, *, limits: LookupLimits | None = None) -> None:
     """Register the kiosk API on the hub's app."""
-    app.config["HALLRATE_TIMEZONE"] = timezone
     app.extensions["hallrate_lookup_limits"] = limits or LookupLimits()
     app.extensions["hallrate_photo_digests"] = {}
     app.register_blueprint(bp)
@@ -99,16 +98,12 @@ def directory() -> ResponseReturnValue:
     ``version`` is a digest of the content; a kiosk sends it back in
     ``If-None-Match`` and gets 304 when nothing changed.
     """
-    config = current_app.config
-    hall: Directory = config["HALLRATE_DIRECTORY"]
-    zone = ZoneInfo(config["HALLRATE_TIMEZONE"])
+    config = hub_config()
+    hall = config.directory
+    zone = ZoneInfo(config.timezone)
     now = datetime.now(zone)
     start_of_day = now.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(UTC)
-    db = open_reader(config["HALLRATE_DATABASE"])
-    try:
-        duty = on_duty(db, hall.staff, list(hall.windows), since=format_time(start_of_day))
-    finally:
-        db.close()
+    duty = on_duty(get_db(), hall.staff, list(hall.windows), since=format_time(start_of_day))
     body = _public_directory(hall, duty, today=now.date())
     content = json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     version = hashlib.sha256(content.encode()).hexdigest()[:32]
@@ -123,7 +118,7 @@ def directory() -> ResponseReturnValue:
 @bp.get("/api/v1/staff/<staff_id>/photo")
 def staff_photo(staff_id: str) -> ResponseReturnValue:
     """A staff member's photo, when the directory names one."""
-    hall: Directory = current_app.config["HALLRATE_DIRECTORY"]
+    hall = hub_config().directory
     person = hall.staff.get(staff_id)
     path = _photo_path(person.photo if person else None)
     if path is None:
@@ -148,11 +143,7 @@ def complaint_lookup() -> ResponseReturnValue:
         response.status_code = 429
         response.headers["Retry-After"] = str(max(1, round(wait)))
         return response
-    db = open_reader(current_app.config["HALLRATE_DATABASE"])
-    try:
-        found = lookup_complaint(db, code, password)
-    finally:
-        db.close()
+    found = lookup_complaint(get_db(), code, password)
     if found is None:
         limits.failed(code)
         # The same answer for an unknown code and a wrong password.
@@ -218,7 +209,8 @@ def _public_directory(hall: Directory, duty: dict[str, list[str]], *, today: dat
     }
 
 
-def _photo_path(path: Path | None) -> Path | None:
+def _photo_path(name: str | None) -> Path | None:
+    path = Path(name) if name else None
     if path is None or path.suffix.lower() not in PHOTO_TYPES:
         return None
     try:
@@ -228,7 +220,7 @@ def _photo_path(path: Path | None) -> Path | None:
     return path if 0 < size <= MAX_PHOTO_BYTES else None
 
 
-def _photo_digest(path: Path | None) -> str | None:
+def _photo_digest(path: str | None) -> str | None:
     """A digest of the photo file, so kiosks fetch it again only when it changed."""
     checked = _photo_path(path)
     if checked is None:

@@ -1,6 +1,7 @@
 """Days, months and years in the hall's time zone, and the UTC instants that bound them.
 
-Votes carry their cast time in UTC (``cast_at``, ISO 8601 with ``+00:00``);
+Votes carry their cast time in UTC (``cast_at``, milliseconds since the epoch,
+see ``hub.instants``);
 everything a manager counts by — a day, a month, a year — is local to the
 hall. A period key is the local date cut to its grain: ``2026-11-22``,
 ``2026-11`` or ``2026``; its grain is told by its length, so keys of all
@@ -17,6 +18,7 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from device_agent.protocol import format_time, parse_time
+from hub import instants
 
 Grain = Literal["day", "month", "year"]
 GRAINS: tuple[Grain, ...] = ("day", "month", "year")
@@ -67,15 +69,22 @@ class Calendar:
         self.zone = ZoneInfo(timezone)
         # Offsets are whole minutes, so every cast time in one minute shares its keys.
         self._keys_of_minute = lru_cache(maxsize=65536)(self._keys_of_minute_uncached)
+        self._keys_of_ms_minute = lru_cache(maxsize=65536)(self._keys_of_ms_minute_uncached)
 
-    def keys(self, cast_at: str) -> PeriodKeys:
-        """The period keys of a cast time (any ISO 8601 time with an offset)."""
+    def keys(self, cast_at: int | str) -> PeriodKeys:
+        """The period keys of a cast time (milliseconds since the epoch, or ISO 8601 text)."""
+        if isinstance(cast_at, int):
+            # Floored to its minute: every instant of one minute shares its keys.
+            return self._keys_of_ms_minute(cast_at // 60_000)
         if cast_at.endswith("+00:00") and len(cast_at) >= 16:
             return self._keys_of_minute(cast_at[:16])
         return self._keys_of(parse_time(cast_at))
 
     def _keys_of_minute_uncached(self, minute: str) -> PeriodKeys:
         return self._keys_of(datetime.fromisoformat(minute).replace(tzinfo=UTC))
+
+    def _keys_of_ms_minute_uncached(self, minute: int) -> PeriodKeys:
+        return self._keys_of(instants.moment(minute * 60_000))
 
     def _keys_of(self, moment: datetime) -> PeriodKeys:
         # isoformat, not strftime("%Y"): glibc writes year 999 as "999", not "0999".
@@ -88,13 +97,18 @@ class Calendar:
         return {"day": keys.day, "month": keys.month, "year": keys.year}[grain]
 
     def bounds(self, key: str) -> tuple[str, str]:
-        """The UTC instants ``[start, end)`` of a period, formatted as ``cast_at`` is.
+        """The UTC instants ``[start, end)`` of a period, as the protocol writes times.
 
-        Comparing these strings with ``cast_at`` is comparing instants, because
-        every ``cast_at`` is written in UTC with the same precision.
+        Comparing these strings with a service event's ``cast_at`` is comparing
+        instants, because every one is written in UTC with the same precision.
         """
         start, end = _local_dates(key)
         return self._utc(start), self._utc(end)
+
+    def bounds_ms(self, key: str) -> tuple[int, int]:
+        """The instants ``[start, end)`` of a period as stored ``cast_at`` is (milliseconds)."""
+        start, end = _local_dates(key)
+        return self._ms(start), self._ms(end)
 
     def week_days(self, week: str) -> list[str]:
         """The seven day keys of an ISO week written ``2026-W47``."""
@@ -110,6 +124,9 @@ class Calendar:
     def _utc(self, local: date) -> str:
         midnight = datetime(local.year, local.month, local.day, tzinfo=self.zone)
         return format_time(midnight.astimezone(UTC))
+
+    def _ms(self, local: date) -> int:
+        return instants.ms_of(datetime(local.year, local.month, local.day, tzinfo=self.zone))
 
 
 def _local_dates(key: str) -> tuple[date, date]:

@@ -21,8 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import sqlite_utils
-
 from device_agent.configfile import ConfigReader, in_range
 from device_agent.protocol import format_time
 
@@ -98,58 +96,6 @@ def read_quarantine_settings(reader: ConfigReader) -> QuarantineSettings:
     )
 
 
-def bound_quarantine(db: sqlite_utils.Database) -> None:
-    """Migration: bounded quarantine; rows already kept are cut and redacted in place."""
-    db.execute("ALTER TABLE quarantine ADD COLUMN payload_bytes INTEGER")
-    db.execute("ALTER TABLE quarantine ADD COLUMN payload_sha256 TEXT")
-    db.execute("ALTER TABLE quarantine ADD COLUMN stored_bytes INTEGER NOT NULL DEFAULT 0")
-    db.execute("""
-        CREATE TABLE quarantine_totals (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            rows INTEGER NOT NULL,
-            stored_bytes INTEGER NOT NULL,
-            pruned_rows INTEGER NOT NULL DEFAULT 0,
-            pruned_bytes INTEGER NOT NULL DEFAULT 0,
-            last_pruned_at TEXT
-        )""")
-    # Overwrite the old payloads' bytes in the file, not only unlink them.
-    db.execute("PRAGMA secure_delete = ON")
-    try:
-        rows = db.execute(
-            "SELECT rowid, topic, device, record_id, reason, payload FROM quarantine"
-        ).fetchall()
-        for rowid, topic, device, record_id, reason, payload in rows:
-            old = Quarantined(topic, device, record_id, reason, bytes(payload), received_at="")
-            row = _row(old, KIB)
-            db.execute(
-                "UPDATE quarantine SET topic = ?, device = ?, record_id = ?, reason = ?,"
-                " payload = ?, payload_bytes = ?, payload_sha256 = ?, stored_bytes = ?"
-                " WHERE rowid = ?",
-                (*row, rowid),
-            )
-    finally:
-        db.execute("PRAGMA secure_delete = OFF")
-    db.execute(
-        "INSERT INTO quarantine_totals (id, rows, stored_bytes)"
-        " SELECT 1, count(*), coalesce(sum(stored_bytes), 0) FROM quarantine"
-    )
-    db.execute("""
-        CREATE TRIGGER quarantine_added AFTER INSERT ON quarantine BEGIN
-            UPDATE quarantine_totals
-            SET rows = rows + 1, stored_bytes = stored_bytes + NEW.stored_bytes WHERE id = 1;
-        END""")
-    db.execute("""
-        CREATE TRIGGER quarantine_removed AFTER DELETE ON quarantine BEGIN
-            UPDATE quarantine_totals
-            SET rows = rows - 1, stored_bytes = stored_bytes - OLD.stored_bytes WHERE id = 1;
-        END""")
-    db.execute("""
-        CREATE TRIGGER quarantine_resized AFTER UPDATE OF stored_bytes ON quarantine BEGIN
-            UPDATE quarantine_totals
-            SET stored_bytes = stored_bytes - OLD.stored_bytes + NEW.stored_bytes WHERE id = 1;
-        END""")
-
-
 def stored_form(topic: str, payload: bytes, prefix_bytes: int) -> StoredForm:
     """What the quarantine keeps of ``payload``, published on ``topic``."""
     size, sha256 = len(payload), hashlib.sha256(payload).hexdigest()
@@ -177,7 +123,7 @@ def store(
 ) -> None:
     """Keep ``items`` (a repeat only counts again), then prune what is past the limits."""
     for q in items:
-        topic, device, record_id, reason, prefix, size, sha256, stored_bytes = _row(
+        topic, device, record_id, reason, prefix, size, sha256, stored_bytes = stored_row(
             q, settings.prefix_bytes
         )
         conn.execute(
@@ -259,17 +205,19 @@ def totals(conn: sqlite3.Connection) -> dict[str, Any]:
     return dict(zip(names, row or (0, 0, 0, 0, None), strict=True))
 
 
+PAGE_SQL = (
+    "SELECT rowid, topic, device, record_id, reason, payload, payload_bytes, payload_sha256,"
+    " first_seen, last_seen, times FROM quarantine WHERE rowid > ? ORDER BY rowid LIMIT ?"
+)
+
+
 def page(conn: sqlite3.Connection, *, after: int, limit: int, max_bytes: int) -> dict[str, Any]:
     """Quarantined payloads after rowid ``after``, oldest first.
 
     At most ``limit`` rows and, past the first, about ``max_bytes`` of
     payload prefixes; ``next_after`` is where the next page starts, or None.
     """
-    rows = conn.execute(
-        "SELECT rowid, topic, device, record_id, reason, payload, payload_bytes, payload_sha256,"
-        " first_seen, last_seen, times FROM quarantine WHERE rowid > ? ORDER BY rowid LIMIT ?",
-        (after, limit),
-    ).fetchall()
+    rows = conn.execute(PAGE_SQL, (after, limit)).fetchall()
     items, spent = [], 0
     for r in rows:
         prefix = bytes(r[5])
@@ -295,7 +243,7 @@ def page(conn: sqlite3.Connection, *, after: int, limit: int, max_bytes: int) ->
     return {"quarantine": items, "next_after": rows[len(items) - 1][0] if more else None}
 
 
-def _row(
+def stored_row(
     q: Quarantined, prefix_bytes: int
 ) -> tuple[str, str | None, str | None, str, bytes, int, str, int]:
     """The columns kept of one quarantined message, and what they cost."""

@@ -12,14 +12,17 @@ the raw votes.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
 import sqlite3
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import click
 
 from hub import aggregates
 from hub.config import HubConfig
@@ -156,68 +159,90 @@ def render(rows: list[dict[str, Any]], columns: tuple[str, ...], fmt: str, **hea
 # ``hallrate report``
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate report``."""
-    kinds = parser.add_subparsers(dest="report", required=True, metavar="REPORT")
-    month = kinds.add_parser("monthly", help="dissatisfied votes per person in a month")
-    month.add_argument("--month", required=True, help="YYYY-MM, in the hall's time zone")
-    rank = kinds.add_parser("ranking", help="windows and departments ranked for a week")
-    rank.add_argument("--week", required=True, help="an ISO week, e.g. 2026-W47")
-    rank.add_argument(
-        "--min-votes", type=int, default=30, help="fewer votes than this are not ranked (30)"
+@click.group("report", help="Month-end tally per person, weekly ranking (CSV or JSON).")
+def command() -> None:
+    """``hallrate report monthly|ranking``: 2 on a bad configuration or argument."""
+
+
+def _output_options(function: Callable[..., int]) -> Callable[..., int]:
+    """The options both reports take."""
+    options = (
+        click.option(
+            "--config", required=True, metavar="FILE", help="the hub's TOML configuration"
+        ),
+        click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv"),
+        click.option(
+            "--output",
+            type=click.Path(path_type=Path),
+            help="write here instead of standard output",
+        ),
     )
-    for sub in (month, rank):
-        sub.add_argument("--config", required=True, help="the hub's TOML configuration")
-        sub.add_argument("--format", choices=("csv", "json"), default="csv")
-        sub.add_argument("--output", type=Path, help="write here instead of standard output")
+    for option in reversed(options):
+        function = option(function)
+    return function
 
 
-def run(args: argparse.Namespace) -> int:
-    """Print or write one report; 2 on a bad configuration or argument."""
-    from device_agent.errors import ConfigError
+@command.command("monthly", help="Dissatisfied votes per person in a month.")
+@click.option("--month", required=True, help="YYYY-MM, in the hall's time zone")
+@_output_options
+def monthly_command(month: str, config: str, fmt: str, output: Path | None) -> int:
+    """``hallrate report monthly``."""
+    if not _is_month(month):
+        print("hallrate report: --month must be YYYY-MM", file=sys.stderr)
+        return 2
+    with _reading(config) as (conn, hub_config):
+        rows = monthly(conn, hub_config, month)
+    return _write(render(rows, MONTHLY_COLUMNS, fmt, report="monthly", month=month), output)
+
+
+@command.command("ranking", help="Windows and departments ranked for a week.")
+@click.option("--week", required=True, help="an ISO week, e.g. 2026-W47")
+@click.option("--min-votes", type=int, default=30, help="fewer votes than this are not ranked")
+@_output_options
+def ranking_command(week: str, min_votes: int, config: str, fmt: str, output: Path | None) -> int:
+    """``hallrate report ranking``."""
+    with _reading(config) as (conn, hub_config):
+        try:
+            days = Calendar(hub_config.timezone).week_days(week)
+        except ValueError as exc:
+            print(f"hallrate report: --week: {exc}", file=sys.stderr)
+            return 2
+        rows = ranking(conn, hub_config, days, min_votes=max(1, min_votes))
+    text = render(
+        rows,
+        RANKING_COLUMNS,
+        fmt,
+        report="ranking",
+        week=week,
+        days=[days[0], days[-1]],
+        min_votes=min_votes,
+        score="Wilson lower bound (95 %) of the share of votes at levels 3-5",
+    )
+    return _write(text, output)
+
+
+@contextmanager
+def _reading(config: str) -> Iterator[tuple[sqlite3.Connection, HubConfig]]:
+    """The hub's database, read-only, and its configuration; exits 2 when there is none."""
     from device_agent.storage import open_reader
     from hub.config import load_hub_config
 
+    hub_config = load_hub_config(config)
+    if not hub_config.database.exists():
+        print(f"hallrate report: no database at {hub_config.database}", file=sys.stderr)
+        raise click.exceptions.Exit(2)
+    db = open_reader(hub_config.database)
     try:
-        config = load_hub_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 2
-    if not config.database.exists():
-        print(f"hallrate report: no database at {config.database}", file=sys.stderr)
-        return 2
-    db = open_reader(config.database)
-    try:
-        if args.report == "monthly":
-            if not _is_month(args.month):
-                print("hallrate report: --month must be YYYY-MM", file=sys.stderr)
-                return 2
-            rows = monthly(db.conn, config, args.month)
-            text = render(rows, MONTHLY_COLUMNS, args.format, report="monthly", month=args.month)
-        else:
-            try:
-                days = Calendar(config.timezone).week_days(args.week)
-            except ValueError as exc:
-                print(f"hallrate report: --week: {exc}", file=sys.stderr)
-                return 2
-            rows = ranking(db.conn, config, days, min_votes=max(1, args.min_votes))
-            text = render(
-                rows,
-                RANKING_COLUMNS,
-                args.format,
-                report="ranking",
-                week=args.week,
-                days=[days[0], days[-1]],
-                min_votes=args.min_votes,
-                score="Wilson lower bound (95 %) of the share of votes at levels 3-5",
-            )
+        yield db.conn, hub_config
     finally:
         db.close()
-    if args.output is None:
+
+
+def _write(text: str, output: Path | None) -> int:
+    if output is None:
         sys.stdout.write(text)
     else:
-        args.output.write_text(text, encoding="utf-8")
+        output.write_text(text, encoding="utf-8")
     return 0
 
 

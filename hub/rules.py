@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import sqlite_utils
-
 from device_agent.configfile import ConfigReader, in_range
-from device_agent.protocol import VoteFilter, format_time, parse_time
+from device_agent.protocol import VoteFilter
+from hub import instants
 from hub.directory import Directory
+from hub.instants import iso
 
 # Each rule and its version; a version goes up whenever what the rule catches changes.
 RULES: dict[str, int] = {
@@ -81,21 +81,6 @@ def read_rule_settings(reader: ConfigReader) -> RuleSettings:
     )
 
 
-def add_rule_columns(db: sqlite_utils.Database) -> None:
-    """Migration: the hub's verdict on each vote, and the indexes its rules read."""
-    db.execute("ALTER TABLE votes ADD COLUMN hub_rule TEXT")
-    db.execute("ALTER TABLE votes ADD COLUMN hub_rule_version INTEGER")
-    db.execute("CREATE INDEX votes_ticket ON votes (ticket, cast_at) WHERE ticket IS NOT NULL")
-    db.execute("""
-        CREATE TABLE vote_acceptances (
-            vote_id TEXT PRIMARY KEY,
-            rule TEXT NOT NULL,
-            note TEXT,
-            by TEXT NOT NULL,
-            at TEXT NOT NULL
-        )""")
-
-
 @dataclass(frozen=True, slots=True)
 class Candidate:
     """What the rules read of one vote. ``rowid`` is None for a vote not stored yet."""
@@ -107,8 +92,8 @@ class Candidate:
     staff: str | None
     ticket: str | None
     level: int
-    cast_at: str
-    received_at: str
+    cast_at: int  # milliseconds since the epoch (hub.instants), as stored
+    received_at: int
     rowid: int | None = None
 
 
@@ -126,7 +111,7 @@ class HubRules:
         self.settings = settings
         self.directory = directory
         self.zone = ZoneInfo(timezone)
-        self.skew = timedelta(seconds=clock_skew_s)
+        self.skew_ms = round(clock_skew_s * 1000)
 
     def judge(self, conn: sqlite3.Connection, vote: Candidate) -> VoteFilter | None:
         """The first rule that catches ``vote``, or None when it counts."""
@@ -167,12 +152,15 @@ class HubRules:
             return None
         # The window's latest sign-in or sign-out that day before the vote, as known
         # when the vote arrived. No such event: the window does not record duty today.
+        # Service events keep their times as ISO text in UTC (few rows, compared as text).
         row = conn.execute(
-            "SELECT staff, event FROM service_events"
-            " WHERE window = ? AND event IN ('sign_in', 'sign_out')"
-            " AND cast_at >= ? AND cast_at <= ? AND received_at <= ?"
-            " ORDER BY cast_at DESC, rowid DESC LIMIT 1",
-            (vote.window, self._day_start(vote.cast_at), vote.cast_at, vote.received_at),
+            DUTY_SQL,
+            (
+                vote.window,
+                iso(self._day_start(vote.cast_at)),
+                iso(vote.cast_at),
+                iso(vote.received_at),
+            ),
         ).fetchone()
         if row is None:
             return None
@@ -180,11 +168,10 @@ class HubRules:
         return None if event == "sign_in" and staff == vote.staff else "not_on_duty"
 
     def _time(self, conn: sqlite3.Connection, vote: Candidate) -> str | None:
-        cast = parse_time(vote.cast_at)
-        received = parse_time(vote.received_at)
-        if cast - received > self.skew:
+        if vote.cast_at - vote.received_at > self.skew_ms:
             return "future_cast"
-        if received >= self.closes(cast) and not _accepted(conn, vote.id):
+        closes = self.closes(instants.moment(vote.cast_at))
+        if instants.moment(vote.received_at) >= closes and not _accepted(conn, vote.id):
             return "closed_period"
         return None
 
@@ -192,27 +179,15 @@ class HubRules:
         before = vote.rowid if vote.rowid is not None else 2**63 - 1
         if self.settings.ticket_once and vote.ticket is not None:
             start = self._day_start(vote.cast_at)
-            end = format_time(parse_time(start) + timedelta(days=1))
-            if conn.execute(
-                "SELECT 1 FROM votes WHERE ticket = ? AND cast_at >= ? AND cast_at < ?"
-                " AND counted = 1 AND rowid < ? LIMIT 1",
-                (vote.ticket, start, end, before),
-            ).fetchone():
+            end = start + instants.DAY_MS
+            if conn.execute(TICKET_SQL, (vote.ticket, start, end, before)).fetchone():
                 return "ticket_repeat"
         minutes = self.settings.kiosk_burst_min
         if minutes and vote.channel == "kiosk" and vote.staff is not None and vote.level <= 2:
-            cast = parse_time(vote.cast_at)
-            span = timedelta(minutes=minutes)
+            span = minutes * 60_000
             if conn.execute(
-                "SELECT 1 FROM votes WHERE staff = ? AND cast_at > ? AND cast_at < ?"
-                " AND device = ? AND level <= 2 AND counted = 1 AND rowid < ? LIMIT 1",
-                (
-                    vote.staff,
-                    format_time(cast - span),
-                    format_time(cast + span),
-                    vote.device,
-                    before,
-                ),
+                BURST_SQL,
+                (vote.staff, vote.cast_at - span, vote.cast_at + span, vote.device, before),
             ).fetchone():
                 return "kiosk_burst"
         return None
@@ -226,12 +201,27 @@ class HubRules:
         first_of_next = datetime(year, month, 1, tzinfo=self.zone)
         return first_of_next + timedelta(days=self.settings.close_days)
 
-    def _day_start(self, cast_at: str) -> str:
-        """The UTC start of the hall's calendar day holding ``cast_at``."""
-        local = parse_time(cast_at).astimezone(self.zone)
-        start = datetime(local.year, local.month, local.day, tzinfo=self.zone)
-        return format_time(start.astimezone(UTC))
+    def _day_start(self, cast_at: int) -> int:
+        """The start of the hall's calendar day holding ``cast_at`` (milliseconds)."""
+        local = instants.moment(cast_at).astimezone(self.zone)
+        return instants.ms_of(datetime(local.year, local.month, local.day, tzinfo=self.zone))
 
+
+# The rules' reads, named so tests/test_query_plans.py checks the plan of exactly these.
+DUTY_SQL = (
+    "SELECT staff, event FROM service_events"
+    " WHERE window = ? AND event IN ('sign_in', 'sign_out')"
+    " AND cast_at >= ? AND cast_at <= ? AND received_at <= ?"
+    " ORDER BY cast_at DESC, rowid DESC LIMIT 1"
+)
+TICKET_SQL = (
+    "SELECT 1 FROM votes WHERE ticket = ? AND cast_at >= ? AND cast_at < ?"
+    " AND counted = 1 AND rowid < ? LIMIT 1"
+)
+BURST_SQL = (
+    "SELECT 1 FROM votes WHERE staff = ? AND cast_at > ? AND cast_at < ?"
+    " AND device = ? AND level <= 2 AND counted = 1 AND rowid < ? LIMIT 1"
+)
 
 REJUDGE_CHUNK = 2000
 

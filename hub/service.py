@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import Any
 
 from waitress.server import create_server
+from waitress.wasyncore import close_all
 
-from device_agent.serving import stop_waitress
 from hub.app import create_app
 from hub.boards.service import BoardService
 from hub.central import CentralConsumer
@@ -19,6 +20,11 @@ from hub.ingest import Ingest
 from hub.store import Store
 
 logger = logging.getLogger(__name__)
+
+# How long waitress's loop sleeps when nothing happens. Everything that needs the
+# loop wakes it (a connection, a response, the stop's trigger): the timeout only
+# ends idle wake-ups, and waitress's housekeeping runs every 30 s anyway.
+LOOP_TIMEOUT_S = 5
 
 HEALTHY_LOOP_S = 10.0
 
@@ -42,12 +48,17 @@ class HubService:
         self.boards = BoardService(config, changed=self.ingest.committed)
         self.app = create_app(config, state=self.ingest.state)
         self.app.config["HALLRATE_BOARD_FEED"] = self.boards.feed
+        # The server's socket map is ours (create_server's ``map``), so stopping
+        # can close every socket it opened, open connections included.
+        self._sockets: dict[int, Any] = {}
         self._server = create_server(
             self.app,
+            map=self._sockets,
             host=config.api.host,
             port=config.api.port,
             threads=config.api.threads,
             ident="hallrate-hub",
+            asyncore_loop_timeout=LOOP_TIMEOUT_S,
         )
         self._threads: list[threading.Thread] = []
 
@@ -81,11 +92,25 @@ class HubService:
             self._threads[0].join(timeout=10)
         # Before the HTTP server: ending the wall's event streams frees its threads.
         self.boards.stop()
-        stop_waitress(self._server, self._threads[1] if len(self._threads) > 1 else None)
+        self._stop_http()
         for part in (self.forwarder, self.central):
             if part is not None:
                 part.stop()
         self.store.close()
+
+    def _stop_http(self) -> None:
+        """Let the requests finish, then close every socket of the HTTP server."""
+        self._server.task_dispatcher.shutdown(timeout=5)
+        http = self._threads[1] if len(self._threads) > 1 else None
+        if http is None or not http.is_alive():
+            # Never started, or stopped already: no loop to ask, and its trigger
+            # may be closed (close_all of an emptied map does nothing).
+            close_all(self._sockets)
+            return
+        # Closed inside the server's loop, which then has nothing to watch and
+        # returns: closed from here, a socket it waits on would make it fail.
+        self._server.trigger.pull_trigger(lambda: close_all(self._sockets))
+        http.join(timeout=5)
 
     def _run_ingest(self) -> None:
         try:

@@ -5,20 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, request
+from flask import Blueprint, Flask, abort, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from hub import aggregates
-from hub.api import _db
 from hub.config import HubConfig
+from hub.db import get_db, hub_config
 from hub.periods import GRAINS, Calendar, checked_period
+from hub.stats import count_rows
 
 bp = Blueprint("stats", __name__)
 
 
-def init_app(app: Flask, config: HubConfig) -> None:
+def init_app(app: Flask) -> None:
     """Register the stats API."""
-    app.config["HALLRATE_CONFIG"] = config
     app.register_blueprint(bp)
 
 
@@ -30,7 +30,7 @@ def stats() -> ResponseReturnValue:
     ``at`` a period key (``2026-11-22``, ``2026-11``, ``2026``) in the hall's
     time zone; ``subject`` narrows to one id.
     """
-    config: HubConfig = current_app.config["HALLRATE_CONFIG"]
+    config = hub_config()
     group = request.args.get("group", "hall")
     if group not in aggregates.SCOPES:
         abort(400, description=f"group: must be one of {', '.join(aggregates.SCOPES)}")
@@ -45,14 +45,7 @@ def stats() -> ResponseReturnValue:
         abort(400, description=f"period: must be one of {', '.join(GRAINS)}")
     else:
         at = Calendar(config.timezone).current(datetime.now(UTC), grain)  # type: ignore[arg-type]
-    names = ", ".join(aggregates.COUNT_COLUMNS)
-    sql = f"SELECT scope, subject, period, {names} FROM counts WHERE scope = ? AND period = ?"
-    params: list[Any] = [group, at]
-    subject = request.args.get("subject")
-    if subject:
-        sql += " AND subject = ?"
-        params.append(subject)
-    rows = aggregates.rows_as_dicts(_db().execute(sql + " ORDER BY subject", params))
+    rows = count_rows(get_db().conn, group, at, request.args.get("subject") or None)
     for row in rows:
         row["name"] = _name(config, group, row["subject"])
     return jsonify(

@@ -22,26 +22,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
-import sqlite_utils
 
 from device_agent.protocol import ServiceEvent, Vote, encode
 from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
-from hub import (
-    aggregates,
-    appeals,
-    central,
-    filters,
-    forwarding,
-    quarantine,
-    rules,
-    tokens,
-    warnings,
-)
-from hub.complaints import StoredComplaint, create_complaints_table, store_complaints
-from hub.duty import create_duty_index, index_duty_by_cast_time
+from hub import quarantine, vote_rows
+from hub.complaints import StoredComplaint, store_complaints
 from hub.errors import BatchError, StoreError
+from hub.instants import ms_of_text
 from hub.quarantine import Quarantined, QuarantineSettings
 from hub.rules import Candidate, HubRules
+from hub.schema import STEPS
 
 if TYPE_CHECKING:
     from hub.counting import Counting
@@ -50,120 +40,13 @@ CHUNK = 400  # ids per IN (...) lookup, under SQLite's parameter limit
 DEVICE_STATE_COLUMNS = ("status", "info", "telemetry", "config")
 
 
-def _v1(db: sqlite_utils.Database) -> None:
-    db.execute("""
-        CREATE TABLE votes (
-            rowid INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            device TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            channel TEXT NOT NULL CHECK (channel IN ('window', 'kiosk')),
-            window TEXT,
-            staff TEXT,
-            ticket TEXT,
-            level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 5),
-            dims TEXT,
-            reasons TEXT NOT NULL,
-            comment TEXT,
-            anonymous INTEGER NOT NULL CHECK (anonymous IN (0, 1)),
-            flags TEXT NOT NULL,
-            ts TEXT NOT NULL,
-            cast_at TEXT NOT NULL,
-            sent TEXT,
-            received_at TEXT NOT NULL,
-            digest TEXT NOT NULL,
-            counted INTEGER NOT NULL DEFAULT 1 CHECK (counted IN (0, 1))
-        )""")
-    db.execute("CREATE INDEX votes_device ON votes (device, rowid)")
-    db.execute("CREATE INDEX votes_staff ON votes (staff, cast_at)")
-    db.execute("CREATE INDEX votes_window ON votes (window, cast_at)")
-    db.execute("""
-        CREATE TABLE vote_conflicts (
-            rowid INTEGER PRIMARY KEY,
-            id TEXT NOT NULL,
-            received_at TEXT NOT NULL,
-            digest TEXT NOT NULL,
-            payload TEXT NOT NULL
-        )""")
-    db.execute("CREATE INDEX vote_conflicts_id ON vote_conflicts (id)")
-    db.execute("""
-        CREATE TABLE service_events (
-            rowid INTEGER PRIMARY KEY,
-            id TEXT NOT NULL UNIQUE,
-            device TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            event TEXT NOT NULL,
-            window TEXT,
-            staff TEXT,
-            ticket TEXT,
-            ts TEXT NOT NULL,
-            cast_at TEXT NOT NULL,
-            sent TEXT,
-            received_at TEXT NOT NULL
-        )""")
-    db.execute("""
-        CREATE TABLE quarantine (
-            rowid INTEGER PRIMARY KEY,
-            digest TEXT NOT NULL UNIQUE,
-            topic TEXT NOT NULL,
-            device TEXT,
-            record_id TEXT,
-            reason TEXT NOT NULL,
-            payload BLOB NOT NULL,
-            first_seen TEXT NOT NULL,
-            last_seen TEXT NOT NULL,
-            times INTEGER NOT NULL DEFAULT 1
-        )""")
-    db.execute("""
-        CREATE TABLE devices (
-            id TEXT PRIMARY KEY,
-            status TEXT,
-            status_at TEXT,
-            info TEXT,
-            info_at TEXT,
-            telemetry TEXT,
-            telemetry_at TEXT
-        )""")
-
-
-def _index_device_seq(db: sqlite_utils.Database) -> None:
-    """Migration: each device's highest record number, for re-provisioning it."""
-    db.execute("CREATE INDEX votes_device_seq ON votes (device, seq)")
-    db.execute("CREATE INDEX service_events_device_seq ON service_events (device, seq)")
-
-
-def _add_device_config_columns(db: sqlite_utils.Database) -> None:
-    """Migration: each device's last answer to ``config/set`` (applied or refused, and why)."""
-    db.execute("ALTER TABLE devices ADD COLUMN config TEXT")
-    db.execute("ALTER TABLE devices ADD COLUMN config_at TEXT")
-
-
-MIGRATIONS = [
-    _v1,
-    create_complaints_table,
-    create_duty_index,
-    # Issue 4: counts, voids, warnings, the outbox to central, API tokens, central role.
-    aggregates.create_tables,
-    appeals.create_tables,
-    warnings.create_tables,
-    forwarding.create_tables,
-    tokens.create_tables,
-    central.create_tables,
-    # Issue 3: filtered votes keep their rule; votes and events name their service.
-    filters.add_filter_columns,
-    _add_device_config_columns,
-    index_duty_by_cast_time,
-    _index_device_seq,
-    # Issue 10: the hub's own rules (directory binding, anti-stuffing, time).
-    rules.add_rule_columns,
-    # Issue 10: the quarantine keeps a redacted prefix, within a total size and age.
-    quarantine.bound_quarantine,
-]
-
-
 @dataclass(slots=True)
 class StoredVote:
-    """A vote ready to store: the envelope plus what the hub measured."""
+    """A vote ready to store: the envelope plus what the hub measured.
+
+    The times are ISO 8601 text with an offset, as ingest writes them; the
+    row keeps them as milliseconds since the epoch (``hub.vote_rows``).
+    """
 
     vote: Vote
     cast_at: str
@@ -222,12 +105,12 @@ class Outcome:
 DIGEST_FIELDS = tuple(f.name for f in fields(Vote) if f.name != "sent")
 
 
-def content_digest(vote: Vote) -> str:
+def content_digest(vote: Vote) -> bytes:
     """The SHA-256 of a vote's fields in a fixed order, without its ``sent`` time."""
     canonical = orjson.dumps(
         [getattr(vote, name) for name in DIGEST_FIELDS], option=orjson.OPT_SORT_KEYS
     )
-    return hashlib.sha256(canonical).hexdigest()
+    return hashlib.sha256(canonical).digest()
 
 
 _INSERT_VOTE = """
@@ -266,7 +149,7 @@ class Store:
     ) -> None:
         self.path = Path(path)
         self.db = open_database(self.path)
-        migrate(self.db, MIGRATIONS)
+        migrate(self.db, STEPS)
         # Counts and warnings (hub.counting), kept in each commit's transaction.
         self.counting = counting
         # The hub's own rules (hub.rules); without them every unfiltered vote counts.
@@ -319,7 +202,8 @@ class Store:
         outcome = Outcome()
         if not votes:
             return outcome
-        known = _existing_digests(conn, "votes", [v.vote.id for v in votes])
+        known = _existing_digests(conn, [v.vote.id for v in votes])
+        cast_days: list[tuple[int, int]] = []
         for item in votes:
             vote = item.vote
             digest = content_digest(vote)
@@ -330,16 +214,17 @@ class Store:
                     conn.execute(
                         "INSERT INTO vote_conflicts (id, received_at, digest, payload)"
                         " VALUES (?, ?, ?, ?)",
-                        (vote.id, item.received_at, digest, encode(vote).decode()),
+                        (vote.id, item.received_at, digest.hex(), encode(vote).decode()),
                     )
                 continue
             known[vote.id] = digest
             outcome.stored.append(vote.id)
+            cast_at, received_at = ms_of_text(item.cast_at), ms_of_text(item.received_at)
             # Row by row, so the rules see the votes stored before this one in the batch.
             verdict = None
             if vote.filter is None and self.rules is not None:
-                verdict = self.rules.judge(conn, _candidate(item))
-            conn.execute(
+                verdict = self.rules.judge(conn, _candidate(item, cast_at, received_at))
+            cursor = conn.execute(
                 _INSERT_VOTE,
                 (
                     vote.id,
@@ -356,9 +241,9 @@ class Store:
                     int(vote.anonymous),
                     _json_list(item.flags),
                     vote.ts,
-                    item.cast_at,
+                    cast_at,
                     vote.sent,
-                    item.received_at,
+                    received_at,
                     digest,
                     # A press a device rule or a hub rule caught is kept, never counted.
                     int(vote.counted and verdict is None),
@@ -369,6 +254,8 @@ class Store:
                     verdict.version if verdict else None,
                 ),
             )
+            cast_days.append((cursor.lastrowid, cast_at))
+        vote_rows.note_cast_days(conn, cast_days)
         return outcome
 
     def _store_events(self, conn: sqlite3.Connection, events: list[StoredEvent]) -> list[str]:
@@ -402,15 +289,17 @@ class Store:
         quarantine.store(conn, items, self.quarantine, now=datetime.now(UTC))
 
 
-def _existing_digests(conn: sqlite3.Connection, table: str, ids: Iterable[str]) -> dict[str, str]:
-    found: dict[str, str] = {}
+def known_votes_sql(ids: int) -> str:
+    """The read of the stored digests of so many vote ids (repeats and conflicts)."""
+    return f"SELECT id, digest FROM votes WHERE id IN ({','.join('?' * ids)})"
+
+
+def _existing_digests(conn: sqlite3.Connection, ids: Iterable[str]) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
     unique = list(dict.fromkeys(ids))
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
-        marks = ",".join("?" * len(chunk))
-        found.update(
-            conn.execute(f"SELECT id, digest FROM {table} WHERE id IN ({marks})", chunk).fetchall()
-        )
+        found.update(conn.execute(known_votes_sql(len(chunk)), chunk).fetchall())
     return found
 
 
@@ -426,7 +315,7 @@ def _without(ids: list[str], stored: list[str]) -> list[str]:
     return left
 
 
-def _candidate(item: StoredVote) -> Candidate:
+def _candidate(item: StoredVote, cast_at: int, received_at: int) -> Candidate:
     vote = item.vote
     return Candidate(
         id=vote.id,
@@ -436,8 +325,8 @@ def _candidate(item: StoredVote) -> Candidate:
         staff=vote.staff,
         ticket=vote.ticket,
         level=vote.level,
-        cast_at=item.cast_at,
-        received_at=item.received_at,
+        cast_at=cast_at,
+        received_at=received_at,
     )
 
 

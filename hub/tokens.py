@@ -10,7 +10,6 @@ it, in every audit log entry.
 
 from __future__ import annotations
 
-import argparse
 import functools
 import hashlib
 import hmac
@@ -19,17 +18,22 @@ import re
 import secrets
 import sqlite3
 import sys
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import sqlite_utils
-from flask import Flask, abort, current_app, g, request
+import click
+from flask import Flask, abort, g, request
 from werkzeug.datastructures import WWWAuthenticate
 from werkzeug.exceptions import Unauthorized
 
 from device_agent.protocol import format_time
+from hub.db import get_db
 from hub.errors import StateError, UnknownRecord
+
+if TYPE_CHECKING:
+    from hub.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -46,18 +50,6 @@ NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PREFIX = "hrt_"
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Migration: API tokens, by digest."""
-    db.execute("""
-        CREATE TABLE api_tokens (
-            name TEXT PRIMARY KEY,
-            role TEXT NOT NULL,
-            digest TEXT NOT NULL UNIQUE,
-            created_at TEXT NOT NULL,
-            revoked_at TEXT
-        )""")
 
 
 def digest(token: str) -> str:
@@ -156,13 +148,7 @@ def _authorize(permission: str) -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         _unauthorized("send Authorization: Bearer <token>")
-    from device_agent.storage import open_reader
-
-    db = open_reader(current_app.config["HALLRATE_DATABASE"])
-    try:
-        who = identify(db.conn, token.strip())
-    finally:
-        db.close()
+    who = identify(get_db().conn, token.strip())
     if who is None:
         _unauthorized("unknown or revoked token", error="invalid_token")
     if permission not in ROLES.get(who[1], frozenset()):
@@ -181,57 +167,72 @@ def _unauthorized(description: str, *, error: str | None = None) -> None:
 # ``hallrate token``
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate token``."""
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    create = actions.add_parser("create", help="create a token and print it once")
-    create.add_argument("name", help="who uses it (shown in audit logs)")
-    create.add_argument("--role", required=True, choices=sorted(ROLES))
-    revoke = actions.add_parser("revoke", help="revoke a token")
-    revoke.add_argument("name")
-    listing = actions.add_parser("list", help="list tokens (names and roles, never the tokens)")
-    for action in (create, revoke, listing):
-        action.add_argument("--config", required=True, help="the hub's TOML configuration")
+@click.group("token", help="Create, list or revoke API tokens.")
+def command() -> None:
+    """``hallrate token create|revoke|list``: 2 on a bad configuration, 1 on refusal."""
 
 
-def run(args: argparse.Namespace) -> int:
-    """Create, revoke or list tokens in the hub's database; 2 on a bad config, 1 on refusal."""
-    from device_agent.errors import ConfigError
+_config_option = click.option(
+    "--config", required=True, metavar="FILE", help="the hub's TOML configuration"
+)
+
+
+@command.command("create", help="Create a token and print it once.")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(sorted(ROLES)))
+@_config_option
+def create_command(name: str, role: str, config: str) -> int:
+    """``hallrate token create NAME --role ROLE``: NAME says who uses it (shown in audit logs)."""
     from device_agent.storage import write_transaction
-    from hub.config import load_hub_config
-    from hub.store import Store
 
     try:
-        config = load_hub_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 2
-    store = Store(config.database)
-    try:
-        if args.action == "list":
-            for name, role, created, revoked in store.db.execute(
-                "SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY name"
-            ):
-                print(f"{name}\t{role}\t{created}" + (f"\trevoked {revoked}" if revoked else ""))
-            return 0
-        with write_transaction(store.db) as conn:
-            if args.action == "create":
-                token = create_token(conn, args.name, args.role)
-            else:
-                revoke_token(conn, args.name)
-                token = None
+        with _store(config) as store, write_transaction(store.db) as conn:
+            token = create_token(conn, name, role)
     except (StateError, UnknownRecord) as exc:
         print(f"hallrate token: {exc}", file=sys.stderr)
         return 1
+    print(token)
+    print(f"token for {name} ({role}): keep it now, it is not shown again", file=sys.stderr)
+    return 0
+
+
+@command.command("revoke", help="Revoke a token.")
+@click.argument("name")
+@_config_option
+def revoke_command(name: str, config: str) -> int:
+    """``hallrate token revoke NAME``."""
+    from device_agent.storage import write_transaction
+
+    try:
+        with _store(config) as store, write_transaction(store.db) as conn:
+            revoke_token(conn, name)
+    except (StateError, UnknownRecord) as exc:
+        print(f"hallrate token: {exc}", file=sys.stderr)
+        return 1
+    print(f"revoked {name}")
+    return 0
+
+
+@command.command("list", help="List tokens (names and roles, never the tokens).")
+@_config_option
+def list_command(config: str) -> int:
+    """``hallrate token list``."""
+    with _store(config) as store:
+        for name, role, created, revoked in store.db.execute(
+            "SELECT name, role, created_at, revoked_at FROM api_tokens ORDER BY name"
+        ):
+            print(f"{name}\t{role}\t{created}" + (f"\trevoked {revoked}" if revoked else ""))
+    return 0
+
+
+@contextmanager
+def _store(config: str) -> Iterator[Store]:
+    """The hub's store for ``config``, closed afterwards."""
+    from hub.config import load_hub_config
+    from hub.store import Store
+
+    store = Store(load_hub_config(config).database)
+    try:
+        yield store
     finally:
         store.close()
-    if token is not None:
-        print(token)
-        print(
-            f"token for {args.name} ({args.role}): keep it now, it is not shown again",
-            file=sys.stderr,
-        )
-    else:
-        print(f"revoked {args.name}")
-    return 0

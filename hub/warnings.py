@@ -22,13 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from device_agent.configfile import ConfigReader, in_range
 from device_agent.protocol import format_time
 from hub.aggregates import Attribution, dissatisfied
 from hub.errors import StateError, UnknownRecord
-from hub.forwarding import Outbox
+from hub.forwarding import ForwardingQueue
 from hub.periods import Calendar, grain_of
 
 LEVEL_NAME = re.compile(r"[A-Za-z0-9]{1,8}")
@@ -119,51 +117,6 @@ def read_warning_settings(reader: ConfigReader) -> WarningSettings:
     return WarningSettings(enabled=enabled, rules=tuple(rules))
 
 
-def create_tables(db: sqlite_utils.Database) -> None:
-    """Migration: warnings, the votes behind each, and the audit log."""
-    db.execute("""
-        CREATE TABLE warnings (
-            id TEXT PRIMARY KEY,
-            staff TEXT NOT NULL,
-            department TEXT,
-            level TEXT NOT NULL,
-            rank INTEGER NOT NULL,
-            grain TEXT NOT NULL CHECK (grain IN ('month', 'year')),
-            period TEXT NOT NULL,
-            threshold INTEGER NOT NULL,
-            action TEXT NOT NULL,
-            count INTEGER NOT NULL,
-            trigger_vote TEXT,
-            raised_at TEXT NOT NULL,
-            status TEXT NOT NULL
-                CHECK (status IN ('raised', 'acknowledged', 'actioned', 'closed')),
-            withdrawn_at TEXT,
-            superseded_by TEXT,
-            updated_at TEXT NOT NULL,
-            events INTEGER NOT NULL DEFAULT 0
-        )""")
-    db.execute("CREATE INDEX warnings_staff ON warnings (staff, period)")
-    db.execute("CREATE INDEX warnings_raised ON warnings (raised_at)")
-    db.execute("""
-        CREATE TABLE warning_votes (
-            warning_id TEXT NOT NULL,
-            vote_id TEXT NOT NULL,
-            PRIMARY KEY (warning_id, vote_id)
-        ) WITHOUT ROWID""")
-    db.execute("CREATE INDEX warning_votes_vote ON warning_votes (vote_id)")
-    db.execute("""
-        CREATE TABLE warning_events (
-            rowid INTEGER PRIMARY KEY,
-            warning_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            event TEXT NOT NULL,
-            at TEXT NOT NULL,
-            by TEXT NOT NULL,
-            detail TEXT NOT NULL,
-            UNIQUE (warning_id, seq)
-        )""")
-
-
 def warning_id(staff: str, level: str, period: str) -> str:
     """The deterministic id of a staff member's warning at ``level`` in ``period``."""
     return f"{staff}-{level}-{period}"
@@ -176,6 +129,25 @@ _COLUMNS = (
 _NAMES = [c.strip() for c in _COLUMNS.split(",")]
 
 
+# One staff member's counted dissatisfied votes in one period, read through the
+# (staff, cast_at) index; sorting that handful into arrival order is the only sort.
+VOTES_BEHIND_SQL = (
+    "SELECT v.id FROM votes v WHERE v.staff = ? AND v.cast_at >= ? AND v.cast_at < ?"
+    " AND v.counted = 1 AND v.level <= 2"
+    " AND NOT EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = v.id)"
+    " ORDER BY v.rowid"
+)
+
+
+def crossed_sql(staff: int, periods: int) -> str:
+    """The counts read that tells which thresholds were crossed, for so many staff and periods."""
+    return (
+        "SELECT subject, period, dissatisfied FROM counts WHERE scope = 'staff'"
+        f" AND subject IN ({', '.join('?' * staff)})"
+        f" AND period IN ({', '.join('?' * periods)})"
+    )
+
+
 class WarningEngine:
     """Raises, supersedes, withdraws and moves warnings along their lifecycle."""
 
@@ -185,7 +157,7 @@ class WarningEngine:
         *,
         attribution: Attribution,
         calendar: Calendar,
-        outbox: Outbox | None = None,
+        outbox: ForwardingQueue | None = None,
         now: Callable[[], datetime],
     ) -> None:
         self.rules = tuple(rules)
@@ -233,12 +205,7 @@ class WarningEngine:
             chunk = staff[start : start + CHUNK]
             now.update(
                 ((row[0], row[1]), row[2])
-                for row in conn.execute(
-                    "SELECT subject, period, dissatisfied FROM counts WHERE scope = 'staff'"
-                    f" AND subject IN ({', '.join('?' * len(chunk))})"
-                    f" AND period IN ({', '.join('?' * len(periods))})",
-                    [*chunk, *periods],
-                )
+                for row in conn.execute(crossed_sql(len(chunk), len(periods)), [*chunk, *periods])
             )
         due = []
         for key, rise in increases.items():
@@ -431,17 +398,8 @@ class WarningEngine:
 
     def votes_behind(self, conn: sqlite3.Connection, staff: str, period: str) -> list[str]:
         """The counted dissatisfied votes of a staff member in a period, in arrival order."""
-        start, end = self.calendar.bounds(period)
-        return [
-            row[0]
-            for row in conn.execute(
-                "SELECT v.id FROM votes v WHERE v.staff = ? AND v.cast_at >= ? AND v.cast_at < ?"
-                " AND v.counted = 1 AND v.level <= 2"
-                " AND NOT EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = v.id)"
-                " ORDER BY v.rowid",
-                (staff, start, end),
-            )
-        ]
+        start, end = self.calendar.bounds_ms(period)
+        return [row[0] for row in conn.execute(VOTES_BEHIND_SQL, (staff, start, end))]
 
     # The lifecycle: raised -> acknowledged -> actioned -> closed.
 

@@ -1,26 +1,24 @@
 """The warnings API: list and read warnings, and move them along their lifecycle.
 
-Reads use the request's read-only connection; each write action opens a
-write transaction of its own (``BEGIN IMMEDIATE``, so it waits its turn with
-the ingest loop) and needs a bearer token whose role allows it.
+Reads use the request's read-only connection (:func:`hub.db.get_db`); each
+write action runs in a write transaction of its own (:func:`hub.db.write`,
+``BEGIN IMMEDIATE``, so it waits its turn with the ingest loop) and needs a
+bearer token whose role allows it.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
+from flask import Blueprint, Flask, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from device_agent.storage import open_database, write_transaction
-from hub.api import _db, _int_arg
-from hub.config import HubConfig
-from hub.counting import Counting
-from hub.errors import StateError, UnknownRecord
+from hub.db import counting, get_db, hub_config, write
+from hub.errors import UnknownRecord
+from hub.query_args import int_arg
 from hub.tokens import require
+from hub.warning_pages import WARNING_FILTERS, vote_details, warning_ids
 from hub.warnings import MAX_NOTE_CHARS, STATUSES, warning_document, warning_events
 
 bp = Blueprint("warnings", __name__)
@@ -28,31 +26,9 @@ bp = Blueprint("warnings", __name__)
 MAX_PAGE = 1000
 
 
-def init_app(app: Flask, config: HubConfig) -> None:
-    """Register the warnings API with the hall's counting (rules, forwarding)."""
-    app.config["HALLRATE_CONFIG"] = config
-    app.extensions["hallrate.counting"] = Counting(config)
+def init_app(app: Flask) -> None:
+    """Register the warnings API."""
     app.register_blueprint(bp)
-
-
-def counting() -> Counting:
-    """The app's :class:`Counting`."""
-    return current_app.extensions["hallrate.counting"]  # type: ignore[no-any-return]
-
-
-@contextmanager
-def write() -> Iterator[Any]:
-    """A write transaction on the hub's database, for one request."""
-    db = open_database(current_app.config["HALLRATE_DATABASE"])
-    try:
-        with write_transaction(db) as conn:
-            yield conn
-    except UnknownRecord as exc:
-        abort(404, description=str(exc))
-    except StateError as exc:
-        abort(409, description=str(exc))
-    finally:
-        db.close()
 
 
 @bp.get("/api/v1/warnings")
@@ -62,25 +38,12 @@ def warnings() -> ResponseReturnValue:
     ``standing=1`` leaves out withdrawn warnings; by default they are listed,
     with ``withdrawn_at`` set, because they are part of the record.
     """
-    hall = current_app.config["HALLRATE_CONFIG"].hall
-    where, params = ["1 = 1"], []
-    for name in ("staff", "level", "period", "status", "department"):
-        value = request.args.get(name)
-        if value:
-            where.append(f"{name} = ?")
-            params.append(value)
-    if request.args.get("standing") in ("1", "true"):
-        where.append("withdrawn_at IS NULL")
-    limit = _int_arg("limit", 200, 1, MAX_PAGE)
-    conn = _db().conn
-    ids = [
-        r[0]
-        for r in conn.execute(
-            f"SELECT id FROM warnings WHERE {' AND '.join(where)}"
-            " ORDER BY raised_at DESC, id LIMIT ?",
-            [*params, limit],
-        )
-    ]
+    hall = hub_config().hall
+    filters = {name: request.args.get(name, "") for name in WARNING_FILTERS}
+    standing = request.args.get("standing") in ("1", "true")
+    limit = int_arg("limit", 200, 1, MAX_PAGE)
+    conn = get_db().conn
+    ids = warning_ids(conn, filters, standing=standing, limit=limit)
     items = [warning_document(conn, ident, hall=hall) for ident in ids]
     return jsonify({"warnings": items})
 
@@ -88,34 +51,13 @@ def warnings() -> ResponseReturnValue:
 @bp.get("/api/v1/warnings/<ident>")
 def warning(ident: str) -> ResponseReturnValue:
     """One warning with its votes (as stored, voids marked) and its audit log."""
-    hall = current_app.config["HALLRATE_CONFIG"].hall
-    conn = _db().conn
+    hall = hub_config().hall
+    conn = get_db().conn
     try:
         document = warning_document(conn, ident, hall=hall)
     except UnknownRecord as exc:
         abort(404, description=str(exc))
-    document["vote_details"] = [
-        {
-            "id": r[0],
-            "device": r[1],
-            "channel": r[2],
-            "window": r[3],
-            "level": r[4],
-            "reasons": json.loads(r[5]),
-            "comment": r[6],
-            "flags": json.loads(r[7]),
-            "cast_at": r[8],
-            "received_at": r[9],
-            "voided": None if r[10] is None else {"reason": r[10], "by": r[11], "at": r[12]},
-        }
-        for r in conn.execute(
-            "SELECT v.id, v.device, v.channel, v.window, v.level, v.reasons, v.comment, v.flags,"
-            " v.cast_at, v.received_at, x.reason, x.by, x.at FROM warning_votes w"
-            " JOIN votes v ON v.id = w.vote_id LEFT JOIN vote_voids x ON x.vote_id = v.id"
-            " WHERE w.warning_id = ? ORDER BY v.rowid",
-            (ident,),
-        )
-    ]
+    document["vote_details"] = vote_details(conn, ident)
     document["events"] = warning_events(conn, ident)
     document["statuses"] = list(STATUSES)
     return jsonify(document)
@@ -124,7 +66,7 @@ def warning(ident: str) -> ResponseReturnValue:
 def _act(ident: str, step: Callable[..., dict[str, Any]], **kwargs: Any) -> ResponseReturnValue:
     with write() as conn:
         step(conn, ident, by=g.actor, **kwargs)
-        document = warning_document(conn, ident, hall=counting().config.hall)
+        document = warning_document(conn, ident, hall=hub_config().hall)
     return jsonify(document)
 
 

@@ -1,9 +1,10 @@
 """The kiosk's copy of the hall directory: what it shows, kept on disk for when the hub is away.
 
 The hub publishes the directory as JSON (``GET /api/v1/directory``); the kiosk
-parses it into :class:`HallDirectory`, refusing a malformed document as a
-whole, and keeps the last good copy in a file written atomically, so a kiosk
-that boots while the hub or network is down shows what it last knew.
+parses it into the shared model (:class:`device_agent.directory.Directory`),
+refusing a malformed document as a whole, and keeps the last good copy in a
+file written atomically, so a kiosk that boots while the hub or network is
+down shows what it last knew.
 """
 
 from __future__ import annotations
@@ -12,11 +13,20 @@ import json
 import logging
 import os
 import threading
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import fields
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+from device_agent.directory import (
+    Announcement,
+    Department,
+    Directory,
+    ServiceItem,
+    Staff,
+    Window,
+)
 from kiosk.errors import DirectoryError
 
 logger = logging.getLogger(__name__)
@@ -24,176 +34,28 @@ logger = logging.getLogger(__name__)
 MAX_TEXT = 4000
 
 
-@dataclass(frozen=True, slots=True)
-class Department:
-    """A department (unit) with windows in the hall."""
-
-    id: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class Window:
-    """A service counter and who is on duty there."""
-
-    id: str
-    name: str
-    department: str
-    on_duty: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class StaffMember:
-    """A staff member's public profile."""
-
-    id: str
-    name: str
-    department: str
-    window: str | None = None
-    gender: str | None = None
-    post: str | None = None
-    duties: str | None = None
-    photo: str | None = None  # the digest of the photo at the hub, when there is one
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceItem:
-    """A service: materials required, time limit, fees, and where to go."""
-
-    id: str
-    name: str
-    department: str
-    materials: tuple[str, ...] = ()
-    time_limit: str | None = None
-    fees: str | None = None
-    windows: tuple[str, ...] = ()
-    notes: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Announcement:
-    """A notice to the public, shown from ``published`` until ``until``."""
-
-    id: str
-    title: str
-    body: str
-    published: date
-    until: date | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class HallDirectory:
-    """Everything the kiosk shows about its hall."""
-
-    hall: str = ""
-    name: str = ""
-    version: str = ""
-    departments: dict[str, Department] = field(default_factory=dict)
-    windows: dict[str, Window] = field(default_factory=dict)
-    staff: dict[str, StaffMember] = field(default_factory=dict)
-    service_items: dict[str, ServiceItem] = field(default_factory=dict)
-    announcements: tuple[Announcement, ...] = ()
-
-    @property
-    def empty(self) -> bool:
-        """True before the first successful sync."""
-        return not self.version
-
-    def windows_of(self, department: str) -> list[Window]:
-        """The windows of ``department``, in directory order."""
-        return [w for w in self.windows.values() if w.department == department]
-
-    def staff_of(self, department: str) -> list[StaffMember]:
-        """The staff of ``department``, in directory order."""
-        return [s for s in self.staff.values() if s.department == department]
-
-    def items_of(self, department: str) -> list[ServiceItem]:
-        """The service items of ``department``, in directory order."""
-        return [i for i in self.service_items.values() if i.department == department]
-
-    def on_duty(self, window: str) -> list[StaffMember]:
-        """The staff on duty at ``window`` now (as of the last sync)."""
-        found = self.windows.get(window)
-        if found is None:
-            return []
-        return [self.staff[s] for s in found.on_duty if s in self.staff]
-
-    def current_announcements(self, today: date) -> list[Announcement]:
-        """The announcements to show on ``today``, newest first."""
-        shown = [
-            a
-            for a in self.announcements
-            if a.published <= today and (a.until is None or today <= a.until)
-        ]
-        return sorted(shown, key=lambda a: a.published, reverse=True)
-
-    @classmethod
-    def from_json(cls, body: Any) -> HallDirectory:
-        """Parse the hub's document; raises DirectoryError naming the first bad field."""
-        if not isinstance(body, dict) or body.get("v") != 1:
-            raise DirectoryError("not a version 1 hall directory")
-        hall = _object(body, "hall")
-        return cls(
-            hall=_text(hall, "hall.id"),
-            name=_text(hall, "hall.name"),
-            version=_text(body, "version"),
-            departments=_by_id(
-                body,
-                "departments",
-                lambda d, k: Department(id=_text(d, f"{k}.id"), name=_text(d, f"{k}.name")),
-            ),
-            windows=_by_id(
-                body,
-                "windows",
-                lambda d, k: Window(
-                    id=_text(d, f"{k}.id"),
-                    name=_text(d, f"{k}.name"),
-                    department=_text(d, f"{k}.department"),
-                    on_duty=_texts(d, f"{k}.on_duty"),
-                ),
-            ),
-            staff=_by_id(
-                body,
-                "staff",
-                lambda d, k: StaffMember(
-                    id=_text(d, f"{k}.id"),
-                    name=_text(d, f"{k}.name"),
-                    department=_text(d, f"{k}.department"),
-                    window=_optional(d, f"{k}.window"),
-                    gender=_optional(d, f"{k}.gender"),
-                    post=_optional(d, f"{k}.post"),
-                    duties=_optional(d, f"{k}.duties"),
-                    photo=_optional(d, f"{k}.photo"),
-                ),
-            ),
-            service_items=_by_id(
-                body,
-                "service_items",
-                lambda d, k: ServiceItem(
-                    id=_text(d, f"{k}.id"),
-                    name=_text(d, f"{k}.name"),
-                    department=_text(d, f"{k}.department"),
-                    materials=_texts(d, f"{k}.materials"),
-                    time_limit=_optional(d, f"{k}.time_limit"),
-                    fees=_optional(d, f"{k}.fees"),
-                    windows=_texts(d, f"{k}.windows"),
-                    notes=_optional(d, f"{k}.notes"),
-                ),
-            ),
-            announcements=tuple(
-                _by_id(
-                    body,
-                    "announcements",
-                    lambda d, k: Announcement(
-                        id=_text(d, f"{k}.id"),
-                        title=_text(d, f"{k}.title"),
-                        body=_text(d, f"{k}.body"),
-                        published=_date(d, f"{k}.published"),
-                        until=_date(d, f"{k}.until") if d.get("until") else None,
-                    ),
-                ).values()
-            ),
-        )
+def parse_directory(body: Any) -> Directory:
+    """Parse the hub's document; raises DirectoryError naming the first bad field."""
+    if not isinstance(body, dict) or body.get("v") != 1:
+        raise DirectoryError("not a version 1 hall directory")
+    hall = _object(body, "hall")
+    windows = _entries(body, "windows", Window)
+    # Who is on duty is the hub's answer of the moment, not the window's: kept beside it.
+    duty = {
+        window["id"]: _texts(window, f"windows[{i}].on_duty")
+        for i, window in enumerate(body.get("windows") or [])
+    }
+    return Directory(
+        hall=_text(hall, "hall.id"),
+        name=_text(hall, "hall.name"),
+        version=_text(body, "version"),
+        departments=_entries(body, "departments", Department),
+        windows=windows,
+        duty=duty,
+        staff=_entries(body, "staff", Staff),
+        service_items=_entries(body, "service_items", ServiceItem),
+        announcements=_entries(body, "announcements", Announcement),
+    )
 
 
 def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
@@ -230,15 +92,35 @@ def _date(body: dict[str, Any], key: str) -> date:
         raise DirectoryError(f"{key}: must be a date such as 2026-11-01") from None
 
 
-def _by_id(body: dict[str, Any], key: str, build: Any) -> dict[str, Any]:
+def _optional_date(body: dict[str, Any], key: str) -> date | None:
+    return _date(body, key) if body.get(key.rsplit(".", 1)[-1]) else None
+
+
+# How a field of the shared model is read from the hub's JSON, by its declared type.
+_READERS: dict[str, Callable[[dict[str, Any], str], Any]] = {
+    "str": _text,
+    "str | None": _optional,
+    "tuple[str, ...]": _texts,
+    "date": _date,
+    "date | None": _optional_date,
+}
+
+T = TypeVar("T", Department, Window, Staff, ServiceItem, Announcement)
+
+
+def _entries(body: dict[str, Any], key: str, model: type[T]) -> dict[str, T]:
+    """The objects of the list ``key`` by id, each read field by field as ``model`` declares."""
     items = body.get(key) or []
     if not isinstance(items, list):
         raise DirectoryError(f"{key}: must be a list")
-    entries: dict[str, Any] = {}
+    entries: dict[str, T] = {}
     for i, item in enumerate(items):
         if not isinstance(item, dict):
             raise DirectoryError(f"{key}[{i}]: must be an object")
-        entry = build(item, f"{key}[{i}]")
+        values = {
+            f.name: _READERS[str(f.type)](item, f"{key}[{i}].{f.name}") for f in fields(model)
+        }
+        entry = model(**values)
         entries[entry.id] = entry
     return entries
 
@@ -253,11 +135,11 @@ class LocalDirectory:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
-        self._current = HallDirectory()
+        self._current = Directory()
         self._raw: dict[str, Any] = {}
 
     @property
-    def current(self) -> HallDirectory:
+    def current(self) -> Directory:
         """The directory to show now (empty before the first sync ever)."""
         return self._current
 
@@ -270,7 +152,7 @@ class LocalDirectory:
         """Read the copy kept on disk; False when there is none or it is unusable."""
         try:
             body = json.loads(self.path.read_text(encoding="utf-8"))
-            directory = HallDirectory.from_json(body)
+            directory = parse_directory(body)
         except FileNotFoundError:
             return False
         except (OSError, ValueError) as exc:
@@ -280,9 +162,9 @@ class LocalDirectory:
             self._current, self._raw = directory, body
         return True
 
-    def replace(self, body: dict[str, Any]) -> HallDirectory:
+    def replace(self, body: dict[str, Any]) -> Directory:
         """Adopt a new document from the hub: parse it, write it to disk, then show it."""
-        directory = HallDirectory.from_json(body)
+        directory = parse_directory(body)
         write_atomically(self.path, json.dumps(body, ensure_ascii=False).encode())
         with self._lock:
             self._current, self._raw = directory, body

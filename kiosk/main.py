@@ -2,63 +2,49 @@
 
 from __future__ import annotations
 
-import argparse
-import logging
-import signal
-import threading
-from types import FrameType
+from typing import TYPE_CHECKING
 
-from device_agent.errors import ConfigError
-from device_agent.sdnotify import Notifier, WatchdogPinger
+import click
 
-logger = logging.getLogger(__name__)
+from device_agent.runner import Process, serve
 
-TICK_S = 1.0
+if TYPE_CHECKING:
+    from kiosk.service import KioskService
+
+TICK_S = 2.0
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate kiosk``."""
-    parser.add_argument("--config", required=True, help="the kiosk's TOML configuration")
-
-
-def run(args: argparse.Namespace) -> int:
-    """Serve until SIGINT or SIGTERM; 2 on a bad configuration, 1 if the sender stalls."""
+@click.command("kiosk", help="Run a touchscreen kiosk's web app until SIGINT or SIGTERM.")
+@click.option("--config", required=True, metavar="FILE", help="the kiosk's TOML configuration")
+def command(config: str) -> int:
+    """``hallrate kiosk``: 2 on a bad configuration, 1 if the sender stalls."""
     from kiosk.config import load_kiosk_config
     from kiosk.service import KioskService
 
-    try:
-        config = load_kiosk_config(args.config)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            logger.error("%s", problem)
-        return 2
-    kiosk = KioskService(config)
-    notifier = Notifier()
-    stop = wait_for_signals(notifier)
-    kiosk.start()
-    print(f"kiosk: {kiosk.url}", flush=True)
-    notifier.ready(f"serving {kiosk.url}")
-    watchdog = WatchdogPinger(notifier, kiosk.healthy)
-    healthy = True
-    while not stop.wait(TICK_S):
-        if not kiosk.healthy():
-            logger.error("the kiosk's sender is not turning; exiting so the supervisor restarts us")
-            healthy = False
-            break
-        watchdog.tick()
-    kiosk.stop()
-    return 0 if healthy else 1
+    return serve(KioskProcess(KioskService(load_kiosk_config(config))), wake_s=TICK_S)
 
 
-def wait_for_signals(notifier: Notifier) -> threading.Event:
-    """An event set by SIGINT or SIGTERM, so the main loop can stop cleanly."""
-    stop = threading.Event()
+class KioskProcess(Process):
+    """The kiosk as :func:`device_agent.runner.serve` runs it."""
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        logger.info("received %s, stopping", signal.Signals(signum).name)
-        notifier.stopping()
-        stop.set()
+    name = "kiosk"
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop
+    def __init__(self, kiosk: KioskService) -> None:
+        self.kiosk = kiosk
+
+    def start(self) -> None:
+        """Start serving, syncing and sending, and print the kiosk's address."""
+        self.kiosk.start()
+        print(f"kiosk: {self.kiosk.url}", flush=True)
+
+    def healthy(self) -> bool:
+        """Whether the sender loop turns."""
+        return self.kiosk.healthy()
+
+    def status(self) -> str:
+        """The kiosk's address."""
+        return f"serving {self.kiosk.url}"
+
+    def stop(self) -> None:
+        """Stop; unreceipted records stay in the outbox."""
+        self.kiosk.stop()

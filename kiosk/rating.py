@@ -22,11 +22,11 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.datastructures import MultiDict
 
+from device_agent.directory import Staff
 from device_agent.errors import AgentError
 from device_agent.protocol import DIMENSIONS, MAX_COMMENT_CHARS, Vote, VoteFilter, format_time
 from kiosk import csrf
 from kiosk.citizen import KIOSK_REPEAT
-from kiosk.directory import StaffMember
 from kiosk.resources import Resources, kiosk
 from kiosk.submissions import Record, is_token, new_token
 
@@ -224,7 +224,7 @@ def reference_for(device: str, seq: int) -> str:
 
 
 def _store_vote(
-    resources: Resources, person: StaffMember, choices: RatingForm, caught: VoteFilter | None
+    resources: Resources, person: Staff, choices: RatingForm, caught: VoteFilter | None
 ) -> Record:
     config = resources.config
     cast_at = format_time(datetime.now().astimezone())
@@ -262,7 +262,7 @@ def _to_thanks(token: str) -> ResponseReturnValue:
 
 
 def _form_page(
-    person: StaffMember,
+    person: Staff,
     choices: RatingForm,
     *,
     notice: str | None = None,

@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 
 from flask import current_app
 
+from device_agent.directory import Directory
 from device_agent.sender import SenderThread
 from kiosk.citizen import CitizenSession
 from kiosk.config import KioskConfig
-from kiosk.directory import HallDirectory, LocalDirectory
+from kiosk.directory import LocalDirectory
 from kiosk.hub_client import HubClient
 from kiosk.limits import KioskRate
 from kiosk.submissions import Submissions
@@ -35,7 +36,7 @@ class Resources:
     clock: Callable[[], float] = time.time
 
     @property
-    def hall(self) -> HallDirectory:
+    def hall(self) -> Directory:
         """The directory to show now."""
         return self.directory.current
 

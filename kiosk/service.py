@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import Any
 
 from waitress.server import create_server
+from waitress.wasyncore import close_all
 
 from device_agent.sender import SenderThread
-from device_agent.serving import stop_waitress
 from device_agent.topics import Topics
 from kiosk.app import create_app
 from kiosk.config import KioskConfig
@@ -18,6 +19,11 @@ from kiosk.submissions import Submissions
 from kiosk.sync import DirectorySync
 
 logger = logging.getLogger(__name__)
+
+# How long waitress's loop sleeps when nothing happens. Everything that needs the
+# loop wakes it (a connection, a response, the stop's trigger): the timeout only
+# ends idle wake-ups, and waitress's housekeeping runs every 30 s anyway.
+LOOP_TIMEOUT_S = 5
 
 
 class KioskService:
@@ -47,12 +53,17 @@ class KioskService:
             hub=self.hub,
             sync=self.sync,
         )
+        # The server's socket map is ours (create_server's ``map``), so stopping
+        # can close every socket it opened, open connections included.
+        self._sockets: dict[int, Any] = {}
         self._server = create_server(
             self.app,
+            map=self._sockets,
             host=config.http.host,
             port=config.http.port,
             threads=config.http.threads,
             ident="hallrate-kiosk",
+            asyncore_loop_timeout=LOOP_TIMEOUT_S,
         )
         self._thread: threading.Thread | None = None
 
@@ -82,8 +93,16 @@ class KioskService:
 
     def stop(self) -> None:
         """Stop serving, syncing and sending; unreceipted records stay in the outbox."""
-        if self._thread is not None:
-            stop_waitress(self._server, self._thread)
+        self._server.task_dispatcher.shutdown(timeout=5)
+        if self._thread is None or not self._thread.is_alive():
+            # Never started, or stopped already: no loop to ask, and its trigger
+            # may be closed (close_all of an emptied map does nothing).
+            close_all(self._sockets)
+        else:
+            # Closed inside the server's loop, which then has nothing to watch and
+            # returns: closed from here, a socket it waits on would make it fail.
+            self._server.trigger.pull_trigger(lambda: close_all(self._sockets))
+            self._thread.join(timeout=5)
         self.sync.stop()
         self.sender.stop()
         self.submissions.close()

@@ -11,7 +11,7 @@ from gpiozero.pins.mock import MockFactory
 
 from device_agent.agent import Agent
 from device_agent.config import load_agent_config
-from hub.broker import MosquittoBroker, find_mosquitto
+from hallrate.broker import MosquittoBroker, find_mosquitto
 from hub.config import load_hub_config
 from hub.service import HubService
 from tests.hall import Hall

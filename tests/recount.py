@@ -33,7 +33,8 @@ def recount(database):
     counts: dict[tuple, list[int]] = defaultdict(lambda: [0] * len(COUNT_COLUMNS))
     dissatisfied: dict[tuple[str, str], list[str]] = defaultdict(list)
     for ident, window, staff, level, counted, cast_at in query(
-        database, "SELECT id, window, staff, level, counted, cast_at FROM votes ORDER BY rowid"
+        database,
+        "SELECT id, window, staff, level, counted, cast_at FROM votes_readable ORDER BY rowid",
     ):
         local = datetime.fromisoformat(cast_at).astimezone(SHANGHAI)
         periods = [local.strftime("%Y-%m-%d"), local.strftime("%Y-%m"), local.strftime("%Y")]

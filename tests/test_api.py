@@ -15,7 +15,7 @@ from urllib.request import Request, urlopen
 import pytest
 
 from device_agent.topics import DeviceTopic, Topics
-from hub.broker import MosquittoBroker
+from hallrate.broker import MosquittoBroker
 from hub.config import load_hub_config
 from hub.service import HubService
 from tests.hall import Hall, get_json, query, read_token, wait_until
@@ -255,7 +255,7 @@ def test_devices_show_online_and_offline_from_retained_status(
     agent3 = subprocess.Popen(
         [
             sys.executable,
-            *("-m", "hub.cli", "--log-level", "WARNING", "agent"),
+            *("-m", "hallrate.cli", "--log-level", "WARNING", "agent"),
             *("--config", str(hall.agent_config(3)), "--mock-pins"),
         ],
         stdout=subprocess.DEVNULL,

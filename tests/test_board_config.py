@@ -25,6 +25,7 @@ driver = "web"
 [[boards.pages]]
 page = "warnings"
 hold_s = 6
+max_pages = 5
 
 [[boards.pages]]
 page = "hall"
@@ -66,10 +67,12 @@ def test_boards_are_read_with_their_defaults(hall):
     )
     assert wall.show_names is False
     assert wall.pages == (
-        PageSpec("warnings", 6.0),
+        PageSpec("warnings", 6.0, max_pages=5),
         PageSpec("hall", 8.0),
         PageSpec("announcement", 8.0, "周六上午正常办公"),
     )
+    # Five pages of seven warnings under the title: the most the wall shows.
+    assert (wall.warning_rows, strip.warning_rows) == (35, 0)
     assert (strip.window, strip.lines, strip.interval_s) == ("w01", 2, 0.5)
     assert strip.serial == SerialSettings(url="/dev/ttyUSB0", baudrate=19200, encoding="gbk")
 
@@ -82,7 +85,11 @@ columns = 4
 lines = 2
 driver = "serial"
 colour = "red"
-pages = [{ page = "window" }, { page = "announcement" }, { page = "hall", hold_s = 0, text = "x" }]
+pages = [
+  { page = "window" },
+  { page = "announcement" },
+  { page = "hall", hold_s = 0, text = "x", max_pages = 0 },
+]
 
 [[boards]]
 id = "strip"
@@ -122,6 +129,8 @@ def test_every_board_problem_is_reported_at_once_with_file_and_key(hall):
         "boards[0].pages[1].text: an announcement page needs its text",
         "boards[0].pages[2].text: only an announcement page has text",
         "boards[0].pages[2].hold_s: must be between 1 and 3600, got 0.0",
+        "boards[0].pages[2].max_pages: must be between 1 and 100, got 0",
+        "boards[0].pages[2].max_pages: only a warnings page has max_pages",
         "boards[1].window: unknown window 'w99'",
         "boards[1].serial: only a serial board has serial settings (driver is 'mqtt')",
         "boards[1].pages: a board needs at least one page ([[boards.pages]])",
@@ -137,7 +146,7 @@ def test_every_board_problem_is_reported_at_once_with_file_and_key(hall):
 def test_check_config_lists_board_problems(hall):
     path = hall.hub_config(extra=BAD)
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "check-config", str(path)],
+        [sys.executable, "-m", "hallrate.cli", "check-config", str(path)],
         capture_output=True,
         text=True,
         timeout=60,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 from device_agent.protocol import parse_time
 from device_agent.topics import BoardTopic, DeviceTopic, Topics
-from hub.boards.drivers.mqtt import FramePublisher
+from hub.boards.drivers.mqtt import FramePublisher, MqttDriver
 from hub.boards.frames import Frame, Page
 from hub.boards.width import width
 from hub.config import load_hub_config
@@ -134,3 +135,24 @@ def test_a_frame_published_while_paho_reports_an_acknowledgement_does_not_deadlo
     finally:
         if not other.is_alive():
             publisher.close()
+
+
+def test_the_same_pages_are_not_published_again_under_a_new_number(hall, third_party):
+    publisher = FramePublisher(load_hub_config(hall.hub_config()))
+    topic = publisher.topics.board("wall-a", BoardTopic.FRAME)
+    controller = third_party(hall.port)
+    controller.subscribe(topic)
+    publisher.start()
+    try:
+        driver = MqttDriver(publisher)
+        first = _frame("wall-a")
+        driver.show(first, 0)
+        driver.show(first, 0)  # a turn of the rotation: the controller turns by itself
+        driver.show(replace(first, seq=2, updated="2026-11-22T08:00:15Z"), 0)  # the same pages
+        changed = Page(lines=("changed ",), hold_s=5.0)
+        driver.show(replace(first, seq=3, pages=(changed,)), 0)
+        wait_until(lambda: len(controller.messages(topic)) == 2, message="two frames")
+        wait_until(lambda: publisher.acknowledged == 2, message="both acknowledged")
+        assert [m.json()["seq"] for m in controller.messages(topic)] == [1, 3]
+    finally:
+        publisher.close()

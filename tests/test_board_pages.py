@@ -185,3 +185,146 @@ def test_the_weeks_ranking_needs_enough_votes(hub):
             ["   本周窗口满意度排名", "1 1号窗口         100.0%", "2 2号窗口          83.3%", ""],
         )
     ]
+
+
+def staff_votes(hub: CountingHub, cast: str, n: int, count: int) -> None:
+    """``count`` dissatisfied votes for staff member ``n`` at their window."""
+    hub.add(
+        *[
+            make_vote(cast, level=1, window=f"w{n:02d}", staff=f"s{n:02d}", device=f"w{n:02d}-eval")
+            for _ in range(count)
+        ]
+    )
+
+
+def warnings_of_many_periods(hub: CountingHub) -> None:
+    """Standing warnings from past months and last year, and four of this month and year."""
+    for month in ("2025-11", "2025-12", "2026-08", "2026-09", "2026-10"):
+        for n in (1, 2, 3):
+            staff_votes(hub, f"{month}-10T10:00:00+08:00", n, 10)
+    # This month: 职员2 reaches level II (20), 职员3 level III (10); with the
+    # months before, both pass this year's level III (40).
+    staff_votes(hub, TODAY, 2, 20)
+    staff_votes(hub, TODAY, 3, 10)
+
+
+def test_the_wall_shows_this_month_and_years_warnings_most_severe_first(hub):
+    warnings_of_many_periods(hub)
+    standing = hub.warnings(standing=True)
+    past = [ident for ident in standing if not ident.endswith(("2026-11", "-2026"))]
+    assert len(past) == 15  # every staff member's level III of five past months
+
+    pages = pages_of(hub, board("warnings", columns=32, lines=6, show_names=True))
+
+    assert pages == [
+        (
+            "warnings",
+            "alert",
+            [
+                "            效能预警",
+                "职员2 民政         II级 效能谈话",
+                "职员2 民政        III级 效能告诫",
+                "职员3 民政        III级 效能告诫",
+                "职员3 民政        III级 效能告诫",
+                "",
+            ],
+        )
+    ]
+
+
+def test_more_warnings_than_the_page_holds_end_with_how_many_more(hub):
+    warnings_of_many_periods(hub)
+    # Two lines under the title on one page: the most severe, then the rest counted.
+    capped = BoardLayout(
+        id="b1",
+        kind="wall",
+        columns=24,
+        lines=3,
+        pages=(PageSpec("warnings", 5.0, max_pages=1),),
+        show_names=True,
+    )
+    assert pages_of(hub, capped) == [
+        ("warnings", "alert", ["        效能预警", "职员2 民政 II级 效能谈话", "另有3条预警"])
+    ]
+    # Room for all four on two pages: no count line.
+    two = BoardLayout(
+        id="b1",
+        kind="wall",
+        columns=24,
+        lines=3,
+        pages=(PageSpec("warnings", 5.0, max_pages=2),),
+    )
+    assert [p[2][1:] for p in pages_of(hub, two)] == [
+        ["民政       II级 效能谈话", "民政      III级 效能告诫"],
+        ["民政      III级 效能告诫", "民政      III级 效能告诫"],
+    ]
+
+
+@pytest.mark.parametrize(
+    ("limit", "more"),
+    [(2, 2), (3, 1), (4, 0), (100, 0)],  # 2: month and year each have more than read
+)
+def test_the_boards_read_only_as_many_warnings_as_they_show_and_count_the_rest(hub, limit, more):
+    warnings_of_many_periods(hub)
+    snapshot = read_snapshot(
+        hub.store.db,
+        hall=hub.config.hall,
+        directory=hub.config.directory,
+        calendar=hub.counting.calendar,
+        now=hub.clock(),
+        warnings_limit=limit,
+    )
+    order = ["s02-II-2026-11", "s02-III-2026", "s03-III-2026", "s03-III-2026-11"]
+    assert [w.id for w in snapshot.warnings] == order[:limit]
+    assert snapshot.more_warnings == more
+    if limit != 2:
+        return
+    pages = board_pages(
+        board("warnings", columns=24, lines=8), snapshot, hub.config.directory, timezone="UTC"
+    )
+    assert [line.rstrip() for line in pages[0].lines[1:4]] == [
+        "民政       II级 效能谈话",
+        "民政      III级 效能告诫",
+        "另有2条预警",
+    ]
+
+
+def test_every_read_of_an_update_seeks_the_periods_shown_through_an_index(hub):
+    # What a board update reads must not grow with the hall's history: every
+    # query on counts binds the period, warnings go through the index of
+    # standing warnings, service events through the cast time.
+    warnings_of_many_periods(hub)
+    hub.store.commit(Batch(events=[service_event("sign_in", "s02", 1)]))
+    statements: list[str] = []
+    conn = hub.store.db.conn
+    conn.set_trace_callback(statements.append)
+    try:
+        read_snapshot(
+            hub.store.db,
+            hall=hub.config.hall,
+            directory=hub.config.directory,
+            calendar=hub.counting.calendar,
+            now=hub.clock(),
+            warnings_limit=2,
+        )
+    finally:
+        conn.set_trace_callback(None)
+    plans = {
+        sql: [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}")]
+        for sql in statements
+        if sql.startswith("SELECT")
+    }
+    tables = set()
+    for sql, plan in plans.items():
+        for step in plan:
+            table = step.split()[1] if step.startswith(("SCAN", "SEARCH")) else None
+            tables.add(table)
+            if table == "counts":
+                assert "period=?" in step, (sql, plan)
+            elif table == "warnings":
+                assert "warnings_standing (period=?)" in step, (sql, plan)
+            elif table == "service_events":
+                assert "cast_at>?" in step, (sql, plan)
+            elif table is not None:
+                assert table == "devices", (sql, plan)  # one row per device of the directory
+    assert {"counts", "warnings", "service_events"} <= tables

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from hub.boards.frames import Frame
 from hub.boards.layout import BoardLayout, PageSpec
 from hub.boards.scheduler import BoardScheduler
 from hub.boards.service import BoardService
+from hub.store import Batch, DeviceState
 from tests.stored_votes import CountingHub, counting_hub, make_vote
 
 TODAY = "2026-11-30T10:00:00+08:00"
@@ -114,7 +116,7 @@ def test_a_single_vote_after_a_quiet_spell_is_shown_at_once(hub):
     assert driver.shown[-1][3][1] == "今日评价           1人次"
 
 
-def test_pages_turn_after_their_hold_and_a_lone_page_is_sent_again(hub):
+def test_pages_turn_after_their_hold_and_a_lone_page_is_not_sent_again(hub):
     scheduler, driver = scheduler_for(hub, layout("departments", "clock", hold_s=5))
     assert scheduler.step(0.0) == pytest.approx(5.0)
     assert scheduler.step(5.0) == pytest.approx(5.0)
@@ -127,11 +129,11 @@ def test_pages_turn_after_their_hold_and_a_lone_page_is_sent_again(hub):
     assert driver.frames == [1]  # nothing changed: the same frame, turned
 
     lone, lone_driver = scheduler_for(hub, layout("hall", lines=8, hold_s=5))
-    lone.step(0.0)
+    # A lone page has nothing to turn to: the scheduler sleeps until the next minute.
+    assert lone.step(0.0) == pytest.approx(60.0, abs=0.1)
     lone.step(5.0)
     lone.step(10.0)
-    # The full page again at every turn: a controller that missed it heals.
-    assert [(seq, page) for seq, page, *_ in lone_driver.shown] == [(1, 0), (1, 0), (1, 0)]
+    assert [(seq, page) for seq, page, *_ in lone_driver.shown] == [(1, 0)]
 
 
 def test_a_new_warning_is_shown_at_once_and_first(hub):
@@ -168,6 +170,34 @@ def test_unchanged_numbers_make_no_new_frame(hub):
         scheduler.step(t)
     assert driver.frames == [1]
     assert len(driver.shown) == 1
+
+
+def test_a_commit_that_changes_nothing_shown_is_not_laid_out_again(hub):
+    scheduler, driver = scheduler_for(hub, layout("hall", "clock", hold_s=600, lines=3))
+    scheduler.step(0.0)
+    board = scheduler.board("b1")
+    assert board.layouts == 1
+
+    # A window's evaluator says it is online: nothing any board shows.
+    online = DeviceState("w01-eval", "status", "online", hub.clock().isoformat())
+    hub.store.commit(Batch(device_states=[online]))
+    for t in (1.0, 2.0, 30.0):
+        scheduler.changed.set()
+        scheduler.step(t)
+    assert board.layouts == 1
+    assert driver.frames == [1]
+
+    # At the next minute the clock page changes: laid out again, a new frame.
+    hub.clock.now += timedelta(minutes=1)
+    scheduler.step(60.1)
+    assert board.layouts == 2
+    assert driver.frames == [1, 2]
+
+    # A vote changes the hall page.
+    hub.add(make_vote(TODAY, level=5))
+    scheduler.changed.set()
+    scheduler.step(62.0)
+    assert (board.layouts, driver.frames) == (3, [1, 2, 3])
 
 
 def test_boards_wait_for_a_database_that_is_not_there_yet(hub, tmp_path):

@@ -127,6 +127,26 @@ def test_an_unplugged_port_is_reopened_and_the_page_sent_again(controller, drive
     assert driver.stats.opened == 2
 
 
+def test_a_page_the_controller_has_is_not_sent_again(controller, driver):
+    driver.show(frame(1, ("1号窗口", "林晓梅")), 0)
+    wait_until(controller.shown, message="first page")
+    # A new frame whose page 1 is the page shown: nothing on the line.
+    driver.show(frame(2, ("1号窗口", "林晓梅"), ("今日评价 1", "")), 0)
+    driver.show(frame(3, ("1号窗口", "暂停服务")), 0)
+    wait_until(lambda: len(controller.shown()) == 2, message="the changed page")
+    assert controller.texts() == [("1号窗口", "林晓梅"), ("1号窗口", "暂停服务")]
+    assert controller.frames_seen == 2
+
+
+def test_an_unchanged_page_is_sent_again_after_a_while_for_a_controller_that_lost_power(
+    controller, driver
+):
+    driver.redeliver_s = 0.3  # RESEND_S (a minute) in the running hub
+    driver.show(frame(1, ("1号窗口", "林晓梅")), 0)
+    wait_until(lambda: len(controller.shown()) >= 2, message="the page sent again")
+    assert set(controller.texts()) == {("1号窗口", "林晓梅")}
+
+
 # The whole hub: votes in, frames on the serial line.
 
 
@@ -191,6 +211,28 @@ def test_an_unplugged_board_never_holds_up_ingest(hall, start_hub, third_party, 
         lambda: controller.texts()[-1:] == [("今日评价  40人次", "满意率    100.0%")],
         message="the strip catching up once plugged in",
     )
+
+
+def test_a_new_frame_that_leaves_the_shown_page_alone_puts_nothing_on_the_line(
+    hall, start_hub, third_party, controller
+):
+    toml = boards_toml(controller.path).replace(
+        '{ page = "window_today", hold_s = 600 }',
+        '{ page = "window", hold_s = 600 }, { page = "window_today", hold_s = 600 }',
+    )
+    hub = start_hub(hall, extra=toml)
+    wait_until(controller.shown, message="the strip's first page")
+    assert controller.texts() == [("    1号窗口", "     职员1")]
+    board = hub.boards.scheduler.board("strip-w01")
+    assert board.updates == 1
+
+    publish_votes(third_party, hall, [5])
+
+    # The vote changes the second page; the first, on the board, stays as it was.
+    wait_until(lambda: board.updates == 2, message="a new frame with the vote")
+    time.sleep(0.5)  # the driver's thread has long had the frame
+    assert controller.frames_seen == 1
+    assert hub.boards.drivers["strip-w01"].stats.sent == 1
 
 
 @pytest.mark.parametrize("encoding", ["gb2312", "gbk"])

@@ -11,6 +11,8 @@ from urllib.request import Request, urlopen
 import pytest
 
 from device_agent.topics import DeviceTopic, Topics
+from hub.boards.drivers.web import WallFeed
+from hub.boards.frames import Frame, Page
 from tests.hall import wait_until
 from tests.thirdparty import vote_payload
 
@@ -191,3 +193,24 @@ def test_stopping_the_hub_ends_open_streams(hall, start_hub, streams):
     assert hub.boards.feed.closed
     with pytest.raises(AssertionError, match="the stream ended"):
         stream.next_page()
+
+
+def test_the_page_a_screen_already_shows_wakes_no_stream():
+    feed = WallFeed(max_streams=1)
+
+    def frame(seq: int, *texts: str) -> Frame:
+        pages = tuple(Page(lines=(f"{text:<8}",), hold_s=5.0) for text in texts)
+        return Frame("wall", seq, pages, "2026-11-30T04:00:00.000+00:00", 8, 1)
+
+    feed.show(frame(1, "hall 1", "clock"), 0)
+    shown = feed.view("wall")
+    assert shown is not None
+    # A new frame whose other page changed: page 0 is what the screens draw already.
+    feed.show(frame(2, "hall 1", "clock 2"), 0)
+    assert feed.next_view("wall", shown.version, timeout=0.05) is None
+    view = feed.view("wall")
+    assert view is not None and (view.version, view.frame.seq) == (shown.version, 2)
+    # The page turns: an event.
+    feed.show(frame(2, "hall 1", "clock 2"), 1)
+    turned = feed.next_view("wall", shown.version, timeout=0.05)
+    assert turned is not None and turned.as_json()["lines"] == ["clock 2 "]

@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from device_agent.configfile import Secret
 from device_agent.mqtt import BrokerSettings, connect_async, new_client
-from hub.broker import find_mosquitto, free_port, wait_for_port
+from hallrate.broker import find_mosquitto, free_port, wait_for_port
 from hub.config import load_hub_config
 from hub.device_config import set_device_config
 from hub.service import HubService

@@ -20,10 +20,10 @@ from device_agent.errors import ProtocolError
 from device_agent.mqtt import close_client
 from device_agent.protocol import Vote, encode, envelope_id, format_time
 from device_agent.storage import open_database, write_transaction
+from hallrate.broker import MosquittoBroker, free_port
+from hallrate.cli import main
 from hub import central
 from hub.app import create_app
-from hub.broker import MosquittoBroker, free_port
-from hub.cli import main
 from hub.config import load_hub_config
 from hub.forwarding import (
     HALL_HEADER,
@@ -31,7 +31,7 @@ from hub.forwarding import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     Forwarder,
-    Outbox,
+    ForwardingQueue,
     sign,
 )
 from hub.store import Store
@@ -283,7 +283,7 @@ def queue_warning(hall: Hall, channel: str, message_id: str) -> None:
     db = open_database(hall.database)
     try:
         with write_transaction(db) as conn:
-            Outbox((channel,), now=lambda: datetime.now(UTC)).enqueue(
+            ForwardingQueue((channel,), now=lambda: datetime.now(UTC)).enqueue(
                 conn, "warning", message_id, {"v": 1, "hall": hall.id, "message_id": message_id}
             )
     finally:

@@ -35,7 +35,7 @@ def problems_of(load: object, path: Path) -> list[str]:
 def hallrate(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Run the ``hallrate`` command as an operator would."""
     return subprocess.run(
-        [sys.executable, "-m", "hub.cli", *map(str, args)],
+        [sys.executable, "-m", "hallrate.cli", *map(str, args)],
         capture_output=True,
         text=True,
         timeout=60,

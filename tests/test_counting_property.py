@@ -14,6 +14,7 @@ import itertools
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -102,6 +103,8 @@ def _dims(level: int) -> dict[str, int]:
     return {"attitude": level, "efficiency": min(5, level + 1), "style": 5}
 
 
+# 150 generated halls by design (16 s of the suite on a shared 2-core machine).
+@pytest.mark.slow
 @settings(
     max_examples=150,
     deadline=None,
@@ -252,9 +255,14 @@ def test_a_rebuild_while_votes_arrive_and_are_voided_ends_at_the_recount(
         # Nothing left to correct: a second rebuild finds the counts exact.
         again = hub.counting.rebuild(rebuilder.db, pacing=NO_PAUSE)
         assert again.counts.identical
-        assert again.warnings_changed == []
-        if not accepted:  # an acceptance judges only its own vote, not the later ones
+        # An acceptance judges only its own vote, not the later ones its change may catch
+        # (a ticket now rated first): a rebuild after one may still move those, and their
+        # warnings. Without acceptances nothing may move.
+        if not accepted:
             assert again.verdicts_changed == []
+            assert again.warnings_changed == []
+        elif not again.verdicts_changed:
+            assert again.warnings_changed == []
     finally:
         rebuilder.close()
         hub.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from device_agent.topics import DeviceTopic, Topics
-from hub.broker import MosquittoBroker
+from hallrate.broker import MosquittoBroker
 from tests.hall import Hall, get_json, query, wait_until
 from tests.thirdparty import vote_payload
 

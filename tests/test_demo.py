@@ -21,8 +21,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from hub.broker import free_port
-from hub.simulated_windows import Citizens
+from hallrate.broker import free_port
+from hallrate.simulated_windows import Citizens
 from tests.hall import get_json, wait_until
 
 ADDRESS = re.compile(r"^(\w+): (\S+)")
@@ -37,7 +37,7 @@ class Demo:
         self,
         data: Path,
         *args: str,
-        command: Sequence[str] = (sys.executable, "-m", "hub.cli"),
+        command: Sequence[str] = (sys.executable, "-m", "hallrate.cli"),
         **popen: Any,
     ) -> None:
         """Run ``command demo --data DATA ARGS``; ``popen`` adds ``cwd``, ``env`` and the like."""
@@ -173,6 +173,10 @@ def test_demo_runs_a_hall_and_stops_cleanly(tmp_path, run_demo, broker, stop_sig
 
     # What the README shows a newcomer is what the demo prints.
     assert set(addresses) == readme_labels()
+    # The block came whole: what the hall's parts log goes to a file it names.
+    block = demo.stdout[demo.stdout.index(f"hallrate demo: data in {data}") :]
+    assert len(block) == len(addresses) + 2
+    assert addresses["logs"] == str(data / "demo.log")
     assert addresses["broker"].startswith("mqtt://127.0.0.1:")
     assert addresses["hub"].startswith("http://127.0.0.1:")
     assert addresses["votes"] == addresses["hub"] + "/api/v1/votes"
@@ -228,6 +232,8 @@ def test_demo_runs_a_hall_and_stops_cleanly(tmp_path, run_demo, broker, stop_sig
     assert demo.wait(timeout=STOP_BOUND_S) == 0, demo.stderr
     assert demo.stdout[-1] == "hallrate demo: stopped"
     assert "Traceback" not in demo.stderr
+    assert " INFO " not in demo.stderr
+    assert " INFO hub." in (data / "demo.log").read_text(encoding="utf-8")
 
     # Nothing lost: each seq an outbox handed out is in the hub or still waiting to be resent.
     for device in sorted(devices):
@@ -275,7 +281,7 @@ def test_demo_refuses_a_data_folder_in_use(tmp_path, run_demo):
     first = run_demo(data, "--windows", "1", "--broker", "embedded")
     first.addresses()
     second = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "demo", "--data", str(data), "--duration", "1"],
+        [sys.executable, "-m", "hallrate.cli", "demo", "--data", str(data), "--duration", "1"],
         capture_output=True,
         text=True,
         timeout=60,
@@ -289,7 +295,7 @@ def test_demo_refuses_a_data_folder_in_use(tmp_path, run_demo):
 
 def test_demo_rejects_more_windows_than_the_sample_hall_has(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "demo", "--data", str(tmp_path), "--windows", "99"],
+        [sys.executable, "-m", "hallrate.cli", "demo", "--data", str(tmp_path), "--windows", "99"],
         capture_output=True,
         text=True,
         timeout=60,

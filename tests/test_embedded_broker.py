@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from device_agent.topics import DeviceTopic, Topics
-from hub.broker import EmbeddedBroker
+from hallrate.broker import EmbeddedBroker
 from hub.config import load_hub_config
 from hub.service import HubService
 from tests.hall import Hall, wait_until

@@ -17,7 +17,7 @@ import pytest
 
 from device_agent.evaluator import Press
 from device_agent.topics import DeviceTopic, Topics
-from hub.broker import MosquittoBroker
+from hallrate.broker import MosquittoBroker
 from hub.config import load_hub_config
 from hub.service import HubService
 from tests.conftest import RunningAgent
@@ -40,7 +40,7 @@ class HubProcess:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
-                    *("-m", "hub.cli", "--log-level", "WARNING"),
+                    *("-m", "hallrate.cli", "--log-level", "WARNING"),
                     *("hub", "--config", str(self.config)),
                 ],
                 stdout=subprocess.DEVNULL,

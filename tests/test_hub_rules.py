@@ -16,7 +16,7 @@ import pytest
 
 from device_agent.protocol import format_time
 from device_agent.topics import DeviceTopic, Topics
-from hub.cli import main
+from hallrate.cli import main
 from hub.rules import RULES
 from tests.hall import get_json, query, wait_until
 from tests.kiosk_hall import KioskHall
@@ -282,45 +282,3 @@ def test_a_vote_for_a_closed_month_is_held_until_the_office_accepts_it(
 
 def test_each_hub_rule_has_a_version():
     assert all(isinstance(v, int) and v >= 1 for v in RULES.values())
-
-
-def test_kiosk_votes_with_the_home_button_between_them_raise_no_warning(firmware, kiosk_hall):
-    from tests.kiosk_hall import start_kiosk
-    from tests.test_kiosk_app import rate
-
-    kiosk = start_kiosk(kiosk_hall, 1, hub_url=firmware.hub.api_url)
-    try:
-        citizen = kiosk.app.test_client()
-        # One person: rate s02 "very dissatisfied", tap 首页 on the thank-you page, again.
-        submitted = 0
-        for _ in range(8):
-            answer = rate(citizen, "s02", attitude="1", efficiency="1", style="1")
-            assert answer.status_code in (303, 429)
-            submitted += answer.status_code == 303
-            citizen.get(answer.headers.get("Location", "/"))
-            citizen.get("/reset")
-
-        def kiosk_votes() -> list[tuple]:
-            return query(
-                kiosk_hall.database,
-                "SELECT counted, coalesce(filter_rule, hub_rule) FROM votes"
-                " WHERE channel = 'kiosk' ORDER BY rowid",
-            )
-
-        assert submitted >= 2
-        wait_until(lambda: len(kiosk_votes()) == submitted, message="the kiosk's votes")
-        votes = kiosk_votes()
-        assert votes[0] == (1, None)
-        assert {rule for counted, rule in votes[1:] if not counted} <= {
-            "kiosk_repeat",
-            "kiosk_burst",
-        }
-        assert all(counted == 0 for counted, _ in votes[1:])
-        assert warnings(kiosk_hall) == []
-        # Shown as filtered: the filters API counts them for the kiosk.
-        days = get_json(f"{firmware.hub.api_url}/api/v1/filters", token=kiosk_hall.token)["days"]
-        (row,) = [d for d in days if d.get("kiosk") == "kiosk-01"]
-        assert row["counted"] == 1
-        assert sum(row["filtered"].values()) == len(votes) - 1
-    finally:
-        kiosk.stop()

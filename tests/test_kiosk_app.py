@@ -20,8 +20,8 @@ import pytest
 from flask.testing import FlaskClient
 
 from device_agent.protocol import DIMENSIONS
-from hub.broker import free_port
-from hub.check_config import check
+from hallrate.broker import free_port
+from hallrate.check_config import check
 from hub.complaints import STATUSES
 from hub.service import HubService
 from kiosk.config import load_kiosk_config
@@ -30,7 +30,7 @@ from kiosk.limits import KioskRate
 from kiosk.messages import MESSAGES
 from kiosk.service import KioskService
 from tests.certs import make_hall_ca
-from tests.hall import query, wait_until
+from tests.hall import get_json, query, wait_until
 from tests.kiosk_hall import KioskHall, start_hub, start_kiosk
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "kiosk" / "templates"
@@ -233,6 +233,10 @@ def test_very_dissatisfied_ratings_with_home_between_raise_no_warning(hall, hub)
         wait_until(lambda: len(stored()) == 12, message="all twelve at the hub")
         assert stored() == [(None, 1)] + [("kiosk_repeat", 0)] * 11
         assert query(hall.database, "SELECT id FROM warnings WHERE staff = 's01'") == []
+        # Visible as filtered: the hub's filters API counts them for the kiosk.
+        days = get_json(f"{hub.api_url}/api/v1/filters", token=hall.token)["days"]
+        (today,) = [d for d in days if d.get("kiosk") == "kiosk-02"]
+        assert today["filtered"].get("kiosk_repeat", 0) >= 11
     finally:
         eager.stop()
 

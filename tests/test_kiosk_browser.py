@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from hub.broker import free_port
+from hallrate.broker import free_port
 from hub.complaints import record_progress
 from hub.service import HubService
 from kiosk.service import KioskService
@@ -174,6 +174,8 @@ def notice(page: Page) -> str | None:
     return found.get_attribute("data-notice") if found else None
 
 
+# It waits out a kiosk's idle reset, six seconds by design.
+@pytest.mark.slow
 def test_home_does_not_reset_the_citizen_and_a_repeat_is_kept_filtered(page, hall, hub):
     # A kiosk of its own with a short idle time, so the test can wait for the reset.
     impatient = start_kiosk(hall, 2, hub_url=hub.api_url, idle_reset_s=6)

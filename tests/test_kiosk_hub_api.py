@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
@@ -17,6 +18,7 @@ from device_agent.protocol import Complaint, ServiceEvent
 from device_agent.sender import SenderThread
 from device_agent.topics import Topics
 from hub.service import HubService
+from kiosk.directory import parse_directory
 from tests.hall import get_json, query, wait_until
 from tests.kiosk_hall import KioskHall, start_hub, tiny_png
 
@@ -89,6 +91,26 @@ def look_up(hub: HubService, body: object) -> tuple[int, dict]:
     except HTTPError as exc:
         with exc:
             return exc.code, json.loads(exc.read())
+
+
+def test_the_kiosk_reads_the_served_directory_into_the_hubs_own_model(hub):
+    """One model at both ends: the kiosk's copy is what the hub read, less what stays home."""
+    own = hub.config.directory
+    copy = parse_directory(get_json(f"{hub.api_url}/api/v1/directory"))
+    assert (copy.hall, copy.name) == (own.hall, own.name)
+    assert copy.departments == own.departments
+    assert copy.windows == own.windows
+    assert copy.service_items == own.service_items
+    # A photo is a file at the hub and the digest the hub served it under in the copy.
+    assert own.staff["s01"].photo.endswith("s01.png")
+    assert copy.staff["s01"].photo is not None and len(copy.staff["s01"].photo) == 32
+    assert {k: replace(s, photo=None) for k, s in copy.staff.items()} == {
+        k: replace(s, photo=None) for k, s in own.staff.items()
+    }
+    assert copy.devices == {} and own.devices
+    assert set(copy.announcements) < set(own.announcements)  # the expired one stays home
+    assert copy.duty["w01"] == ("s01",)  # nobody signed in: whom the directory seats there
+    assert [p.id for p in copy.on_duty("w01")] == ["s01"]
 
 
 def test_the_directory_shows_only_public_fields(hub):

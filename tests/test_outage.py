@@ -24,7 +24,7 @@ from tests.clock import SteppedClock
 from tests.hall import Hall, query, wait_until
 
 LED = 25
-HUB = [sys.executable, "-m", "hub.cli", "--log-level", "WARNING", "hub"]
+HUB = [sys.executable, "-m", "hallrate.cli", "--log-level", "WARNING", "hub"]
 
 logger = logging.getLogger(__name__)
 

@@ -28,11 +28,11 @@ from urllib.request import urlopen
 
 import pytest
 
-from hub.sample import SAMPLE_HALL
+from hallrate.sample import SAMPLE_HALL
 from tests.test_demo import STOP_BOUND_S, Demo
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("device_agent", "hub", "kiosk")
+PACKAGES = ("device_agent", "hallrate", "hub", "kiosk")
 # What the code reads at run time, besides its modules.
 SHIPPED = {".py", ".html", ".svg", ".css", ".js", ".toml"}
 NOT_SOURCE = shutil.ignore_patterns(
@@ -97,7 +97,7 @@ def test_the_wheel_holds_every_module_template_static_file_and_the_sample_hall(i
         for path in (ROOT / package).rglob("*")
         if path.suffix in SHIPPED and "__pycache__" not in path.parts
     }
-    wanted |= {f"hub/sample_hall/{path.name}" for path in SAMPLE_HALL.glob("*.toml")}
+    wanted |= {f"hallrate/sample_hall/{path.name}" for path in SAMPLE_HALL.glob("*.toml")}
     assert len(wanted) > 100
     assert wanted - names == set()
 
@@ -106,8 +106,8 @@ def test_the_installed_hallrate_is_the_one_imported(installed):
     where = run(
         installed["python"],
         "-c",
-        "import device_agent, hub, kiosk\n"
-        "print(device_agent.__file__, hub.__file__, kiosk.__file__)",
+        "import device_agent, hallrate, hub, kiosk\n"
+        "print(device_agent.__file__, hallrate.__file__, hub.__file__, kiosk.__file__)",
         cwd=installed["base"],
         env=installed["env"],
     )

@@ -19,7 +19,8 @@ from device_agent.topics import DeviceTopic, Topics
 from hub import quarantine
 from hub.config import load_hub_config
 from hub.quarantine import Quarantined, QuarantineSettings, stored_form
-from hub.store import MIGRATIONS, Batch, Store
+from hub.schema import STEPS, bound_quarantine
+from hub.store import Batch, Store
 from tests.hall import get_json, query, wait_until
 from tests.thirdparty import vote_payload
 
@@ -171,7 +172,7 @@ def test_a_quarantined_complaint_never_shows_the_citizens_phone(
 def old_quarantine_database(path: Path) -> None:
     """A hub database as the release before bounded quarantine left it, with two rows."""
     db = open_database(path)
-    migrate(db, MIGRATIONS[: MIGRATIONS.index(quarantine.bound_quarantine)])
+    migrate(db, STEPS[: STEPS.index(bound_quarantine)])
     rows = [
         ("hallrate/t/device/w01-eval/vote", b"x" * 60_000),
         ("hallrate/t/device/kiosk-01/complaint", json.dumps(complaint("kiosk-01", 1)).encode()),

@@ -10,7 +10,7 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from hub.cli import main
+from hallrate.cli import main
 from hub.tokens import ROLES
 from tests.hall import Hall
 

@@ -15,8 +15,8 @@ from dataclasses import replace
 
 from device_agent.storage import write_transaction
 from device_agent.topics import DeviceTopic, Topics
+from hallrate.cli import main
 from hub.appeals import void_vote
-from hub.cli import main
 from hub.config import load_hub_config
 from hub.counting import Counting, rebuild_database
 from hub.rebuild import Pacing

@@ -13,8 +13,8 @@ from device_agent.agent import Agent
 from device_agent.config import load_agent_config
 from device_agent.errors import ConfigError
 from device_agent.remote_config import DeviceSettings, parse_remote_config
-from hub.broker import free_port
-from hub.cli import main
+from hallrate.broker import free_port
+from hallrate.cli import main
 from hub.device_config import DeviceConfigError, set_device_config
 from tests.clock import SteppedClock
 from tests.hall import Hall, get_json, query, read_token, wait_until

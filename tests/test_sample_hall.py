@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from hub.check_config import check
-from hub.cli import main
-from hub.demo_hall import SAMPLE_HALL, write_demo_hall
+from hallrate.check_config import check
+from hallrate.cli import main
+from hallrate.demo_hall import SAMPLE_HALL, write_demo_hall
 from tests.certs import make_hall_ca
 
 FILES = ("directory.toml", "hub.toml", "agent-w01.toml")

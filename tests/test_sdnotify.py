@@ -125,7 +125,7 @@ def run_under_systemd(systemd: SystemdSocket, args: list[str], ready: str) -> It
         "WATCHDOG_USEC": "400000",  # a ping every 0.2 s
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", *args],
+        [sys.executable, "-m", "hallrate.cli", *args],
         env=env,
         cwd=Path(__file__).parent.parent,
         stdout=subprocess.DEVNULL,

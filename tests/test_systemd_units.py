@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.cli import SUBCOMMANDS
+from hallrate.cli import SUBCOMMANDS
 
 UNITS = Path(__file__).resolve().parent.parent / "systemd"
 INSTALLED = "/opt/hallrate/venv/bin/hallrate"

@@ -8,9 +8,9 @@ import json
 
 import pytest
 
+from hallrate.cli import main
 from hub.aggregates import wilson_lower_bound
 from hub.app import create_app
-from hub.cli import main
 from tests.hall import query
 from tests.stored_votes import counting_hub, make_vote
 

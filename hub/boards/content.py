@@ -5,12 +5,15 @@ warnings from ``warnings`` (:mod:`hub.warnings`), device state from
 ``devices`` and who is at each window from the service events
 (:mod:`hub.duty`). Each function takes a read-only connection of the
 scheduler's own and returns plain values; :func:`read_snapshot` gathers them
-for one update of every board.
+for one update of every board. Every query reads only the rows of the
+periods shown (today, this week, this month and year) through an index, so
+an update costs the same in a hall's seventh year as in its first week.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import sqlite_utils
@@ -24,6 +27,12 @@ _LEVELS = ", ".join(f"level_{n}" for n in range(1, 6))
 # Below this many votes in the week a window is not ranked: a handful of
 # votes says nothing (domain.md: "never rank on a handful of votes").
 RANKING_MIN_VOTES = 20
+CHUNK = 400  # subjects per IN (...), under SQLite's parameter limit
+# The most warnings read for the boards when the caller does not say.
+WARNINGS_LIMIT = 100
+# The warnings the boards may show: those still standing (this WHERE is also
+# the partial index's, word for word, so SQLite can use the index).
+STANDING = "status != 'closed' AND withdrawn_at IS NULL AND superseded_by IS NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +108,15 @@ class Snapshot:
     warnings: list[ActiveWarning]
     offline: list[OfflineDevice]
     duty: dict[str, WindowDuty] = field(default_factory=dict)
+    # Standing warnings of this month and year beyond those in ``warnings``.
+    more_warnings: int = 0
+
+    def shows_same(self, other: Snapshot) -> bool:
+        """True when the boards would show the same: equal numbers in the same minute."""
+        minute = self.now.replace(second=0, microsecond=0)
+        if minute != other.now.replace(second=0, microsecond=0):
+            return False
+        return replace(self, now=other.now) == other
 
 
 def _tally(row: tuple[int, ...]) -> Tally:
@@ -106,49 +124,61 @@ def _tally(row: tuple[int, ...]) -> Tally:
     return Tally(total=row[5], dissatisfied=row[6], levels=tuple(row[:5]))  # type: ignore[arg-type]
 
 
-def _scope_tallies(db: sqlite_utils.Database, scope: str, day: str) -> dict[str, Tally]:
-    rows = db.execute(
-        f"SELECT subject, {_LEVELS}, total, dissatisfied FROM counts"
-        " WHERE scope = ? AND period = ?",
-        (scope, day),
-    ).fetchall()
-    return {row[0]: _tally(row[1:]) for row in rows}
+def _tallies(
+    db: sqlite_utils.Database, scope: str, subjects: Iterable[str], day: str
+) -> dict[str, Tally]:
+    # Every column of a counts row's key bound, the subjects from the directory:
+    # each row is one seek of the key, whatever order the key's columns are in.
+    # "scope = ? AND period = ?" alone walks every day on record of that scope.
+    found: dict[str, Tally] = {}
+    names = list(subjects)
+    for start in range(0, len(names), CHUNK):
+        chunk = names[start : start + CHUNK]
+        rows = db.execute(
+            f"SELECT subject, {_LEVELS}, total, dissatisfied FROM counts"
+            f" WHERE grain = 'day' AND period = ? AND scope = ?"
+            f" AND subject IN ({','.join('?' * len(chunk))})",
+            (day, scope, *chunk),
+        ).fetchall()
+        found.update((row[0], _tally(row[1:])) for row in rows)
+    return found
 
 
 def hall_summary(db: sqlite_utils.Database, hall: str, day: str) -> Tally:
     """The hall's counted votes on ``day`` (a local date key, ``2026-11-22``)."""
-    return _scope_tallies(db, "hall", day).get(hall, Tally())
+    return _tallies(db, "hall", [hall], day).get(hall, Tally())
 
 
-def department_summary(db: sqlite_utils.Database, day: str) -> dict[str, Tally]:
-    """Each department's counted votes on ``day``; departments without votes are absent."""
-    return _scope_tallies(db, "department", day)
+def department_summary(
+    db: sqlite_utils.Database, departments: Iterable[str], day: str
+) -> dict[str, Tally]:
+    """Each of ``departments``' counted votes on ``day``; those without votes are absent."""
+    return _tallies(db, "department", departments, day)
 
 
-def window_summary(db: sqlite_utils.Database, day: str) -> dict[str, Tally]:
-    """Each window's counted votes on ``day``; windows without votes are absent."""
-    return _scope_tallies(db, "window", day)
+def window_summary(db: sqlite_utils.Database, windows: Iterable[str], day: str) -> dict[str, Tally]:
+    """Each of ``windows``' counted votes on ``day``; those without votes are absent."""
+    return _tallies(db, "window", windows, day)
 
 
 def week_ranking(
-    db: sqlite_utils.Database, days: list[str], *, min_votes: int = RANKING_MIN_VOTES
+    db: sqlite_utils.Database,
+    windows: Iterable[str],
+    days: list[str],
+    *,
+    min_votes: int = RANKING_MIN_VOTES,
 ) -> list[Ranked]:
-    """Windows ranked by the Wilson lower bound of their satisfaction over ``days``.
+    """``windows`` ranked by the Wilson lower bound of their satisfaction over ``days``.
 
     Windows with fewer than ``min_votes`` counted votes are left out.
     """
-    if not days:
-        return []
+    names = list(windows)
     sums: dict[str, list[int]] = {}
-    marks = ",".join("?" * len(days))
-    for row in db.execute(
-        f"SELECT subject, {_LEVELS}, total, dissatisfied FROM counts"
-        f" WHERE scope = 'window' AND period IN ({marks})",
-        days,
-    ):
-        acc = sums.setdefault(row[0], [0] * 7)
-        for i, value in enumerate(row[1:]):
-            acc[i] += value
+    for day in days:
+        for window, tally in _tallies(db, "window", names, day).items():
+            acc = sums.setdefault(window, [0] * 7)
+            for i, value in enumerate((*tally.levels, tally.total, tally.dissatisfied)):
+                acc[i] += value
     ranked = []
     for window, acc in sums.items():
         tally = _tally(tuple(acc))
@@ -160,14 +190,41 @@ def week_ranking(
     return ranked
 
 
-def active_warnings(db: sqlite_utils.Database) -> list[ActiveWarning]:
-    """Warnings still open (not closed, withdrawn or superseded), newest first."""
-    rows = db.execute(
-        "SELECT id, staff, department, level, action, period, count, raised_at FROM warnings"
-        " WHERE status != 'closed' AND withdrawn_at IS NULL AND superseded_by IS NULL"
-        " ORDER BY raised_at DESC, id"
-    ).fetchall()
-    return [ActiveWarning(*row) for row in rows]
+def standing_warnings(
+    db: sqlite_utils.Database, periods: list[str], *, limit: int
+) -> tuple[list[ActiveWarning], int]:
+    """The ``limit`` most severe standing warnings of ``periods``, and how many more stand.
+
+    Standing: not closed, withdrawn or superseded. Most severe first, then
+    the highest count, then the newest. Each period is read in the index's
+    order and only as far as ``limit``; warnings of other periods are not
+    read at all, so a board shows the current period whatever the history.
+    """
+    if limit <= 0:
+        return [], 0
+    found = []
+    complete = True  # every standing warning of the periods read
+    for period in periods:
+        rows = db.execute(
+            "SELECT rank, id, staff, department, level, action, period, count, raised_at"
+            f" FROM warnings WHERE period = ? AND {STANDING}"
+            " ORDER BY rank DESC, count DESC, raised_at DESC, id LIMIT ?",
+            (period, limit),
+        ).fetchall()
+        complete = complete and len(rows) < limit
+        found += rows
+    # The periods' lists merged in the same order: stable sorts, the last one first.
+    found.sort(key=lambda row: row[1])
+    found.sort(key=lambda row: (row[0], row[7], row[8]), reverse=True)
+    shown = [ActiveWarning(*row[1:]) for row in found[:limit]]
+    if complete:
+        return shown, len(found) - len(shown)
+    total = 0
+    for period in periods:
+        total += db.execute(
+            f"SELECT count(*) FROM warnings WHERE period = ? AND {STANDING}", (period,)
+        ).fetchone()[0]
+    return shown, total - len(shown)
 
 
 def offline_devices(db: sqlite_utils.Database, directory: Directory) -> list[OfflineDevice]:
@@ -184,20 +241,26 @@ def offline_devices(db: sqlite_utils.Database, directory: Directory) -> list[Off
 
 
 def window_duty(
-    db: sqlite_utils.Database, directory: Directory, *, since: str
+    db: sqlite_utils.Database,
+    directory: Directory,
+    *,
+    since: str,
+    windows: Iterable[str] | None = None,
 ) -> dict[str, WindowDuty]:
-    """Who is on duty at each window and whether it is paused, from today's service events."""
-    windows = list(directory.windows)
+    """Who is on duty at ``windows`` (all by default) and whether each is paused, from today."""
+    windows = list(directory.windows if windows is None else windows)
     staff = on_duty(db, directory.staff, windows, since=since)
     duty = {}
     for window in windows:
+        # Only today's events: a pause from an earlier day is over, and reading
+        # them all would cost more every day the hall is open.
         latest = db.execute(
-            "SELECT event, cast_at FROM service_events"
+            "SELECT event FROM service_events"
             " WHERE window = ? AND event IN ('pause', 'resume', 'sign_in', 'sign_out')"
-            " ORDER BY rowid DESC LIMIT 1",
-            (window,),
+            " AND cast_at >= ? ORDER BY rowid DESC LIMIT 1",
+            (window, since),
         ).fetchone()
-        paused = latest is not None and latest[0] == "pause" and latest[1] >= since
+        paused = latest is not None and latest[0] == "pause"
         duty[window] = WindowDuty(tuple(staff.get(window, [])), paused)
     return duty
 
@@ -210,24 +273,35 @@ def read_snapshot(
     calendar: Calendar,
     now: datetime,
     ranking_min_votes: int = RANKING_MIN_VOTES,
+    warnings_limit: int = WARNINGS_LIMIT,
+    duty_windows: Iterable[str] | None = None,
 ) -> Snapshot:
-    """Everything the boards show, read in one read transaction so it is consistent."""
+    """Everything the boards show, read in one read transaction so it is consistent.
+
+    ``warnings_limit`` is the most warnings any board shows (the rest are
+    only counted); ``duty_windows`` the windows whose strips show who is on
+    duty (all by default).
+    """
     day = calendar.current(now, "day")
     iso = datetime.fromisoformat(day).isocalendar()
     week = f"{iso.year}-W{iso.week:02d}"
     db.execute("BEGIN")
     try:
+        warnings, more = standing_warnings(db, [day[:7], day[:4]], limit=warnings_limit)
         return Snapshot(
             now=now,
             day=day,
             week=week,
             hall=hall_summary(db, hall, day),
-            departments=department_summary(db, day),
-            windows=window_summary(db, day),
-            ranking=week_ranking(db, calendar.week_days(week), min_votes=ranking_min_votes),
-            warnings=active_warnings(db),
+            departments=department_summary(db, directory.departments, day),
+            windows=window_summary(db, directory.windows, day),
+            ranking=week_ranking(
+                db, directory.windows, calendar.week_days(week), min_votes=ranking_min_votes
+            ),
+            warnings=warnings,
             offline=offline_devices(db, directory),
-            duty=window_duty(db, directory, since=calendar.bounds(day)[0]),
+            duty=window_duty(db, directory, since=calendar.bounds(day)[0], windows=duty_windows),
+            more_warnings=more,
         )
     finally:
         db.execute("COMMIT")

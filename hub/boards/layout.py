@@ -45,7 +45,9 @@ BOARD_KEYS = (
     "pages",
     "serial",
 )
-PAGE_KEYS = ("page", "hold_s", "text")
+PAGE_KEYS = ("page", "hold_s", "text", "max_pages")
+# A warnings page shows at most this many pages unless told otherwise.
+WARNING_PAGES = 3
 SERIAL_KEYS = (
     "url",
     "baudrate",
@@ -64,6 +66,7 @@ class PageSpec:
     kind: str
     hold_s: float = 8.0
     text: str = ""  # an announcement's text
+    max_pages: int = WARNING_PAGES  # a warnings page's most pages; the last says how many more
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +102,19 @@ class BoardLayout:
     def title(self) -> str:
         """What the board is called on the web wall's index."""
         return self.name or self.id
+
+    @property
+    def rows_per_page(self) -> int:
+        """Lines of a listing page under its title (a one-line board has no title)."""
+        return self.lines - 1 if self.lines > 1 else 1
+
+    @property
+    def warning_rows(self) -> int:
+        """The most warning lines this board shows, over all its warnings pages."""
+        return max(
+            (spec.max_pages * self.rows_per_page for spec in self.pages if spec.kind == "warnings"),
+            default=0,
+        )
 
 
 def read_boards(reader: ConfigReader, directory: Directory) -> tuple[BoardLayout, ...]:
@@ -162,11 +178,15 @@ def _read_pages(reader: ConfigReader, kind: str, window: str | None) -> tuple[Pa
             item.problem("text", "an announcement page needs its text")
         elif text and page != "announcement":
             item.problem("text", "only an announcement page has text")
+        max_pages = item.get("max_pages", int, default=WARNING_PAGES, check=in_range(1, 100))
+        if item.has("max_pages") and page != "warnings":
+            item.problem("max_pages", "only a warnings page has max_pages")
         pages.append(
             PageSpec(
                 kind=page,
                 hold_s=item.get("hold_s", float, default=8.0, check=in_range(1, 3600)),
                 text=text,
+                max_pages=max_pages,
             )
         )
     return tuple(pages)

@@ -6,7 +6,9 @@ Every line is fitted to the board's width by display width
 (:mod:`hub.boards.width`); a list longer than the board continues on further
 pages held as long as the first. Notices (active warnings, devices offline)
 come first in the rotation, and warnings never name a staff member unless
-the board's ``show_names`` allows it.
+the board's ``show_names`` allows it. The warnings page shows this month's
+and this year's standing warnings, most severe first, on at most its
+``max_pages`` pages, the last line saying how many more stand.
 """
 
 from __future__ import annotations
@@ -158,6 +160,12 @@ class _Builder:
         warnings = self.snap.warnings
         if not warnings:
             return []
+        standing = len(warnings) + self.snap.more_warnings
+        room = spec.max_pages * self.board.rows_per_page
+        if standing > room:
+            # The last line says how many are left out: the office's list has them all
+            # (a board with room for one line shows the most severe warning alone).
+            warnings = warnings[: max(1, room - 1)]
         rows = []
         for warning in warnings:
             dept = self.directory.departments.get(warning.department or "")
@@ -166,6 +174,8 @@ class _Builder:
                 person = self.directory.staff.get(warning.staff)
                 who = f"{person.name if person else warning.staff} {who}"
             rows.append(self._row(who, f"{warning.level}级 {warning.action}"))
+        if standing > len(rows) and len(rows) < room:
+            rows.append(f"另有{standing - len(rows)}条预警")
         keys = frozenset(w.id for w in warnings)
         return self._paged(spec, "效能预警", rows, style="alert", keys=keys)
 

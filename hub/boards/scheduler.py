@@ -5,11 +5,14 @@ an event after each commit (:attr:`BoardScheduler.changed`), and the
 scheduler reads the database through its own read-only connection. A burst
 of votes makes at most one update per board per ``interval_s``: the first
 change after a quiet spell is shown at once, later ones wait for the
-interval to pass and are shown together. A board is sent something only
-when its pages differ from what it has, and at each turn of its rotation
-(the full page again, so a controller that missed a frame heals). A
-warning or device-offline notice that was not on the board before jumps
-the rotation: the board shows it at once.
+interval to pass and are shown together. A board is laid out again only
+when what it would show may have changed (a snapshot of the hall that differs
+from the one it was laid out from, or a new minute for the clock), and sent
+something only when its pages differ from what it has, and at each turn of
+a rotation of more than one page. A warning or device-offline notice that
+was not on the board before jumps the rotation: the board shows it at once.
+Between commits the thread sleeps until the next turn of a page or the next
+minute, whichever comes first.
 """
 
 from __future__ import annotations
@@ -33,9 +36,12 @@ from hub.directory import Directory
 
 logger = logging.getLogger(__name__)
 
-# Boards are laid out again at least this often without any change, for the
-# clock, the day's rollover and the week's ranking.
-REFRESH_S = 15.0
+# Boards are read again at the start of every minute without any change, for
+# the clock, the day's rollover and the week's ranking; at most this long
+# after the last read in case the wall clock jumps.
+REFRESH_S = 60.0
+# Just past the minute's start, so the clock page shows the new minute.
+MINUTE_SLACK_S = 0.05
 # After a failed read of the database, try again this soon.
 RETRY_READ_S = 1.0
 
@@ -53,7 +59,9 @@ class BoardState:
     dirty: bool = True
     seq: int = 0
     updates: int = 0  # frames made (new content), for tests and benchmarks
+    layouts: int = 0  # times laid out, for tests and benchmarks
     notices: frozenset[str] = field(default_factory=frozenset)
+    snapshot: Snapshot | None = None  # what the current frame was laid out from
 
 
 class BoardScheduler:
@@ -113,7 +121,7 @@ class BoardScheduler:
             for board in self.boards:
                 board.dirty = True
         if now >= self._next_refresh:
-            self._next_refresh = now + self._refresh_s
+            self._next_refresh = now + self._until_next_minute()
             for board in self.boards:
                 board.dirty = True
         due = [b for b in self.boards if b.dirty and now >= self._due(b)]
@@ -134,6 +142,12 @@ class BoardScheduler:
                 wake.append(self._due(board))
         return max(0.0, min(wake) - now)
 
+    def _until_next_minute(self) -> float:
+        """Seconds from now to just past the start of the next minute (at most ``refresh_s``)."""
+        wall = self._now()
+        into = wall.second + wall.microsecond / 1e6
+        return min(self._refresh_s, 60.0 - into + MINUTE_SLACK_S)
+
     def _due(self, board: BoardState) -> float:
         """When a changed board may be updated: an interval after its last update."""
         return max(board.last_update + board.layout.interval_s, self._read_after)
@@ -153,6 +167,10 @@ class BoardScheduler:
 
     def _update(self, board: BoardState, snapshot: Snapshot, now: float) -> None:
         board.dirty = False
+        if board.snapshot is not None and snapshot.shows_same(board.snapshot):
+            return  # the same numbers in the same minute: the same pages
+        board.snapshot = snapshot
+        board.layouts += 1
         pages = board_pages(board.layout, snapshot, self._directory, timezone=self._timezone)
         if board.frame is not None and pages == board.frame.pages:
             return
@@ -179,6 +197,10 @@ class BoardScheduler:
             board.next_turn = now + pages[0].hold_s
         else:
             board.page = _same_place(board.page, pages)
+            if board.next_turn == math.inf:
+                board.next_turn = now + pages[board.page].hold_s
+        if len(pages) == 1:
+            board.next_turn = math.inf  # a lone page has nothing to turn to
         self._show(board)
 
     def _turn(self, board: BoardState, now: float) -> None:

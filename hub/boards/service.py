@@ -60,6 +60,10 @@ class BoardService:
             now=now,
             changed=changed,
         )
+        # No board shows more warnings than this: the rest are only counted.
+        self.warnings_limit = max((board.warning_rows for board in config.boards), default=0)
+        # Only a board with a window shows who is on duty there.
+        self.duty_windows = sorted({board.window for board in config.boards if board.window})
         self._db: sqlite_utils.Database | None = None
         self._thread: threading.Thread | None = None
 
@@ -82,6 +86,8 @@ class BoardService:
             directory=self.config.directory,
             calendar=self.calendar,
             now=now,
+            warnings_limit=self.warnings_limit,
+            duty_windows=self.duty_windows,
         )
 
     def start(self) -> None:

@@ -6,6 +6,9 @@ two. Every line sent to a board is fitted here: cut at a character
 boundary so a wide character is never split, and padded with spaces to the
 board's exact width. East Asian "ambiguous" characters (``·``, ``…``) count
 as one column, as on the controllers we know; avoid them in layouts.
+
+A board's lines barely change from one update to the next, so fitted lines
+are remembered: laying out the same names and numbers again costs a lookup.
 """
 
 from __future__ import annotations
@@ -42,12 +45,18 @@ def cut(text: str, columns: int) -> str:
     return text
 
 
+# Lines fitted recently; enough for every line of a large hall's boards.
+LINE_CACHE = 8192
+
+
+@lru_cache(maxsize=LINE_CACHE)
 def fit(text: str, columns: int) -> str:
     """``text`` cut to ``columns`` and padded with spaces to exactly ``columns``."""
     kept = cut(clean(text), columns)
     return kept + " " * (columns - width(kept))
 
 
+@lru_cache(maxsize=LINE_CACHE)
 def center(text: str, columns: int) -> str:
     """``text`` centred in ``columns`` (cut when it is wider)."""
     kept = cut(clean(text), columns)
@@ -55,6 +64,7 @@ def center(text: str, columns: int) -> str:
     return fit(" " * left + kept, columns)
 
 
+@lru_cache(maxsize=LINE_CACHE)
 def spread(left: str, right: str, columns: int) -> str:
     """``left`` and ``right`` on one line, ``right`` flush right; ``left`` gives way."""
     right = cut(clean(right), columns)

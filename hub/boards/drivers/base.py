@@ -37,8 +37,13 @@ class MailboxDriver(BoardDriver):
     """A driver whose own thread delivers the newest page; older undelivered pages are dropped.
 
     Pages are always complete, so dropping one that a newer page replaces
-    loses nothing a board would show.
+    loses nothing a board would show. With :attr:`redeliver_s` set, the
+    newest page is offered to :meth:`deliver` again after that many seconds
+    without a new one, for a driver that sends an unchanged page now and
+    then (a controller that lost power shows it again).
     """
+
+    redeliver_s: float | None = None
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -85,7 +90,7 @@ class MailboxDriver(BoardDriver):
 
     def _run(self) -> None:
         while not self._closed.is_set():
-            self._wake.wait()
+            self._wake.wait(self.redeliver_s)
             self._wake.clear()
             if self._closed.is_set():
                 break

@@ -154,10 +154,19 @@ class MqttDriver(BoardDriver):
 
     def __init__(self, publisher: FramePublisher) -> None:
         self.publisher = publisher
-        self._last_seq: int | None = None
+        self._last: Frame | None = None
 
     def show(self, frame: Frame, page: int) -> None:
-        # The controller rotates the pages itself: publish new frames, not turns.
-        if frame.seq != self._last_seq:
-            self._last_seq = frame.seq
-            self.publisher.publish(frame)
+        # The controller rotates the pages itself: publish new content, not turns,
+        # and never the same pages again under a new number.
+        last = self._last
+        if last is not None and (
+            frame.seq == last.seq
+            or (
+                frame.pages == last.pages
+                and (frame.columns, frame.lines) == (last.columns, last.lines)
+            )
+        ):
+            return
+        self._last = frame
+        self.publisher.publish(frame)

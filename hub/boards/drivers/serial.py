@@ -13,7 +13,11 @@ a ``NAK`` (0x15) frame when it could not use it; without an answer within
 outside a frame and frames with a bad checksum are ignored. When the port
 disappears (a USB adapter unplugged) the driver closes it and reopens it
 every ``reopen_s`` until it is back, then sends the newest page, which heals
-whatever the board missed. ``docs/led-boards.md`` is the full description.
+whatever the board missed. A page the controller has acknowledged is not
+sent again while it stays the board's page, except once every
+:attr:`redeliver_s` (:data:`RESEND_S`), so a controller that lost power on
+its own shows it again.
+``docs/led-boards.md`` is the full description.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import binascii
 import contextlib
 import logging
+import math
 import termios
 import time
 from collections.abc import Callable
@@ -46,6 +51,8 @@ STYLES = {"normal": 0, "alert": 1}
 MAX_BODY = 3 + 2 + 65535 + 2
 READ_SLICE_S = 0.05
 WRITE_TIMEOUT_S = 2.0
+# An unchanged page is sent again this often, for a controller that lost power.
+RESEND_S = 60.0
 # What a port whose device went away raises: pyserial's own error, or the
 # OS's and termios' (flushing an unplugged tty) unwrapped.
 PORT_GONE = (serial.SerialException, OSError, termios.error)
@@ -181,6 +188,8 @@ class LinkStats:
 class SerialDriver(MailboxDriver):
     """Drives one board's controller on a serial port (any ``serial_for_url`` URL)."""
 
+    redeliver_s = RESEND_S
+
     def __init__(
         self,
         board: BoardLayout,
@@ -197,9 +206,15 @@ class SerialDriver(MailboxDriver):
         self._seq = 0
         self._decoder = FrameDecoder()
         self._trouble: str | None = None
+        # The payload the controller last acknowledged on the open port, and when.
+        self._acked: bytes | None = None
+        self._acked_at = -math.inf
 
     def deliver(self, frame: Frame, page: int) -> None:
         payload = page_payload(frame, page, self.settings.encoding)
+        resend_s = math.inf if self.redeliver_s is None else self.redeliver_s
+        if payload == self._acked and time.monotonic() - self._acked_at < resend_s:
+            return  # the controller shows this very page already
         while not self.closed:
             if self._port is not None or self._open():
                 try:
@@ -246,6 +261,7 @@ class SerialDriver(MailboxDriver):
             self.stats.sent += 1
             if self._await_ack(self._seq):
                 self.stats.acked += 1
+                self._acked, self._acked_at = payload, time.monotonic()
                 self._recovered()
                 return True
         self.stats.unanswered += 1
@@ -272,6 +288,7 @@ class SerialDriver(MailboxDriver):
         self._close_port()
 
     def _close_port(self) -> None:
+        self._acked = None  # a controller found again gets its page whatever it had
         port, self._port = self._port, None
         if port is not None:
             # Closing a port whose device is gone may fail too; it is closed either way.

@@ -58,8 +58,16 @@ class WallFeed:
         self._closed = False
 
     def show(self, frame: Frame, page: int) -> None:
-        """Make page ``page`` of ``frame`` its board's current view and wake the streams."""
+        """Make page ``page`` of ``frame`` its board's current view and wake the streams.
+
+        The page the screens already show (a frame whose other pages changed)
+        wakes nobody: it is kept, for ``frame.json``, under the same version.
+        """
         with self._changed:
+            current = self._views.get(frame.board)
+            if current is not None and _same_page(current, frame, page):
+                self._views[frame.board] = WallView(frame, page, current.version)
+                return
             self._version += 1
             self._views[frame.board] = WallView(frame, page, self._version)
             self._changed.notify_all()
@@ -112,6 +120,16 @@ class WallFeed:
         with self._changed:
             self._closed = True
             self._changed.notify_all()
+
+
+def _same_page(view: WallView, frame: Frame, page: int) -> bool:
+    """True when ``view`` already draws page ``page`` of ``frame`` exactly."""
+    return (
+        view.page == page
+        and len(view.frame.pages) == len(frame.pages)
+        and view.frame.columns == frame.columns
+        and view.frame.pages[page] == frame.pages[page]
+    )
 
 
 class WebDriver(BoardDriver):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
+
+import click
 
 from device_agent.config import read_agent_config
 from device_agent.configfile import ConfigReader
@@ -20,17 +21,6 @@ READERS = {
 }
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate check-config``."""
-    parser.add_argument(
-        "files",
-        nargs="+",
-        type=Path,
-        metavar="FILE",
-        help="agent, hub, kiosk or hall directory files (TOML)",
-    )
-
-
 def check(path: Path) -> tuple[str, list[str]]:
     """The kind of ``path`` and every problem found in it (none when valid)."""
     reader = ConfigReader(path)
@@ -44,10 +34,14 @@ def check(path: Path) -> tuple[str, list[str]]:
     return "unknown", [f"{path}: cannot tell what this file configures: it has none of {tables}"]
 
 
-def run(args: argparse.Namespace) -> int:
-    """Print each file's verdict; 1 if any file has a problem."""
+@click.command("check-config", help="Validate agent, hub, kiosk or hall directory files (TOML).")
+@click.argument(
+    "files", nargs=-1, required=True, metavar="FILE...", type=click.Path(path_type=Path)
+)
+def command(files: tuple[Path, ...]) -> int:
+    """``hallrate check-config FILE...``: each file's verdict; 1 if any file has a problem."""
     failed = False
-    for path in args.files:
+    for path in files:
         kind, problems = check(path)
         if problems:
             failed = True

@@ -2,7 +2,7 @@
 
 The sample hall lives in one place in the repository,
 ``firmware_config/sample-hall/``. A wheel carries those same files as the
-data folder ``hub/sample_hall/`` (``pyproject.toml`` maps one onto the
+data folder ``hallrate/sample_hall/`` (``pyproject.toml`` maps one onto the
 other), so an installed hallrate, which has no ``firmware_config/``, finds
 them there. ``hallrate sample-hall DIR`` copies them out as the starting
 point of a real hall's configuration.
@@ -10,13 +10,14 @@ point of a real hall's configuration.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import sys
 from pathlib import Path
 
+import click
+
 _HERE = Path(__file__).resolve().parent
-# An installed wheel: the data folder inside the hub package.
+# An installed wheel: the data folder inside the hallrate package.
 _INSTALLED = _HERE / "sample_hall"
 # A checkout (editable install, or run from the source tree).
 _CHECKOUT = _HERE.parent / "firmware_config" / "sample-hall"
@@ -29,16 +30,13 @@ def sample_files() -> list[Path]:
     return sorted(SAMPLE_HALL.glob("*.toml"))
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate sample-hall``."""
-    parser.add_argument(
-        "folder", type=Path, metavar="DIR", help="where to copy the files (created if missing)"
-    )
-
-
-def run(args: argparse.Namespace) -> int:
-    """Copy the sample hall into ``args.folder``; 1 when that would overwrite a file."""
-    folder: Path = args.folder
+@click.command(
+    "sample-hall",
+    help="Copy the sample hall's configuration files into a folder (created if missing).",
+)
+@click.argument("folder", metavar="DIR", type=click.Path(path_type=Path))
+def command(folder: Path) -> int:
+    """``hallrate sample-hall DIR``: 1 when the copy would overwrite a file, or fails."""
     files = sample_files()
     taken = [folder / f.name for f in files if (folder / f.name).exists()]
     if taken:

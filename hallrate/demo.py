@@ -6,37 +6,41 @@ one, which speaks MQTT 3.1.1 only), the hub with its JSON API, and simulated
 windows whose citizens press mock-pin buttons. Each service prints its own
 address lines once everything runs; all listen on loopback only, and the
 broker takes anonymous clients so ``mosquitto_sub``/``mosquitto_pub`` work
-without credentials. The hall's first kiosk runs too (``kiosk/demo.py``).
+without credentials. The hall's first kiosk runs too (``hallrate/demo_kiosk.py``).
 Ctrl-C or SIGTERM stops them in reverse order. A new
 service (LED wall, dashboard) is one more class with ``name``,
 ``start``, ``stop`` and ``lines``, appended in :func:`hall_services`.
 
 State lives in the data folder (``--data``, default ``./data/demo``): the
-generated configuration, the hub's database, each window's outbox and the
-broker's persistence file.
+generated configuration, the hub's database, each window's outbox, the
+broker's persistence file and ``demo.log``, where every part of the demo logs
+(``hallrate/demo_log.py``) so that the address block prints whole.
 """
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import logging
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TextIO, runtime_checkable
+from typing import Any, Protocol, TextIO, runtime_checkable
+
+import click
 
 from device_agent.errors import ConfigError
+from device_agent.runner import report_config_error, stop_on_signals
 from device_agent.storage import open_database, write_transaction
 from device_agent.topics import Topics
-from hub.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
-from hub.demo_hall import SAMPLE_HALL, DemoHall, evaluators, write_demo_hall
+from hallrate.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
+from hallrate.demo_hall import SAMPLE_HALL, DemoHall, evaluators, write_demo_hall
+from hallrate.demo_kiosk import DemoKiosk
+from hallrate.demo_log import LOG_NAME, logging_to_file, print_block
+from hallrate.simulated_windows import SimulatedWindows
 from hub.directory import load_directory
-from hub.main import wait_for_signals
 from hub.service import HubService
-from hub.simulated_windows import SimulatedWindows
 from hub.tokens import renew_token
-from kiosk.demo import DemoKiosk
 
 logger = logging.getLogger(__name__)
 
@@ -182,15 +186,15 @@ class DemoHub:
         ]
 
 
-def hall_services(args: argparse.Namespace, data: Path) -> list[DemoService]:
+def hall_services(options: DemoOptions, data: Path) -> list[DemoService]:
     """Build the demo's services in start order (nothing runs yet)."""
-    broker = DemoBroker(args.broker, workdir=data / "broker", port=args.broker_port)
+    broker = DemoBroker(options.broker, workdir=data / "broker", port=options.broker_port)
     hall = write_demo_hall(
         data,
-        windows=args.windows,
+        windows=options.windows,
         broker_port=broker.port,
         protocol=broker.protocol,
-        hub_port=args.hub_port,
+        hub_port=options.hub_port,
     )
     hub = DemoHub(hall, broker_port=broker.port)
     kiosks = [d.id for d in hall.directory.devices.values() if d.kind == "kiosk"]
@@ -209,89 +213,105 @@ def hall_services(args: argparse.Namespace, data: Path) -> list[DemoService]:
         broker,
         hub,
         *lobby,
-        SimulatedWindows(hall.windows, rate=args.rate, seed=args.seed),
+        SimulatedWindows(hall.windows, rate=options.rate, seed=options.seed),
     ]
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """The options of ``hallrate demo``."""
-    most = len(evaluators(load_directory(SAMPLE_HALL / "directory.toml")))
-    parser.add_argument(
-        "--data",
-        type=Path,
-        default=DEFAULT_DATA,
-        metavar="DIR",
-        help="folder for the demo's configuration, databases and outboxes (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--windows",
-        type=int,
-        default=DEFAULT_WINDOWS,
-        metavar="N",
-        help=f"simulated windows, 1 to {most} (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--rate",
-        type=float,
-        default=DEFAULT_RATE,
-        metavar="PER_MIN",
-        help="average presses per minute at each window (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--seed", type=int, metavar="N", help="make the simulated citizens the same at every run"
-    )
-    parser.add_argument(
-        "--broker",
-        choices=["auto", "mosquitto", "embedded"],
-        default="auto",
-        help="auto (default): mosquitto when installed, else the embedded amqtt broker"
-        " (MQTT 3.1.1 only)",
-    )
-    parser.add_argument(
-        "--broker-port",
-        type=int,
-        default=0,
-        metavar="PORT",
-        help="broker port on 127.0.0.1 (default: a free one)",
-    )
-    parser.add_argument(
-        "--hub-port",
-        type=int,
-        default=0,
-        metavar="PORT",
-        help="hub API port on 127.0.0.1 (default: a free one)",
-    )
-    parser.add_argument(
-        "--duration",
-        type=float,
-        metavar="SECONDS",
-        help="stop by itself after this many seconds (default: run until Ctrl-C)",
-    )
+@dataclass(frozen=True)
+class DemoOptions:
+    """What ``hallrate demo``'s command line chose."""
+
+    data: Path = DEFAULT_DATA
+    windows: int = DEFAULT_WINDOWS
+    rate: float = DEFAULT_RATE
+    seed: int | None = None
+    broker: str = "auto"
+    broker_port: int = 0
+    hub_port: int = 0
+    duration: float | None = None
 
 
-def run(args: argparse.Namespace) -> int:
+def _most_windows() -> int:
+    return len(evaluators(load_directory(SAMPLE_HALL / "directory.toml")))
+
+
+@click.command("demo", help="Run a whole hall on this machine and print the addresses to open.")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_DATA,
+    metavar="DIR",
+    help="folder for the demo's configuration, databases and outboxes",
+)
+@click.option(
+    "--windows",
+    type=int,
+    default=DEFAULT_WINDOWS,
+    metavar="N",
+    help=f"simulated windows, 1 to {_most_windows()}",
+)
+@click.option(
+    "--rate",
+    type=float,
+    default=DEFAULT_RATE,
+    metavar="PER_MIN",
+    help="average presses per minute at each window",
+)
+@click.option(
+    "--seed", type=int, metavar="N", help="make the simulated citizens the same at every run"
+)
+@click.option(
+    "--broker",
+    type=click.Choice(["auto", "mosquitto", "embedded"]),
+    default="auto",
+    help="auto: mosquitto when installed, else the embedded amqtt broker (MQTT 3.1.1 only)",
+)
+@click.option(
+    "--broker-port",
+    type=int,
+    default=0,
+    metavar="PORT",
+    help="broker port on 127.0.0.1 (0: a free one)",
+)
+@click.option(
+    "--hub-port",
+    type=int,
+    default=0,
+    metavar="PORT",
+    help="hub API port on 127.0.0.1 (0: a free one)",
+)
+@click.option(
+    "--duration",
+    type=float,
+    metavar="SECONDS",
+    help="stop by itself after this many seconds (default: run until Ctrl-C)",
+)
+def command(**options: Any) -> int:
+    """``hallrate demo``: run until Ctrl-C, SIGTERM or ``--duration``; 2 when it cannot start."""
+    return run(DemoOptions(**options))
+
+
+def run(options: DemoOptions) -> int:
     """Run the demo hall until Ctrl-C, SIGTERM or ``--duration``; 2 when it cannot start."""
-    if args.rate <= 0:
+    if options.rate <= 0:
         logger.error("--rate must be positive")
         return 2
     _quiet_libraries()
-    data = args.data.resolve()
-    stop = wait_for_signals()
+    data = options.data.resolve()
+    stop = stop_on_signals()
     lock = _lock(data)
     if lock is None:
         logger.error("another hallrate demo is using %s; give this one --data DIR", data)
         return 2
-    with lock:
+    with lock, logging_to_file(data / LOG_NAME):
         try:
-            services = hall_services(args, data)
+            services = hall_services(options, data)
         except ConfigError as exc:
-            for problem in exc.problems:
-                logger.error("%s", problem)
-            return 2
+            return report_config_error(exc)
         except (OSError, ValueError) as exc:
             logger.error("cannot set up the demo: %s", exc)
             return 2
-        return _serve(services, stop, data, duration=args.duration)
+        return _serve(services, stop, data, duration=options.duration)
 
 
 def _serve(
@@ -308,11 +328,14 @@ def _serve(
                 logger.error("the demo's %s did not start: %s", service.name, exc)
                 return 1
             started.append(service)
-        print(f"hallrate demo: data in {data}", flush=True)
-        for service in services:
-            for line in service.lines():
-                print(line, flush=True)
-        print("Press Ctrl-C to stop.", flush=True)
+        print_block(
+            [
+                f"hallrate demo: data in {data}",
+                f"logs: {data / LOG_NAME}  (what the broker, hub, kiosk and windows log)",
+                *(line for service in services for line in service.lines()),
+                "Press Ctrl-C to stop.",
+            ]
+        )
         _wait(services, stop, duration)
         return 0
     finally:

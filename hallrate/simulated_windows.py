@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from gpiozero.pins.mock import MockFactory
 
 from device_agent.agent import Agent
-from hub.demo_hall import DemoWindow
+from hallrate.demo_hall import DemoWindow
 
 logger = logging.getLogger(__name__)
 

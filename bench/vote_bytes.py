@@ -76,7 +76,7 @@ def sizes(path: Path) -> dict[str, int]:
         }
         found: dict[str, int] = {}
         for name, size in conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
-            if names.get(name) in ("votes", "cast_days"):
+            if names.get(name) in ("votes", "cast_hours"):
                 found[name] = size
         return found
     finally:

@@ -15,6 +15,7 @@ from device_agent.protocol import format_time, parse_time
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MS = timedelta(milliseconds=1)
+HOUR_MS = 3_600_000
 DAY_MS = 86_400_000
 
 
@@ -47,9 +48,9 @@ def iso_or_none(ms: int | None) -> str | None:
     return None if ms is None else iso(ms)
 
 
-def day_of(ms: int) -> int:
-    """The UTC day number (days since the epoch) of an instant."""
-    return ms // DAY_MS
+def hour_of(ms: int) -> int:
+    """The UTC hour number (hours since the epoch) of an instant."""
+    return ms // HOUR_MS
 
 
 def readable_sql(column: str) -> str:

@@ -12,6 +12,8 @@ order, with the same code, so it reaches the same verdicts.
 
 A judgement only looks at what arrived before the vote (a lower ``rowid``,
 an event received no later), so it is the same at ingest and at a rebuild.
+One exception: accepting a held vote judges that vote again, not the later
+votes its change may catch; the next rebuild brings those in line.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ RULES: dict[str, int] = {
     # dissatisfied vote to a few minutes before.
     "kiosk_burst": 1,
 }
-# Held votes an officer may accept into the counts (hub.acceptance).
+# Held votes the efficiency office may accept into the counts (hub.appeals.accept_vote).
 ACCEPTABLE = frozenset({"closed_period"})
 RULE_KEYS = ("duty_binding", "ticket_once", "kiosk_burst_min", "close_days")
 

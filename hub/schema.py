@@ -543,6 +543,19 @@ SIGN_EVENTS = SqlStep(
     "('sign_in', 'sign_out')",
 )
 
+CAST_HOURS = SqlStep(
+    "issue 12: where the votes cast since a time begin, by the hour instead of the day",
+    """
+        CREATE TABLE cast_hours (
+            hour INTEGER PRIMARY KEY,
+            first_rowid INTEGER NOT NULL
+        )""",
+    # SQLite's / truncates toward zero; an hour before 1970 is floored here by hand.
+    "INSERT INTO cast_hours (hour, first_rowid) SELECT CASE WHEN cast_at >= 0 THEN "
+    "cast_at / 3600000 ELSE (cast_at + 1) / 3600000 - 1 END, min(rowid) FROM votes GROUP BY 1",
+    "DROP TABLE cast_days",
+)
+
 # In order; the position of a step (from 1) is the schema version it brings a file to.
 STEPS: list[Migration] = [
     RELEASE_0_1,
@@ -564,4 +577,5 @@ STEPS: list[Migration] = [
     lean_votes,
     COUNTS_BY_PERIOD,
     SIGN_EVENTS,
+    CAST_HOURS,
 ]

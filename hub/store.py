@@ -203,7 +203,7 @@ class Store:
         if not votes:
             return outcome
         known = _existing_digests(conn, [v.vote.id for v in votes])
-        cast_days: list[tuple[int, int]] = []
+        cast_hours: list[tuple[int, int]] = []
         for item in votes:
             vote = item.vote
             digest = content_digest(vote)
@@ -254,8 +254,8 @@ class Store:
                     verdict.version if verdict else None,
                 ),
             )
-            cast_days.append((cursor.lastrowid, cast_at))
-        vote_rows.note_cast_days(conn, cast_days)
+            cast_hours.append((cursor.lastrowid, cast_at))
+        vote_rows.note_cast_hours(conn, cast_hours)
         return outcome
 
     def _store_events(self, conn: sqlite3.Connection, events: list[StoredEvent]) -> list[str]:

@@ -4,7 +4,7 @@ Every page walks an index in ``rowid`` (arrival) order from ``after``:
 the table's own key, or ``(device | window | staff, rowid)``, or the index of
 the votes a rule caught. ``since`` filters on the cast time, which is not
 arrival order (a vote can arrive days late); its walk starts at the first
-vote cast on the UTC day of ``since`` or later (``cast_days``), so it skips the
+vote cast in the UTC hour of ``since`` or later (``cast_hours``), so it skips the
 history before it instead of reading it. ``tests/test_query_plans.py`` checks
 that no page scans the table or sorts.
 """

@@ -20,9 +20,11 @@ with ``EXPLAIN QUERY PLAN``):
 - ``(coalesce(filter_rule, hub_rule), rowid)`` over the votes a rule caught;
 - ``(device, seq)``: how far each device has counted.
 
-``cast_days`` holds, per UTC day, the lowest ``rowid`` of the votes cast that
-day: a query for the votes cast since a time starts its walk in arrival order
-at the lowest of those from that day on, not at the oldest vote.
+``cast_hours`` holds, per UTC hour, the lowest ``rowid`` of the votes cast in
+that hour: a query for the votes cast since a time starts its walk in arrival
+order at the lowest of those from that hour on, not at the oldest vote, so it
+reads at most an hour of votes it does not return (a day's, when the table held
+days, grew with how busy a hall is).
 """
 
 from __future__ import annotations
@@ -30,26 +32,26 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 
-from hub.instants import day_of
+from hub.instants import hour_of
 
 
-def note_cast_days(conn: sqlite3.Connection, stored: Iterable[tuple[int, int]]) -> None:
-    """Record ``(rowid, cast_at)`` of new votes in ``cast_days``, inside the store's commit.
+def note_cast_hours(conn: sqlite3.Connection, stored: Iterable[tuple[int, int]]) -> None:
+    """Record ``(rowid, cast_at)`` of new votes in ``cast_hours``, inside the store's commit.
 
-    Rowids only grow, so the first vote recorded for a day stays its lowest.
+    Rowids only grow, so the first vote recorded for an hour stays its lowest.
     """
     first: dict[int, int] = {}
     for rowid, cast_at in stored:
-        first.setdefault(day_of(cast_at), rowid)
+        first.setdefault(hour_of(cast_at), rowid)
     conn.executemany(
-        "INSERT INTO cast_days (day, first_rowid) VALUES (?, ?) ON CONFLICT (day) DO NOTHING",
+        "INSERT INTO cast_hours (hour, first_rowid) VALUES (?, ?) ON CONFLICT (hour) DO NOTHING",
         first.items(),
     )
 
 
 def first_rowid_cast_since(conn: sqlite3.Connection, since_ms: int) -> int | None:
-    """The lowest rowid of a vote cast on the UTC day of ``since_ms`` or later; None: none."""
-    return conn.execute(FIRST_SINCE_SQL, (day_of(since_ms),)).fetchone()[0]
+    """The lowest rowid of a vote cast in the UTC hour of ``since_ms`` or later; None: none."""
+    return conn.execute(FIRST_SINCE_SQL, (hour_of(since_ms),)).fetchone()[0]
 
 
-FIRST_SINCE_SQL = "SELECT min(first_rowid) FROM cast_days WHERE day >= ?"
+FIRST_SINCE_SQL = "SELECT min(first_rowid) FROM cast_hours WHERE hour >= ?"

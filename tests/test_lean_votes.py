@@ -24,7 +24,7 @@ from hub.store import Store
 from tests.old_schema import KEPT_TABLES, OLD_VERSION, written_before_issue_12
 from tests.stored_votes import CountingHub, counting_hub, make_vote
 
-TABLES = ("votes", "cast_days", *KEPT_TABLES)
+TABLES = ("votes", "cast_hours", *KEPT_TABLES)
 
 
 def rows(database: Path, table: str) -> list[tuple]:

@@ -32,7 +32,7 @@ from hub import (
     warning_pages,
     warnings,
 )
-from hub.instants import DAY_MS, ms_of_text
+from hub.instants import HOUR_MS, ms_of_text
 from hub.periods import Calendar
 from hub.store import known_votes_sql
 from hub.vote_pages import PageQuery, page_sql
@@ -199,23 +199,23 @@ def test_the_check_fails_on_the_reads_issue_12_measured(database, tmp_path):
         conn.close()
 
 
-def test_a_page_since_a_time_starts_at_the_votes_cast_that_day(conn):
+def test_a_page_since_a_time_starts_at_the_votes_cast_that_hour(conn):
     """Not at the oldest vote (a walk through the whole history), and past no vote it wants."""
-    since = ms_of_text("2026-11-20T05:00:00.000+00:00")
-    day_start = since - since % DAY_MS
-    first_that_day = conn.execute(
-        "SELECT min(rowid) FROM votes WHERE cast_at >= ?", (day_start,)
+    since = ms_of_text("2026-11-20T05:30:00.000+00:00")
+    hour_start = since - since % HOUR_MS
+    first_that_hour = conn.execute(
+        "SELECT min(rowid) FROM votes WHERE cast_at >= ?", (hour_start,)
     ).fetchone()[0]
     first_wanted = conn.execute(
         "SELECT min(rowid) FROM votes WHERE cast_at >= ?", (since,)
     ).fetchone()[0]
-    assert first_that_day > 200  # the month before is behind it
-    for after in (0, 10, first_that_day + 3):
+    assert first_that_hour > 200  # the month before is behind it
+    for after in (0, 10, first_that_hour + 3):
         found = page_sql(conn, PageQuery(after=after, since_ms=since))
         assert found is not None
         start = found[1][0]  # "rowid > ?" comes first
-        assert start == max(after, first_that_day - 1)
+        assert start == max(after, first_that_hour - 1)
         assert start < first_wanted or after >= first_wanted
-    assert first_that_day < first_wanted  # the hours of that day before `since` are walked
+    assert first_that_hour <= first_wanted  # at most the hour before `since` is walked
     later = page_sql(conn, PageQuery(since_ms=ms_of_text("2030-01-01T00:00:00.000+00:00")))
     assert later is None  # nothing cast since: no walk at all

@@ -172,6 +172,10 @@ class HubRules:
     def _time(self, conn: sqlite3.Connection, vote: Candidate) -> str | None:
         if vote.cast_at - vote.received_at > self.skew_ms:
             return "future_cast"
+        # A month closes close_days after its end, so a vote that arrived sooner than
+        # that after it was cast cannot be late: most votes skip the calendar below.
+        if vote.received_at - vote.cast_at < self.settings.close_days * instants.DAY_MS:
+            return None
         closes = self.closes(instants.moment(vote.cast_at))
         if instants.moment(vote.received_at) >= closes and not _accepted(conn, vote.id):
             return "closed_period"

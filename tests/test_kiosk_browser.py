@@ -362,10 +362,14 @@ def test_every_target_is_at_least_64_pixels(page, kiosk):
 
 def test_english_and_elderly_mode(page, kiosk):
     page.goto(kiosk.url)
+    # Sizes are read once the page has loaded: a click that navigates returns when the
+    # new page starts, maybe before its stylesheet applies (CI saw the browser's 32 px).
+    page.wait_for_load_state("load")
     normal_size = page.eval_on_selector("h1", "e => parseFloat(getComputedStyle(e).fontSize)")
     page.click("[data-nav=language]")
     assert page.inner_text("[data-tile=rate] .tile-title") == "Rate a staff member"
     page.click("[data-nav=elderly]")
+    page.wait_for_load_state("load")
     assert page.get_attribute("body", "class") == "elderly"
     assert page.inner_text("[data-nav=elderly]") == "Standard text"
     large_size = page.eval_on_selector("h1", "e => parseFloat(getComputedStyle(e).fontSize)")

@@ -58,6 +58,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.idle import usage  # noqa: E402
 from device_agent.protocol import (  # noqa: E402
     ServiceEvent,
     Vote,
@@ -460,10 +461,12 @@ def hallrate_command() -> list[str]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far, all threads included."""
-    text = Path(f"/proc/{pid}/stat").read_text()
-    fields = text[text.rindex(")") + 2 :].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds of a process's live threads so far, to the nanosecond (bench/idle.py).
+
+    /proc/<pid>/stat counts in clock ticks (10 ms): an idle hub spends less
+    than a tick in a short sample, and a CPU figure would read 0.
+    """
+    return sum(usage(pid).run_s.values())
 
 
 class Hub:

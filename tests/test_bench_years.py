@@ -66,8 +66,7 @@ def test_the_measurements_run_against_a_real_hub(
         filtered = years.get(f"{hub.url}/api/v1/votes?rule={ONE_PER_SERVICE}", token)["votes"]
     finally:
         hub.stop()
-    # An idle hub may use less than one clock tick in 2 s: the figures need only exist.
-    assert cpu["cpu_pct_1_vote_s"] >= 0 and cpu["idle_cpu_s_per_min"] >= 0
+    assert cpu["cpu_pct_1_vote_s"] > 0 and cpu["idle_cpu_s_per_min"] >= 0
     assert set(api) == {"since", "window_deep", "staff_deep"}
     assert all(0 < p50 <= p95 for p50, p95 in api.values())
     assert held == [] and filtered

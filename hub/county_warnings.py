@@ -10,6 +10,8 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from hub.warning_pages import where_filtered
+
 # The columns a list may be narrowed by, each to one value.
 COUNTY_FILTERS = ("hall", "level", "status", "staff", "period")
 MAX_LIST = 1000
@@ -24,16 +26,9 @@ SUMMARIES_SQL = "SELECT document, received_at FROM central_summaries ORDER BY ha
 
 def county_warnings_sql(filters: Mapping[str, str], *, standing: bool) -> tuple[str, list[Any]]:
     """The list read of every hall's warnings matching ``filters``, newest first."""
-    where, params = ["1 = 1"], []
-    for name in COUNTY_FILTERS:
-        value = filters.get(name)
-        if value:
-            where.append(f"{name} = ?")
-            params.append(value)
-    if standing:
-        where.append("withdrawn_at IS NULL")
+    where, params = where_filtered(filters, COUNTY_FILTERS, standing=standing)
     sql = (
-        f"SELECT hall, document, received_at FROM central_warnings WHERE {' AND '.join(where)}"
+        f"SELECT hall, document, received_at FROM central_warnings WHERE {where}"
         f" ORDER BY raised_at DESC, hall, id LIMIT {MAX_LIST}"
     )
     return sql, params

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from hub.instants import iso
@@ -24,17 +24,26 @@ VOTE_DETAILS_SQL = (
 )
 
 
-def warning_ids_sql(filters: Mapping[str, str], *, standing: bool) -> tuple[str, list[Any]]:
-    """The list read: ids of warnings matching ``filters`` (names from :data:`WARNING_FILTERS`)."""
+def where_filtered(
+    filters: Mapping[str, str], names: Iterable[str], *, standing: bool
+) -> tuple[str, list[Any]]:
+    """A WHERE clause (and its parameters) for a warnings list: each of ``names`` that
+    ``filters`` gives must equal it; ``standing`` leaves withdrawn warnings out."""
     where, params = ["1 = 1"], []
-    for name in WARNING_FILTERS:
+    for name in names:
         value = filters.get(name)
         if value:
             where.append(f"{name} = ?")
             params.append(value)
     if standing:
         where.append("withdrawn_at IS NULL")
-    sql = f"SELECT id FROM warnings WHERE {' AND '.join(where)} ORDER BY raised_at DESC, id LIMIT ?"
+    return " AND ".join(where), params
+
+
+def warning_ids_sql(filters: Mapping[str, str], *, standing: bool) -> tuple[str, list[Any]]:
+    """The list read: ids of warnings matching ``filters`` (names from :data:`WARNING_FILTERS`)."""
+    where, params = where_filtered(filters, WARNING_FILTERS, standing=standing)
+    sql = f"SELECT id FROM warnings WHERE {where} ORDER BY raised_at DESC, id LIMIT ?"
     return sql, params
 
 

@@ -127,7 +127,16 @@ def test_service_commands_over_mqtt_tie_the_vote_to_ticket_and_staff(
     clock = SteppedClock()
     window = start_window(hall, start_agent, clock)
     queue_system = third_party(hall.port)
-    topic = Topics.for_hall(hall.id).device(hall.device_id(1), DeviceTopic.SERVICE_COMMAND)
+    topics = Topics.for_hall(hall.id)
+    topic = topics.device(hall.device_id(1), DeviceTopic.SERVICE_COMMAND)
+    # The agent subscribes, then says it is online, on one connection: once "online"
+    # shows, its subscription is in place (`connected` alone comes before the SUBACK).
+    status = topics.device(hall.device_id(1), DeviceTopic.STATUS)
+    queue_system.subscribe(status)
+    wait_until(
+        lambda: any(m.payload == b"online" for m in queue_system.messages(status)),
+        message="the agent online",
+    )
 
     queue_system.publish(topic, json.dumps({"v": 1, "event": "sign_in", "staff": "s03"}))
     queue_system.publish(topic, json.dumps({"v": 1, "event": "start", "ticket": "A017"}))

@@ -95,8 +95,33 @@ SURFACE: dict[str, frozenset[str]] = {
             "write_transaction",
         }
     ),
-    "configfile": frozenset({"ConfigReader", "Secret", "in_range", "one_of"}),
-    "config": frozenset({"OutboxSettings", "read_outbox"}),
+    "configfile": frozenset(
+        {
+            "Bool",
+            "FilePath",
+            "Float",
+            "Id",
+            "Int",
+            "Problems",
+            "Secret",
+            "Str",
+            "TimeZone",
+            "base_of",
+            "between",
+            "checked",
+            "cross_check",
+            "document",
+            "load",
+            "load_toml",
+            "matching",
+            "one_of",
+            "read_secret",
+            "secret_field",
+            "section",
+            "validate",
+        }
+    ),
+    "config": frozenset({"OutboxSettings", "outbox_table"}),
     "mqtt": frozenset(
         {
             "OFFLINE",
@@ -108,7 +133,6 @@ SURFACE: dict[str, frozenset[str]] = {
             "connect_async",
             "is_failure",
             "new_client",
-            "read_broker",
             "wake_loop",
         }
     ),

@@ -1,28 +1,72 @@
-"""Reading TOML configuration files that report every problem at once.
+"""Configuration files declared once, as typed models, checked with every problem at once.
 
-A :class:`ConfigReader` reads typed values by dotted key and collects each
-problem as ``file: key: message`` instead of stopping at the first; callers
-read everything, then call :meth:`ConfigReader.finish`, which raises one
-:class:`~device_agent.errors.ConfigError` listing them all. Secrets are read
-from a file or the environment, never from the configuration itself, and
-their ``repr`` is redacted so they cannot reach a log.
+Each section of a configuration file is a frozen pydantic dataclass
+(:func:`section`): its fields are the keys, each with its type, its default
+and its checks (:func:`between`, :func:`one_of`, :data:`Id`, :data:`TimeZone`,
+:data:`FilePath`), in one place. Unknown keys are refused. :func:`load`
+reads a TOML file and validates it as a whole; :func:`validate` checks a
+document already parsed. Either raises one
+:class:`~device_agent.errors.ConfigError` listing every problem as
+``file: dotted.key: message`` (:func:`messages` writes pydantic's errors that
+way). Checks across fields, in ``model_validator(mode="after")`` methods,
+report through :class:`Problems`.
+
+Secrets are read from a file or the environment, never from the
+configuration itself (:func:`read_secret`), and their ``repr`` is redacted
+so they cannot reach a log.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar, dataclass_transform
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Strict,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
+from pydantic import dataclasses as pydantic_dataclasses
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from device_agent.errors import ConfigError
+from device_agent.topics import ID_PATTERN
 
 T = TypeVar("T")
-_MISSING: Any = object()
 
-# Returns None when the value is fine, otherwise what is wrong with it.
-Check = Callable[[Any], str | None]
+# Every section: unknown keys are typos; arbitrary types let a field hold a Secret.
+SECTION = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+# Scalars as TOML writes them: no "3" for 3, no 1 for true (a float takes an integer).
+Int = Annotated[int, Strict()]
+Float = Annotated[float, Strict()]
+Bool = Annotated[bool, Strict()]
+Str = Annotated[str, Strict()]
+
+
+@dataclass_transform(frozen_default=True)
+def section(cls: type[T]) -> type[T]:
+    """Declare ``cls`` a section of a configuration file: a frozen, slotted pydantic dataclass."""
+    return pydantic_dataclasses.dataclass(frozen=True, slots=True, config=SECTION)(cls)  # type: ignore[return-value]
+
+
+@dataclass_transform(frozen_default=True, kw_only_default=True)
+def document(cls: type[T]) -> type[T]:
+    """Declare ``cls`` a whole file (or document): a section whose fields are given by name."""
+    return pydantic_dataclasses.dataclass(frozen=True, slots=True, kw_only=True, config=SECTION)(  # type: ignore[return-value]
+        cls
+    )
 
 
 class Secret:
@@ -49,205 +93,291 @@ class Secret:
         return hash(self._value)
 
 
-class ConfigReader:
-    """Typed access to one TOML file, collecting every problem with its key."""
+# Checks, each an Annotated marker: ``Annotated[Int, between(1, 10)]``.
 
-    def __init__(
-        self,
-        path: str | Path,
-        *,
-        data: dict[str, Any] | None = None,
-        prefix: str = "",
-        problems: list[str] | None = None,
-    ) -> None:
-        self.path = Path(path)
-        self.problems: list[str] = [] if problems is None else problems
-        self.data: dict[str, Any] = {}
-        self._prefix = prefix
-        self._seen: set[str] = set()
-        # False once the file failed to load: its one problem says why, and
-        # "is required" for every key of an empty table would only bury it.
-        self.readable = True
-        if data is not None:
-            self.data = data
-            return
+
+def between(low: float, high: float) -> AfterValidator:
+    """A number in ``[low, high]``."""
+
+    def check(value: float) -> float:
+        if not low <= value <= high:
+            message = f"must be between {low} and {high}, got {value}"
+            raise PydanticCustomError("hallrate", "{message}", {"message": message})
+        return value
+
+    return AfterValidator(check)
+
+
+def one_of(*allowed: str) -> AfterValidator:
+    """A string among ``allowed``."""
+
+    def check(value: str) -> str:
+        if value not in allowed:
+            message = f"must be one of {', '.join(allowed)}, got {value!r}"
+            raise PydanticCustomError("hallrate", "{message}", {"message": message})
+        return value
+
+    return AfterValidator(check)
+
+
+def matching(pattern: re.Pattern[str], message: str | None = None) -> AfterValidator:
+    """A string ``pattern`` matches whole; ``message`` says what is wrong otherwise."""
+
+    def check(value: str) -> str:
+        if not pattern.fullmatch(value):
+            text = message or f"must match {pattern.pattern}"
+            raise PydanticCustomError("hallrate", "{message}", {"message": text})
+        return value
+
+    return AfterValidator(check)
+
+
+def checked(problem: Callable[[Any], str | None]) -> AfterValidator:
+    """A value ``problem`` finds nothing wrong with (it returns what is wrong, or None)."""
+
+    def check(value: Any) -> Any:
+        message = problem(value)
+        if message:
+            raise PydanticCustomError("hallrate", "{message}", {"message": message})
+        return value
+
+    return AfterValidator(check)
+
+
+def _zone_problem(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {value!r}"
+    return None
+
+
+def _relative(value: object, info: ValidationInfo) -> object:
+    """A path written in a file is relative to that file's folder."""
+    if isinstance(value, str) and info.context and "base" in info.context:
+        return (info.context["base"] / value).resolve()
+    return Path(value) if isinstance(value, str) else value
+
+
+Id = Annotated[Str, matching(ID_PATTERN)]
+TimeZone = Annotated[Str, checked(_zone_problem)]
+# A file's path: relative to the configuration file's folder when read from one.
+FilePath = Annotated[Path, BeforeValidator(_relative)]
+
+
+def base_of(info: ValidationInfo) -> Path:
+    """The folder relative paths of the file being validated start from."""
+    if info.context and "base" in info.context:
+        return Path(info.context["base"])
+    return Path.cwd()
+
+
+class Problems:
+    """Problems a check across fields found, raised at once as one validation error."""
+
+    def __init__(self) -> None:
+        self.found: list[tuple[str, str]] = []
+
+    def add(self, key: str, message: str) -> None:
+        """Record that ``key`` (dotted, relative to the section) is wrong."""
+        self.found.append((key, message))
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def check(self) -> None:
+        """Raise the problems found, if any."""
+        if self.found:
+            text = "; ".join(f"{key}: {message}" for key, message in self.found)
+            raise PydanticCustomError(
+                "hallrate_problems", "{text}", {"text": text, "problems": list(self.found)}
+            )
+
+
+# A check across the keys of one table, on the table as written (a dict): it runs
+# even when some keys are wrong, so their problems and its own are reported together.
+CrossCheck = Callable[[dict[str, Any], Problems, ValidationInfo], None]
+
+
+def cross_check(check: CrossCheck) -> Any:
+    """A section's check across its keys: ``_cross = cross_check(function)`` in its body."""
+
+    def validate(
+        cls: type, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        details: list[InitErrorDetails] = []
+        result = None
         try:
-            with self.path.open("rb") as file:
-                self.data = tomllib.load(file)
-        except FileNotFoundError:
-            self.readable = False
-            self.problems.append(f"{self.path}: file not found")
-        except OSError as exc:
-            self.readable = False
-            self.problems.append(f"{self.path}: cannot read: {exc.strerror}")
-        except tomllib.TOMLDecodeError as exc:
-            self.readable = False
-            self.problems.append(f"{self.path}: not valid TOML: {exc}")
+            result = handler(data)
+        except ValidationError as exc:
+            details = [_detail(item) for item in exc.errors()]
+        problems = Problems()
+        if isinstance(data, dict):
+            check(data, problems, info)
+        for key, message in problems.found:
+            error = PydanticCustomError("hallrate", "{message}", {"message": message})
+            details.append({"type": error, "loc": tuple(key.split(".")), "input": data})
+        if details:
+            raise ValidationError.from_exception_data(cls.__name__, details)
+        return result
 
-    def problem(self, key: str, message: str) -> None:
-        """Record that ``key`` is wrong."""
-        if not self.readable:
-            return
-        self.problems.append(f"{self.path}: {self._prefix}{key}: {message}")
+    return model_validator(mode="wrap")(classmethod(validate))  # type: ignore[arg-type]
 
-    def has(self, key: str) -> bool:
-        """Whether ``key`` is present."""
-        return self._lookup(key) is not _MISSING
 
-    def get(
-        self,
-        key: str,
-        kind: type[T],
-        *,
-        default: T = _MISSING,
-        check: Check | None = None,
-    ) -> T:
-        """The value at dotted ``key``, of type ``kind``; a problem if missing or wrong."""
-        self._seen.add(key)
-        value = self._lookup(key)
-        if value is _MISSING:
-            if default is _MISSING:
-                self.problem(key, "is required")
-                return _placeholder(kind)
-            return default
-        if not _is_kind(value, kind):
-            self.problem(key, f"must be {_kind_name(kind)}, got {_kind_name(type(value))}")
-            return default if default is not _MISSING else _placeholder(kind)
-        if kind is float:
-            value = float(value)
-        if check is not None:
-            message = check(value)
-            if message:
-                self.problem(key, message)
-        return value
+def _detail(item: Any) -> InitErrorDetails:
+    """One error pydantic reported, as it can be raised again with others."""
+    ctx = item.get("ctx")
+    if item["type"] == "hallrate":
+        error: Any = PydanticCustomError("hallrate", "{message}", ctx)
+    elif item["type"] == "hallrate_problems":
+        error = PydanticCustomError("hallrate_problems", "{text}", ctx)
+    else:
+        error = item["type"]
+    detail: InitErrorDetails = {"type": error, "loc": item["loc"], "input": item["input"]}
+    if ctx is not None and isinstance(error, str):
+        detail["ctx"] = ctx
+    return detail
 
-    def path_value(self, key: str, *, default: str | None = _MISSING) -> Path:
-        """A file path at ``key``, relative to the configuration file's folder."""
-        value = self.get(key, str, default=default)
-        return (self.path.parent / (value or "")).resolve()
 
-    def secret(self, section: str, name: str) -> Secret | None:
-        """A secret given as ``{name}_file`` or ``{name}_env`` in ``section``.
-
-        A secret written into the file itself is refused: configuration files
-        end up in repositories and support tickets.
-        """
-        key = f"{section}.{name}"
-        self._seen.update({key, f"{key}_file", f"{key}_env"})
-        if self._lookup(key) is not _MISSING:
-            self.problem(
-                key,
-                f"put the secret in a file ({name}_file) or the environment"
-                f" ({name}_env), not in the configuration",
-            )
-            return None
-        file_name = self.get(f"{key}_file", str, default="")
-        env_name = self.get(f"{key}_env", str, default="")
-        if file_name and env_name:
-            self.problem(key, f"give {name}_file or {name}_env, not both")
-            return None
-        if file_name:
-            secret_path = (self.path.parent / file_name).resolve()
-            try:
-                return Secret(secret_path.read_text().strip())
-            except OSError as exc:
-                self.problem(f"{key}_file", f"cannot read {secret_path}: {exc.strerror}")
-                return None
-        if env_name:
-            if env_name not in os.environ:
-                self.problem(f"{key}_env", f"environment variable {env_name} is not set")
-                return None
-            return Secret(os.environ[env_name])
+def read_secret(
+    problems: Problems, base: Path, name: str, file_name: str, env_name: str
+) -> Secret | None:
+    """The secret named by ``{name}_file`` or ``{name}_env``; a problem if it cannot be had."""
+    if file_name and env_name:
+        problems.add(name, f"give {name}_file or {name}_env, not both")
         return None
-
-    def tables(self, key: str) -> list[dict[str, Any]]:
-        """An array of tables at ``key`` (``[[key]]``), empty when absent."""
-        self._seen.add(key)
-        value = self._lookup(key)
-        if value is _MISSING:
-            return []
-        if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
-            self.problem(key, "must be an array of tables ([[...]])")
-            return []
-        return value
-
-    def items(self, key: str) -> list[ConfigReader]:
-        """A reader for each table of the array of tables at ``key`` (``[[key]]``).
-
-        Their problems land in this reader's list, keyed as ``key[i].name``.
-        """
-        return [
-            ConfigReader(
-                self.path, data=table, prefix=f"{self._prefix}{key}[{i}].", problems=self.problems
-            )
-            for i, table in enumerate(self.tables(key))
-        ]
-
-    def reject_unknown(self, section: str, known: Iterable[str]) -> None:
-        """Record a problem for each key of ``section`` not in ``known`` (typos)."""
-        table = self.data if not section else self._lookup(section)
-        if table is _MISSING:
-            return
-        if not isinstance(table, dict):
-            # Otherwise every key of the section would silently take its default.
-            self.problem(section, f"must be a table, got {_kind_name(type(table))}")
-            return
-        allowed = set(known)
-        prefix = f"{section}." if section else ""
-        for name in table:
-            if name not in allowed:
-                self.problem(f"{prefix}{name}", "unknown key")
-
-    def finish(self) -> None:
-        """Raise one :class:`ConfigError` listing every problem recorded so far."""
-        if self.problems:
-            raise ConfigError(self.problems)
-
-    def _lookup(self, key: str) -> Any:
-        node: Any = self.data
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return _MISSING
-            node = node[part]
-        return node
+    if file_name:
+        secret_path = (base / file_name).resolve()
+        try:
+            return Secret(secret_path.read_text().strip())
+        except OSError as exc:
+            problems.add(f"{name}_file", f"cannot read {secret_path}: {exc.strerror}")
+            return None
+    if env_name:
+        if env_name not in os.environ:
+            problems.add(f"{name}_env", f"environment variable {env_name} is not set")
+            return None
+        return Secret(os.environ[env_name])
+    return None
 
 
-def in_range(low: float, high: float) -> Check:
-    """A check that a number lies in ``[low, high]``."""
+def _no_secret_here(name: str) -> BeforeValidator:
+    def check(value: object) -> object:
+        if value is None or isinstance(value, Secret):
+            return value
+        message = (
+            f"put the secret in a file ({name}_file) or the environment"
+            f" ({name}_env), not in the configuration"
+        )
+        raise PydanticCustomError("hallrate", "{message}", {"message": message})
 
-    def check(value: float) -> str | None:
-        return None if low <= value <= high else f"must be between {low} and {high}, got {value}"
-
-    return check
-
-
-def one_of(*allowed: str) -> Check:
-    """A check that a string is one of ``allowed``."""
-
-    def check(value: str) -> str | None:
-        return None if value in allowed else f"must be one of {', '.join(allowed)}, got {value!r}"
-
-    return check
+    return BeforeValidator(check)
 
 
-def _is_kind(value: object, kind: type) -> bool:
-    if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, kind)
+def secret_field(name: str) -> Any:
+    """The type of a secret field ``name``: never written in the file itself."""
+    return Annotated[Secret | None, _no_secret_here(name)]
 
 
-def _kind_name(kind: type) -> str:
-    return {
-        str: "a string",
+# Reading and reporting.
+
+
+def load_toml(path: str | Path) -> dict[str, Any]:
+    """The TOML document at ``path``; a ConfigError saying why it cannot be read."""
+    path = Path(path)
+    try:
+        with path.open("rb") as file:
+            return tomllib.load(file)
+    except FileNotFoundError:
+        raise ConfigError([f"{path}: file not found"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+
+
+def validate(kind: type[T], data: object, source: str | Path, **context: Any) -> T:
+    """``data`` checked as ``kind``; raises ConfigError listing every problem in ``source``."""
+    context.setdefault("base", Path(source).parent)
+    context.setdefault("source", source)
+    try:
+        return TypeAdapter(kind).validate_python(data, context=context)
+    except ValidationError as exc:
+        raise ConfigError(messages(source, exc)) from None
+
+
+def load(kind: type[T], path: str | Path, **context: Any) -> T:
+    """The TOML file at ``path`` checked as ``kind``; raises ConfigError listing every problem."""
+    return validate(kind, load_toml(path), path, **context)
+
+
+def messages(source: str | Path, error: ValidationError) -> list[str]:
+    """Pydantic's errors as ``source: dotted.key: message`` lines, in the file's words."""
+    lines: list[str] = []
+    for item in error.errors(include_url=False):
+        key = _dotted(item["loc"])
+        ctx = item.get("ctx") or {}
+        if item["type"] == "hallrate_problems":
+            for sub, message in ctx["problems"]:
+                lines.append(f"{source}: {_join(key, sub)}: {message}")
+        else:
+            lines.append(f"{source}: {key or '(file)'}: {_message(item)}")
+    return lines
+
+
+def _join(key: str, sub: str) -> str:
+    if not key:
+        return sub
+    return f"{key}{sub}" if sub.startswith("[") else f"{key}.{sub}"
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in loc:
+        if part == "[key]":
+            continue
+        key = f"{key}[{part}]" if isinstance(part, int) else _join(key, str(part))
+    return key
+
+
+_KINDS = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "true or false",
+    "string": "a string",
+    "dict": "a table",
+    "dataclass": "a table",
+    "model": "a table",
+    "list": "a list",
+    "tuple": "a list",
+    "date": "a date such as 2026-11-01",
+}
+
+
+def _message(item: Any) -> str:
+    kind = item["type"]
+    ctx = item.get("ctx") or {}
+    if kind == "missing":
+        return "is required"
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):
+        return "unknown key"
+    if kind == "hallrate":
+        return str(ctx["message"])
+    if kind == "value_error":
+        return str(ctx.get("error", item["msg"]))
+    for prefix, wanted in _KINDS.items():
+        if kind.startswith(prefix + "_"):
+            return f"must be {wanted}, got {_kind_name(item['input'])}"
+    return str(item["msg"])
+
+
+def _kind_name(value: object) -> str:
+    names = {
+        bool: "true or false",
         int: "an integer",
         float: "a number",
-        bool: "true or false",
+        str: "a string",
         list: "a list",
         dict: "a table",
-    }.get(kind, kind.__name__)
-
-
-def _placeholder(kind: type[T]) -> T:
-    return kind()
+    }
+    return names.get(type(value), type(value).__name__)

@@ -11,12 +11,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from pydantic import ConfigDict
+
 DEVICE_KINDS = ("evaluator", "kiosk")
+# When the hub checks its directory file (hub/directory.py), a key no entry has is a typo.
+FILE_ENTRY = ConfigDict(extra="forbid")
 
 
 @dataclass(frozen=True, slots=True)
 class Department:
     """A department (unit) with windows in the hall."""
+
+    __pydantic_config__ = FILE_ENTRY
 
     id: str
     name: str
@@ -26,6 +32,8 @@ class Department:
 class Window:
     """A service counter."""
 
+    __pydantic_config__ = FILE_ENTRY
+
     id: str
     name: str
     department: str
@@ -34,6 +42,8 @@ class Window:
 @dataclass(frozen=True, slots=True)
 class Staff:
     """An evaluated staff member and their public profile."""
+
+    __pydantic_config__ = FILE_ENTRY
 
     id: str
     name: str
@@ -51,6 +61,8 @@ class Staff:
 class ServiceItem:
     """A service the hall offers: what to bring, how long it takes, what it costs, where."""
 
+    __pydantic_config__ = FILE_ENTRY
+
     id: str
     name: str
     department: str
@@ -65,6 +77,8 @@ class ServiceItem:
 class Announcement:
     """A notice shown on the kiosks from ``published`` until ``until`` (inclusive)."""
 
+    __pydantic_config__ = FILE_ENTRY
+
     id: str
     title: str
     body: str
@@ -75,6 +89,8 @@ class Announcement:
 @dataclass(frozen=True, slots=True)
 class Device:
     """A window evaluator or a kiosk allowed to publish to the hub."""
+
+    __pydantic_config__ = FILE_ENTRY
 
     id: str
     kind: str

@@ -37,11 +37,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import serial
 
-from device_agent.configfile import ConfigReader, in_range, one_of
+from device_agent.configfile import Float, Int, Str, between, checked, matching, one_of, section
 from device_agent.protocol import (
     LEVELS,
     MAX_TICKET_CHARS,
@@ -232,59 +232,28 @@ class FramedLineDriver(KeypadDriver):
 DRIVERS: dict[str, type[KeypadDriver]] = {FramedLineDriver.name: FramedLineDriver}
 
 
-@dataclass(frozen=True, slots=True)
-class KeypadSettings:
-    """Where the keypad is plugged in, how it speaks, and what its keys mean."""
-
-    url: str
-    driver: str = FramedLineDriver.name
-    baudrate: int = 9600
-    reopen_s: float = 1.0
-    heartbeat_timeout_s: float = 15.0
-    keys: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_KEYPAD_KEYS))
-
-
-def read_keypad_settings(reader: ConfigReader) -> KeypadSettings | None:
-    """Read the ``[keypad]`` table of an agent configuration; None when there is none."""
-    if not reader.has("keypad"):
-        return None
-    reader.reject_unknown(
-        "keypad", ("url", "driver", "baudrate", "reopen_s", "heartbeat_timeout_s", "keys")
-    )
-    d = KeypadSettings(url="")
-    keys = dict(DEFAULT_KEYPAD_KEYS)
-    if reader.has("keypad.keys"):
-        keys = {}
-        for key, level in reader.get("keypad.keys", dict, default={}).items():
-            problem = keypad_key_problem(key, level)
-            if problem:
-                reader.problem(f"keypad.keys.{key}", problem)
-            else:
-                keys[key] = level
-    return KeypadSettings(
-        url=reader.get("keypad.url", str),
-        driver=reader.get("keypad.driver", str, default=d.driver, check=one_of(*DRIVERS)),
-        baudrate=reader.get(
-            "keypad.baudrate", int, default=d.baudrate, check=in_range(300, 4_000_000)
-        ),
-        reopen_s=reader.get("keypad.reopen_s", float, default=d.reopen_s, check=in_range(0.1, 60)),
-        heartbeat_timeout_s=reader.get(
-            "keypad.heartbeat_timeout_s",
-            float,
-            default=d.heartbeat_timeout_s,
-            check=in_range(1, 3600),
-        ),
-        keys=keys,
-    )
-
-
-def keypad_key_problem(key: object, level: object) -> str | None:
-    """What is wrong with one entry of a keypad key map, or None."""
-    if not isinstance(key, str) or not KEY.fullmatch(key):
-        return f"key must match {KEY.pattern}"
+def _level_problem(level: object) -> str | None:
     if not isinstance(level, int) or isinstance(level, bool) or level not in LEVELS:
         return f"level must be 1 to 5, got {level!r}"
     return None
+
+
+# A satisfaction level a key or pin stands for, 1 (very dissatisfied) to 5.
+Level = Annotated[Any, checked(_level_problem)]
+# The keys of a keypad and the level each one gives.
+KeypadKeys = dict[Annotated[Str, matching(KEY, f"key must match {KEY.pattern}")], Level]
+
+
+@section
+class KeypadSettings:
+    """Where the keypad is plugged in, how it speaks, and what its keys mean: ``[keypad]``."""
+
+    url: Str
+    driver: Annotated[Str, one_of(*DRIVERS)] = FramedLineDriver.name
+    baudrate: Annotated[Int, between(300, 4_000_000)] = 9600
+    reopen_s: Annotated[Float, between(0.1, 60)] = 1.0
+    heartbeat_timeout_s: Annotated[Float, between(1, 3600)] = 15.0
+    keys: KeypadKeys = field(default_factory=lambda: dict(DEFAULT_KEYPAD_KEYS))
 
 
 class SerialKeypad:

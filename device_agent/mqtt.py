@@ -14,15 +14,29 @@ import logging
 import ssl
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from pathlib import Path
+from dataclasses import replace
+from typing import Annotated, Any, Self
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
+from pydantic import ValidationInfo, model_validator
 
-from device_agent.configfile import ConfigReader, Secret, in_range, one_of
+from device_agent.configfile import (
+    Bool,
+    FilePath,
+    Int,
+    Problems,
+    Str,
+    base_of,
+    between,
+    cross_check,
+    one_of,
+    read_secret,
+    secret_field,
+    section,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,54 +55,69 @@ paho_logger.addFilter(_not_after_disconnect)
 OFFLINE = b"offline"
 ONLINE = b"online"
 PROTOCOLS = {"5": paho.MQTTv5, "3.1.1": paho.MQTTv311}
-BROKER_KEYS = (
-    "host",
-    "port",
-    "protocol",
-    "username",
-    "password",  # refused with its own message by ConfigReader.secret
-    "password_file",
-    "password_env",
-    "keepalive_s",
-    "session_expiry_s",
-    "reconnect_min_s",
-    "reconnect_max_s",
-    "bind_address",
-    "tls",
-    "ca_file",
-    "cert_file",
-    "key_file",
-    "server_name",
-    "tls_version",
-)
 TLS_FILE_KEYS = ("ca_file", "cert_file", "key_file")
 TLS_VERSIONS = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 PLAIN_PORT = 1883
 TLS_PORT = 8883
 
 
-@dataclass(frozen=True, slots=True)
-class BrokerSettings:
-    """Where the hall's broker is and how to keep a session with it."""
+def _broker_problems(data: dict[str, Any], problems: Problems, info: ValidationInfo) -> None:
+    """Checks across the keys of ``[broker]``, as written."""
+    low, high = data.get("reconnect_min_s", 1), data.get("reconnect_max_s", 30)
+    if isinstance(low, int) and isinstance(high, int) and low > high:
+        problems.add("reconnect_min_s", f"must not exceed reconnect_max_s ({high})")
+    if data.get("tls") is not True:
+        for name in (*TLS_FILE_KEYS, "server_name", "tls_version"):
+            if name in data:
+                problems.add(name, "is used only with tls = true")
+    if "key_file" in data and "cert_file" not in data:
+        problems.add("key_file", "needs cert_file (the client certificate)")
 
-    host: str = "127.0.0.1"
-    port: int = 1883
-    protocol: str = "5"
-    username: str | None = None
-    password: Secret | None = None
-    keepalive_s: int = 30
-    session_expiry_s: int = 7 * 24 * 3600
-    reconnect_min_s: int = 1
-    reconnect_max_s: int = 30
-    bind_address: str = ""
+
+@section
+class BrokerSettings:
+    """Where the hall's broker is and how to keep a session with it: the ``[broker]`` table."""
+
+    host: Str = "127.0.0.1"
+    port: Annotated[Int, between(1, 65535)] = 0  # 0: 8883 with TLS, 1883 without
+    protocol: Annotated[Str, one_of(*PROTOCOLS)] = "5"
+    username: Str | None = None
+    # Read from password_file or password_env, never from the file itself.
+    password: secret_field("password") = None  # type: ignore[valid-type]
+    password_file: Str = ""
+    password_env: Str = ""
+    keepalive_s: Annotated[Int, between(5, 3600)] = 30
+    session_expiry_s: Annotated[Int, between(3600, 2**32 - 1)] = 7 * 24 * 3600
+    reconnect_min_s: Annotated[Int, between(1, 300)] = 1
+    reconnect_max_s: Annotated[Int, between(1, 3600)] = 30
+    bind_address: Str = ""
     # TLS: the broker's certificate is always verified (CA and name); there is
     # deliberately no switch to turn that off.
-    tls: bool = False
-    ca_file: Path | None = None  # None: the system's trusted CAs
-    cert_file: Path | None = None  # a client certificate, for brokers that ask for one
-    key_file: Path | None = None  # None with a cert_file: the key is in that file
-    server_name: str = ""  # the name the broker's certificate must carry; "": host
-    tls_version: str = "1.2"  # the oldest TLS version accepted
+    tls: Bool = False
+    ca_file: FilePath | None = None  # None: the system's trusted CAs
+    cert_file: FilePath | None = None  # a client certificate, for brokers that ask for one
+    key_file: FilePath | None = None  # None with a cert_file: the key is in that file
+    server_name: Str = ""  # the name the broker's certificate must carry; "": host
+    tls_version: Annotated[Str, one_of(*TLS_VERSIONS)] = "1.2"  # the oldest TLS version accepted
+
+    _cross = cross_check(_broker_problems)
+
+    @model_validator(mode="after")
+    def _complete(self, info: ValidationInfo) -> Self:
+        if not self.port:
+            object.__setattr__(self, "port", TLS_PORT if self.tls else PLAIN_PORT)
+        if not self.username:
+            object.__setattr__(self, "username", None)
+        problems = Problems()
+        if self.password is None:
+            secret = read_secret(
+                problems, base_of(info), "password", self.password_file, self.password_env
+            )
+            object.__setattr__(self, "password", secret)
+        if self.tls:
+            _check_tls_files(problems, self)
+        problems.check()
+        return self
 
     def account(self, suffix: str) -> BrokerSettings:
         """These settings for another connection of one program: user ``{username}-{suffix}``.
@@ -154,76 +183,7 @@ class _ClosingSSLSocket(ssl.SSLSocket):
             raise
 
 
-def read_broker(reader: ConfigReader, section: str = "broker") -> BrokerSettings:
-    """Read the ``[broker]`` table of a configuration file."""
-    d = BrokerSettings()
-    reader.reject_unknown(section, BROKER_KEYS)
-    username = reader.get(f"{section}.username", str, default="")
-    tls = _read_tls(reader, section)
-    settings = BrokerSettings(
-        host=reader.get(f"{section}.host", str, default=d.host),
-        port=reader.get(
-            f"{section}.port",
-            int,
-            default=TLS_PORT if tls["tls"] else PLAIN_PORT,
-            check=in_range(1, 65535),
-        ),
-        protocol=reader.get(
-            f"{section}.protocol", str, default=d.protocol, check=one_of(*PROTOCOLS)
-        ),
-        username=username or None,
-        password=reader.secret(section, "password"),
-        keepalive_s=reader.get(
-            f"{section}.keepalive_s", int, default=d.keepalive_s, check=in_range(5, 3600)
-        ),
-        session_expiry_s=reader.get(
-            f"{section}.session_expiry_s",
-            int,
-            default=d.session_expiry_s,
-            check=in_range(3600, 2**32 - 1),
-        ),
-        reconnect_min_s=reader.get(
-            f"{section}.reconnect_min_s", int, default=d.reconnect_min_s, check=in_range(1, 300)
-        ),
-        reconnect_max_s=reader.get(
-            f"{section}.reconnect_max_s", int, default=d.reconnect_max_s, check=in_range(1, 3600)
-        ),
-        bind_address=reader.get(f"{section}.bind_address", str, default=d.bind_address),
-        **tls,  # type: ignore[arg-type]
-    )
-    if settings.reconnect_min_s > settings.reconnect_max_s:
-        reader.problem(
-            f"{section}.reconnect_min_s",
-            f"must not exceed reconnect_max_s ({settings.reconnect_max_s})",
-        )
-    if settings.tls:
-        _check_tls_files(reader, section, settings)
-    return settings
-
-
-def _read_tls(reader: ConfigReader, section: str) -> dict[str, object]:
-    """The TLS fields of ``[broker]``: files relative to the configuration's folder."""
-    tls = reader.get(f"{section}.tls", bool, default=False)
-    fields: dict[str, object] = {
-        "tls": tls,
-        "server_name": reader.get(f"{section}.server_name", str, default=""),
-        "tls_version": reader.get(
-            f"{section}.tls_version", str, default="1.2", check=one_of(*TLS_VERSIONS)
-        ),
-    }
-    for name in TLS_FILE_KEYS:
-        given = reader.get(f"{section}.{name}", str, default="")
-        fields[name] = reader.path_value(f"{section}.{name}") if given else None
-    if not tls:
-        for name in (*TLS_FILE_KEYS, "server_name", "tls_version"):
-            if reader.has(f"{section}.{name}"):
-                reader.problem(f"{section}.{name}", "is used only with tls = true")
-    if fields["key_file"] is not None and fields["cert_file"] is None:
-        reader.problem(f"{section}.key_file", "needs cert_file (the client certificate)")
-    return fields
-
-
-def _check_tls_files(reader: ConfigReader, section: str, settings: BrokerSettings) -> None:
+def _check_tls_files(problems: Problems, settings: BrokerSettings) -> None:
     """Record a problem for each TLS file that is missing or holds nothing usable."""
     unreadable = False
     for name in TLS_FILE_KEYS:
@@ -234,7 +194,7 @@ def _check_tls_files(reader: ConfigReader, section: str, settings: BrokerSetting
             with path.open("rb"):
                 pass
         except OSError as exc:
-            reader.problem(f"{section}.{name}", f"cannot read {path}: {exc.strerror}")
+            problems.add(name, f"cannot read {path}: {exc.strerror}")
             unreadable = True
     if unreadable or (settings.key_file is not None and settings.cert_file is None):
         return
@@ -243,17 +203,15 @@ def _check_tls_files(reader: ConfigReader, section: str, settings: BrokerSetting
         if settings.ca_file is not None:
             context.load_verify_locations(cafile=settings.ca_file)
     except ssl.SSLError as exc:
-        reader.problem(
-            f"{section}.ca_file", f"{settings.ca_file} holds no PEM certificate: {exc.reason}"
-        )
+        problems.add("ca_file", f"{settings.ca_file} holds no PEM certificate: {exc.reason}")
     if settings.cert_file is None:
         return
     try:
         context.load_cert_chain(settings.cert_file, settings.key_file)
     except ssl.SSLError as exc:
         key = "key_file" if settings.key_file is not None else "cert_file"
-        reader.problem(
-            f"{section}.{key}",
+        problems.add(
+            key,
             f"the client certificate and key do not load together ({exc.reason});"
             " give cert_file a PEM certificate and key_file its PEM private key",
         )

@@ -29,44 +29,44 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from device_agent.config import AgentConfig
-from device_agent.configfile import ConfigReader, in_range, one_of
+from pydantic import ValidationInfo
+
+from device_agent.config import AgentConfig, PinKeys
+from device_agent.configfile import (
+    Float,
+    Id,
+    Int,
+    Problems,
+    between,
+    cross_check,
+    document,
+    section,
+    validate,
+)
 from device_agent.errors import ConfigError
-from device_agent.keypad import keypad_key_problem
-from device_agent.protocol import LEVELS, VERSION, load_object
-from device_agent.session import OUT_OF_SERVICE_POLICIES, SessionSettings
-from device_agent.topics import ID_PATTERN
+from device_agent.keypad import KeypadKeys
+from device_agent.protocol import VERSION, load_object
+from device_agent.session import SessionSettings
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "config/set"
-TOP_KEYS = (
-    "v",
-    "config_version",
-    "window",
-    "staff",
-    "keys",
-    "keypad_keys",
-    "session",
-    "telemetry_s",
-)
-SESSION_KEYS = ("invite_s", "thank_s", "cooldown_s", "out_of_service")
 
 
-@dataclass(frozen=True, slots=True)
+@section
 class DeviceSettings:
     """The settings of a window device that the hub may change while it runs."""
 
-    window: str | None
-    staff: str | None
-    keys: dict[str | int, int]
-    keypad_keys: dict[str, int] = field(default_factory=dict)
+    window: Id | None
+    staff: Id | None
+    keys: PinKeys
+    keypad_keys: KeypadKeys = field(default_factory=dict)
     session: SessionSettings = field(default_factory=SessionSettings)
-    telemetry_s: float = 30.0
+    telemetry_s: Annotated[Float, between(0.1, 3600)] = 30.0
 
 
 def local_settings(config: AgentConfig) -> DeviceSettings:
@@ -79,6 +79,26 @@ def local_settings(config: AgentConfig) -> DeviceSettings:
         session=config.session,
         telemetry_s=config.telemetry_s,
     )
+
+
+def _document_problems(data: dict[str, Any], problems: Problems, info: ValidationInfo) -> None:
+    base: DeviceSettings = info.context["base_settings"]
+    if "window" in data and data["window"] is None and base.window is not None:
+        problems.add("window", "a window device needs its window")
+
+
+@document
+class RemoteDocument(DeviceSettings):
+    """A ``config/set`` document: the device's settings, with its version."""
+
+    v: Int = VERSION
+    config_version: Annotated[Int, between(0, 2**53)]
+
+    _cross = cross_check(_document_problems)
+
+    def settings(self) -> DeviceSettings:
+        """The settings the document asks for."""
+        return DeviceSettings(**{f.name: getattr(self, f.name) for f in fields(DeviceSettings)})
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,29 +119,25 @@ def requested_version(payload: bytes) -> int | None:
 
 
 def parse_remote_config(payload: bytes, base: DeviceSettings) -> RemoteConfig:
-    """Check a ``config/set`` payload against ``base``; raises ConfigError listing every problem."""
+    """Check a ``config/set`` payload against ``base``; raises ConfigError listing every problem.
+
+    A field the document leaves out keeps its value in ``base``, a session
+    setting too: the document is the whole desired state, not a patch.
+    """
     try:
         body = load_object(payload)
     except ValueError as exc:
         raise ConfigError([f"{SOURCE}: {exc}"]) from None
-    reader = ConfigReader(SOURCE, data=body)
-    reader.reject_unknown("", TOP_KEYS)
-    reader.reject_unknown("session", SESSION_KEYS)
-    version = reader.get("config_version", int, check=in_range(0, 2**53))
-    settings = DeviceSettings(
-        window=_nullable_id(reader, "window", base.window),
-        staff=_nullable_id(reader, "staff", base.staff),
-        keys=_key_map(reader, "keys", base.keys),
-        keypad_keys=_keypad_keys(reader, base.keypad_keys),
-        session=_session(reader, base.session),
-        telemetry_s=reader.get(
-            "telemetry_s", float, default=base.telemetry_s, check=in_range(0.1, 3600)
-        ),
-    )
-    if settings.window is None and base.window is not None:
-        reader.problem("window", "a window device needs its window")
-    reader.finish()
-    return RemoteConfig(version, settings)
+    whole = {f.name: getattr(base, f.name) for f in fields(DeviceSettings)}
+    session = body.get("session", {})
+    if isinstance(session, dict):
+        body = {**body, "session": {**_as_dict(base.session), **session}}
+    document = validate(RemoteDocument, {**whole, **body}, SOURCE, base_settings=base)
+    return RemoteConfig(document.config_version, document.settings())
+
+
+def _as_dict(settings: SessionSettings) -> dict[str, Any]:
+    return {f.name: getattr(settings, f.name) for f in fields(SessionSettings)}
 
 
 def config_report(
@@ -167,57 +183,3 @@ class AppliedConfigFile:
             os.fsync(directory)
         finally:
             os.close(directory)
-
-
-def _nullable_id(reader: ConfigReader, key: str, default: str | None) -> str | None:
-    if not reader.has(key):
-        return default
-    value = reader.data.get(key)
-    if value is None:
-        return None
-    return reader.get(key, str, check=lambda v: None if ID_PATTERN.fullmatch(v) else "not an id")
-
-
-def _key_map(reader: ConfigReader, key: str, default: dict[str | int, int]) -> dict[str | int, int]:
-    if not reader.has(key):
-        return dict(default)
-    table = reader.get(key, dict, default={})
-    keys: dict[str | int, int] = {}
-    for pin, level in table.items():
-        if not isinstance(level, int) or isinstance(level, bool) or level not in LEVELS:
-            reader.problem(f"{key}.{pin}", f"level must be 1 to 5, got {level!r}")
-            continue
-        keys[pin] = level
-    return keys
-
-
-def _keypad_keys(reader: ConfigReader, default: dict[str, int]) -> dict[str, int]:
-    if not reader.has("keypad_keys"):
-        return dict(default)
-    keys: dict[str, int] = {}
-    for key, level in reader.get("keypad_keys", dict, default={}).items():
-        problem = keypad_key_problem(key, level)
-        if problem:
-            reader.problem(f"keypad_keys.{key}", problem)
-        else:
-            keys[key] = level
-    return keys
-
-
-def _session(reader: ConfigReader, base: SessionSettings) -> SessionSettings:
-    return replace(
-        base,
-        invite_s=reader.get(
-            "session.invite_s", float, default=base.invite_s, check=in_range(1, 3600)
-        ),
-        thank_s=reader.get("session.thank_s", float, default=base.thank_s, check=in_range(0.5, 60)),
-        cooldown_s=reader.get(
-            "session.cooldown_s", float, default=base.cooldown_s, check=in_range(0, 600)
-        ),
-        out_of_service=reader.get(
-            "session.out_of_service",
-            str,
-            default=base.out_of_service,
-            check=one_of(*OUT_OF_SERVICE_POLICIES),
-        ),
-    )

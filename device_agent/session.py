@@ -28,10 +28,10 @@ from __future__ import annotations
 import enum
 import logging
 from collections import Counter
-from dataclasses import dataclass, replace
-from typing import Literal
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
-from device_agent.configfile import ConfigReader, in_range, one_of
+from device_agent.configfile import Float, Str, between, one_of, section
 from device_agent.protocol import ServiceCommand, VoteFilter
 
 logger = logging.getLogger(__name__)
@@ -42,7 +42,6 @@ NO_SERVICE = "no_service"
 RULES: dict[str, int] = {ONE_PER_SERVICE: 1, COOLDOWN: 1, NO_SERVICE: 1}
 UNSOLICITED = "unsolicited"
 OUT_OF_SERVICE_POLICIES = ("unsolicited", "filter")
-SESSION_KEYS = ("invite_s", "cooldown_s", "out_of_service")
 
 
 class SessionState(enum.StrEnum):
@@ -56,14 +55,18 @@ class SessionState(enum.StrEnum):
     RATED = "rated"  # the open service has its rating; the lights look idle
 
 
-@dataclass(frozen=True, slots=True)
+@section
 class SessionSettings:
-    """The session's timeouts and the policy for presses with no service open."""
+    """The session's timeouts and the policy for presses with no service open.
 
-    invite_s: float = 60.0
-    thank_s: float = 3.0
-    cooldown_s: float = 3.0
-    out_of_service: Literal["unsolicited", "filter"] = "unsolicited"
+    One declaration for both places that set them: the ``[session]`` table of
+    an agent's file and the ``session`` object of a remote ``config/set``.
+    """
+
+    invite_s: Annotated[Float, between(1, 3600)] = 60.0
+    thank_s: Annotated[Float, between(0.5, 60)] = 3.0
+    cooldown_s: Annotated[Float, between(0, 600)] = 3.0
+    out_of_service: Annotated[Str, one_of(*OUT_OF_SERVICE_POLICIES)] = "unsolicited"
 
 
 @dataclass(slots=True)
@@ -282,22 +285,3 @@ class RatingSession:
         changes.append(ServiceChange("sign_out", self.staff))
         self.staff = None
         return changes
-
-
-def read_session_settings(reader: ConfigReader, *, thank_s: float) -> SessionSettings:
-    """Read the ``[session]`` table of an agent configuration."""
-    d = SessionSettings()
-    reader.reject_unknown("session", SESSION_KEYS)
-    settings = SessionSettings(
-        invite_s=reader.get("session.invite_s", float, default=d.invite_s, check=in_range(1, 3600)),
-        cooldown_s=reader.get(
-            "session.cooldown_s", float, default=d.cooldown_s, check=in_range(0, 600)
-        ),
-        out_of_service=reader.get(
-            "session.out_of_service",
-            str,
-            default=d.out_of_service,
-            check=one_of(*OUT_OF_SERVICE_POLICIES),
-        ),
-    )
-    return replace(settings, thank_s=thank_s)

@@ -3,34 +3,40 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
 
-from device_agent.config import read_agent_config
-from device_agent.configfile import ConfigReader
-from hub.config import read_hub_config
-from hub.directory import read_directory
-from kiosk.config import read_kiosk_config
+from device_agent.config import load_agent_config
+from device_agent.configfile import load_toml
+from device_agent.errors import ConfigError
+from hub.config import load_hub_config
+from hub.directory import load_directory
+from kiosk.config import load_kiosk_config
 
-READERS = {
-    "device": ("agent", read_agent_config),
-    "hub": ("hub", read_hub_config),
-    "hall": ("directory", read_directory),
-    "kiosk": ("kiosk", read_kiosk_config),
+LOADERS: dict[str, tuple[str, Callable[[Path], object]]] = {
+    "device": ("agent", load_agent_config),
+    "hub": ("hub", load_hub_config),
+    "hall": ("directory", load_directory),
+    "kiosk": ("kiosk", load_kiosk_config),
 }
 
 
 def check(path: Path) -> tuple[str, list[str]]:
     """The kind of ``path`` and every problem found in it (none when valid)."""
-    reader = ConfigReader(path)
-    if reader.problems:
-        return "unknown", reader.problems
-    for table, (kind, read) in READERS.items():
-        if table in reader.data:
-            read(reader)
-            return kind, reader.problems
-    tables = ", ".join(f"[{t}]" for t in READERS)
+    try:
+        data = load_toml(path)
+    except ConfigError as exc:
+        return "unknown", exc.problems
+    for table, (kind, load) in LOADERS.items():
+        if table in data:
+            try:
+                load(path)
+            except ConfigError as exc:
+                return kind, exc.problems
+            return kind, []
+    tables = ", ".join(f"[{t}]" for t in LOADERS)
     return "unknown", [f"{path}: cannot tell what this file configures: it has none of {tables}"]
 
 

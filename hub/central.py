@@ -18,13 +18,24 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import paho.mqtt.client as paho
+from pydantic import ValidationInfo, model_validator
 
-from device_agent.configfile import ConfigReader, Secret
+from device_agent.configfile import (
+    Bool,
+    Problems,
+    Secret,
+    Str,
+    base_of,
+    checked,
+    read_secret,
+    secret_field,
+    section,
+)
 from device_agent.errors import ProtocolError
 from device_agent.mqtt import close_client, connect_async, is_failure, new_client
 from device_agent.protocol import ENVELOPE_ID, Receipt, encode, format_time, parse_time
@@ -43,45 +54,66 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-CENTRAL_KEYS = ("enabled", "base_topic", "halls")
-HALL_KEYS = ("webhook_secret", "webhook_secret_file", "webhook_secret_env")
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+def _base_problem(value: str) -> str | None:
+    if value.count("{hall_id}") == 1:
+        return None
+    return "must contain {hall_id} once, so central can tell the halls apart"
+
+
+@section
+class CentralHall:
+    """A ``[central.halls.<id>]`` table: where that hall's webhook secret is."""
+
+    # Read from webhook_secret_file or webhook_secret_env, never from the file itself.
+    webhook_secret: secret_field("webhook_secret") = None  # type: ignore[valid-type]
+    webhook_secret_file: Str = ""
+    webhook_secret_env: Str = ""
+
+    @model_validator(mode="after")
+    def _secret(self, info: ValidationInfo) -> Self:
+        if self.webhook_secret is None:
+            problems = Problems()
+            secret = read_secret(
+                problems,
+                base_of(info),
+                "webhook_secret",
+                self.webhook_secret_file,
+                self.webhook_secret_env,
+            )
+            problems.check()
+            object.__setattr__(self, "webhook_secret", secret)
+        return self
+
+
+@section
 class CentralSettings:
     """The ``[central]`` section: the halls this hub accepts, and their webhook secrets."""
 
-    enabled: bool = False
-    base_topic: str = DEFAULT_BASE
-    halls: dict[str, Secret | None] = field(default_factory=dict)
+    enabled: Bool = False
+    base_topic: Annotated[Str, checked(_base_problem)] = DEFAULT_BASE
+    # The halls accepted, by id, each with its webhook secret (None: MQTT only).
+    halls: dict[str, CentralHall] = field(default_factory=dict)
 
+    def secret(self, hall: str) -> Secret | None:
+        """The webhook secret of ``hall``, None for a hall without one or not accepted."""
+        table = self.halls.get(hall)
+        return table.webhook_secret if table is not None else None
 
-def read_central(reader: ConfigReader) -> CentralSettings:
-    """Read ``[central]`` and its ``[central.halls.<id>]`` tables, recording every problem."""
-    reader.reject_unknown("central", CENTRAL_KEYS)
-    enabled = reader.get("central.enabled", bool, default=False)
-    base = reader.get(
-        "central.base_topic",
-        str,
-        default=DEFAULT_BASE,
-        check=lambda v: (
-            None
-            if v.count("{hall_id}") == 1
-            else "must contain {hall_id} once, so central can tell the halls apart"
-        ),
-    )
-    halls: dict[str, Secret | None] = {}
-    for hall in reader.get("central.halls", dict, default={}):
-        key = f"central.halls.{hall}"
-        if not ID_PATTERN.fullmatch(hall):
-            reader.problem(key, f"not a valid hall id: must match {ID_PATTERN.pattern}")
-            continue
-        reader.reject_unknown(key, HALL_KEYS)
-        halls[hall] = reader.secret(key, "webhook_secret")
-    if enabled and not halls:
-        reader.problem("central.halls", "list the halls central accepts ([central.halls.<id>])")
-    return CentralSettings(enabled=enabled, base_topic=base, halls=halls)
+    @model_validator(mode="after")
+    def _known_halls(self) -> Self:
+        problems = Problems()
+        for hall in self.halls:
+            if not ID_PATTERN.fullmatch(hall):
+                problems.add(
+                    f"halls.{hall}", f"not a valid hall id: must match {ID_PATTERN.pattern}"
+                )
+        if self.enabled and not self.halls:
+            problems.add("halls", "list the halls central accepts ([central.halls.<id>])")
+        problems.check()
+        return self
 
 
 def accept(

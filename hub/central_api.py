@@ -68,7 +68,7 @@ def inbox() -> ResponseReturnValue:
     """A hall hub's signed webhook post: a warning event or a summary, stored once."""
     settings = _settings()
     hall = request.headers.get(HALL_HEADER, "")
-    secret = settings.halls.get(hall)
+    secret = settings.secret(hall)
     if secret is None:
         abort(401, description="unknown hall, or no webhook secret configured for it")
     timestamp = request.headers.get(TIMESTAMP_HEADER, "")

@@ -2,51 +2,85 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Annotated, Any
 
-from device_agent.configfile import ConfigReader, in_range
-from device_agent.mqtt import BrokerSettings, read_broker
+from pydantic import Field, ValidationInfo
+
+from device_agent.configfile import (
+    FilePath,
+    Float,
+    Int,
+    Problems,
+    Str,
+    TimeZone,
+    between,
+    cross_check,
+    document,
+    load_toml,
+    matching,
+    section,
+    validate,
+)
+from device_agent.errors import ConfigError
+from device_agent.mqtt import BrokerSettings
 from device_agent.topics import DEFAULT_BASE, ID_PATTERN
-from hub.boards.layout import BoardLayout, read_boards
-from hub.central import CentralSettings, read_central
-from hub.directory import Directory, read_directory
-from hub.forwarding import ForwardingSettings, read_forwarding
-from hub.quarantine import QuarantineSettings, read_quarantine_settings
-from hub.rules import RuleSettings, read_rule_settings
-from hub.warnings import WarningSettings, read_warning_settings
+from hub.boards.layout import BoardLayout, board_id_problems
+from hub.central import CentralSettings
+from hub.directory import Directory, load_directory
+from hub.forwarding import ForwardingSettings
+from hub.quarantine import QuarantineSettings
+from hub.rules import RuleSettings
+from hub.warnings import WarningSettings
 
 
-@dataclass(frozen=True, slots=True)
+@section
 class IngestSettings:
     """How the hub batches commits: at most ``batch_max`` messages or ``batch_ms``."""
 
-    batch_max: int = 500
-    batch_ms: int = 20
-    receive_maximum: int = 1000
-    clock_skew_s: float = 120.0
+    batch_max: Annotated[Int, between(1, 10_000)] = 500
+    batch_ms: Annotated[Int, between(1, 1000)] = 20
+    receive_maximum: Annotated[Int, between(20, 65535)] = 1000
+    clock_skew_s: Annotated[Float, between(1, 10**7)] = 120.0
 
 
-@dataclass(frozen=True, slots=True)
+@section
 class ApiSettings:
     """Where the hub's HTTP API listens."""
 
-    host: str = "127.0.0.1"
-    port: int = 8080
-    threads: int = 4
+    host: Str = "127.0.0.1"
+    port: Annotated[Int, between(0, 65535)] = 8080
+    threads: Annotated[Int, between(1, 64)] = 4
 
 
-@dataclass(frozen=True, slots=True)
-class HubConfig:
-    """Everything one hall hub needs to run."""
+@section
+class HubSection:
+    """The ``[hub]`` table: which hall, and where its database and directory are."""
 
-    hall: str
-    database: Path
-    directory: Directory
-    client_id: str
-    base_topic: str = DEFAULT_BASE
-    timezone: str = "Asia/Shanghai"
+    hall: Annotated[Str, matching(ID_PATTERN, "not a valid id")]
+    directory: FilePath
+    database: FilePath = Field(default="hub.sqlite", validate_default=True)
+    client_id: Str = ""  # "": hub-{hall}
+    base_topic: Str = DEFAULT_BASE
+    timezone: TimeZone = "Asia/Shanghai"
+
+
+def _hub_problems(data: dict[str, Any], problems: Problems, info: ValidationInfo) -> None:
+    board_id_problems(data.get("boards"), problems)
+    listed = (info.context or {}).get("directory_hall")
+    hub = data.get("hub")
+    hall = hub.get("hall") if isinstance(hub, dict) else None
+    if isinstance(listed, str) and isinstance(hall, str) and listed != hall:
+        problems.add("hub.directory", f"lists hall {listed!r}, this hub is {hall!r}")
+
+
+@document
+class HubFile:
+    """A hub's configuration file, table by table."""
+
+    hub: HubSection = Field(default_factory=dict, validate_default=True)
     broker: BrokerSettings = field(default_factory=BrokerSettings)
     ingest: IngestSettings = field(default_factory=IngestSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
@@ -57,83 +91,76 @@ class HubConfig:
     rules: RuleSettings = field(default_factory=RuleSettings)
     # Issue 10: how much of what the hub refuses it keeps (hub.quarantine).
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+
+    _cross = cross_check(_hub_problems)
+
+
+@dataclass(frozen=True, slots=True)
+class HubConfig:
+    """Everything one hall hub needs to run: its file's tables and the directory it names."""
+
+    hall: str
+    database: Path
+    directory: Directory
+    client_id: str
+    base_topic: str
+    timezone: str
+    broker: BrokerSettings
+    ingest: IngestSettings
+    api: ApiSettings
+    warnings: WarningSettings
+    forwarding: ForwardingSettings
+    central: CentralSettings
+    boards: tuple[BoardLayout, ...]
+    rules: RuleSettings
+    quarantine: QuarantineSettings
     source: Path | None = None
 
 
-def _zone_check(value: str) -> str | None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone {value!r}"
-    return None
-
-
-def read_hub_config(reader: ConfigReader) -> HubConfig:
-    """Read a hub configuration and the directory it names, recording every problem."""
-    reader.reject_unknown(
-        "",
-        (
-            "hub",
-            "broker",
-            "ingest",
-            "api",
-            "warnings",
-            "forwarding",
-            "central",
-            "boards",
-            "quarantine",
-            "rules",
-        ),
-    )
-    reader.reject_unknown(
-        "hub", ("hall", "database", "directory", "client_id", "base_topic", "timezone")
-    )
-    reader.reject_unknown("ingest", ("batch_max", "batch_ms", "receive_maximum", "clock_skew_s"))
-    reader.reject_unknown("api", ("host", "port", "threads"))
-    hall = reader.get(
-        "hub.hall", str, check=lambda v: None if ID_PATTERN.fullmatch(v) else "not a valid id"
-    )
-    directory_path = reader.path_value("hub.directory")
-    sub = ConfigReader(directory_path, problems=reader.problems)
-    directory = read_directory(sub)
-    if directory.hall and hall and directory.hall != hall:
-        reader.problem("hub.directory", f"lists hall {directory.hall!r}, this hub is {hall!r}")
-    return HubConfig(
-        hall=hall,
-        database=reader.path_value("hub.database", default="hub.sqlite"),
-        directory=directory,
-        client_id=reader.get("hub.client_id", str, default=f"hub-{hall}"),
-        base_topic=reader.get("hub.base_topic", str, default=DEFAULT_BASE),
-        timezone=reader.get("hub.timezone", str, default="Asia/Shanghai", check=_zone_check),
-        broker=read_broker(reader),
-        ingest=IngestSettings(
-            batch_max=reader.get("ingest.batch_max", int, default=500, check=in_range(1, 10_000)),
-            batch_ms=reader.get("ingest.batch_ms", int, default=20, check=in_range(1, 1000)),
-            receive_maximum=reader.get(
-                "ingest.receive_maximum", int, default=1000, check=in_range(20, 65535)
-            ),
-            clock_skew_s=reader.get(
-                "ingest.clock_skew_s", float, default=120.0, check=in_range(1, 10**7)
-            ),
-        ),
-        api=ApiSettings(
-            host=reader.get("api.host", str, default="127.0.0.1"),
-            port=reader.get("api.port", int, default=8080, check=in_range(0, 65535)),
-            threads=reader.get("api.threads", int, default=4, check=in_range(1, 64)),
-        ),
-        warnings=read_warning_settings(reader),
-        forwarding=read_forwarding(reader),
-        central=read_central(reader),
-        boards=read_boards(reader, directory),
-        rules=read_rule_settings(reader),
-        quarantine=read_quarantine_settings(reader),
-        source=reader.path,
-    )
-
-
 def load_hub_config(path: str | Path) -> HubConfig:
-    """Load and validate a hub configuration; raises ConfigError listing every problem."""
-    reader = ConfigReader(path)
-    config = read_hub_config(reader)
-    reader.finish()
-    return config
+    """Load and validate a hub configuration and the directory it names.
+
+    Raises ConfigError listing every problem of both files.
+    """
+    path = Path(path)
+    data = load_toml(path)
+    problems: list[str] = []
+    directory, listed = None, None
+    hub = data.get("hub")
+    name = hub.get("directory") if isinstance(hub, dict) else None
+    if isinstance(name, str):
+        directory_path = (path.parent / name).resolve()
+        try:
+            directory = load_directory(directory_path)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            # Which hall it lists, if that much can be read, for the check below.
+            with contextlib.suppress(ConfigError, AttributeError):
+                listed = load_toml(directory_path).get("hall", {}).get("id")
+        else:
+            listed = directory.hall
+    try:
+        checked = validate(HubFile, data, path, directory=directory, directory_hall=listed)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if problems:
+        raise ConfigError(problems)
+    assert directory is not None  # a hub file is valid only with its directory
+    return HubConfig(
+        hall=checked.hub.hall,
+        database=checked.hub.database,
+        directory=directory,
+        client_id=checked.hub.client_id or f"hub-{checked.hub.hall}",
+        base_topic=checked.hub.base_topic,
+        timezone=checked.hub.timezone,
+        broker=checked.broker,
+        ingest=checked.ingest,
+        api=checked.api,
+        warnings=checked.warnings,
+        forwarding=checked.forwarding,
+        central=checked.central,
+        boards=checked.boards,
+        rules=checked.rules,
+        quarantine=checked.quarantine,
+        source=path,
+    )

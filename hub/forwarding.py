@@ -31,14 +31,26 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any, Self
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 import sqlite_utils
+from pydantic import ValidationInfo, model_validator
 
-from device_agent.configfile import ConfigReader, Secret, in_range
+from device_agent.configfile import (
+    Bool,
+    FilePath,
+    Float,
+    Problems,
+    Str,
+    base_of,
+    between,
+    checked,
+    read_secret,
+    secret_field,
+    section,
+)
 from device_agent.errors import ProtocolError
 from device_agent.mqtt import close_client, connect_async, is_failure, new_client
 from device_agent.protocol import decode_receipt, format_time
@@ -53,19 +65,6 @@ logger = logging.getLogger(__name__)
 
 CHANNELS = ("mqtt", "webhook")
 KINDS = ("warning", "summary")
-FORWARDING_KEYS = (
-    "mqtt",
-    "webhook_url",
-    "webhook_secret",
-    "webhook_secret_file",
-    "webhook_secret_env",
-    "ca_file",
-    "summary_interval_s",
-    "retry_min_s",
-    "retry_max_s",
-    "timeout_s",
-    "poll_s",
-)
 SIGNATURE_HEADER = "X-Hallrate-Signature"
 TIMESTAMP_HEADER = "X-Hallrate-Timestamp"
 HALL_HEADER = "X-Hallrate-Hall"
@@ -73,19 +72,58 @@ KIND_HEADER = "X-Hallrate-Kind"
 BATCH = 200
 
 
-@dataclass(frozen=True, slots=True)
+def _url_problem(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return None
+    if parts.scheme == "http" and parts.hostname:
+        try:
+            if ipaddress.ip_address(parts.hostname).is_loopback:
+                return None
+        except ValueError:
+            if parts.hostname == "localhost":
+                return None
+        return "plain http only to a loopback address; use https"
+    return "must be an https:// URL"
+
+
+@section
 class ForwardingSettings:
     """The ``[forwarding]`` section: which channels reach central, and how often to retry."""
 
-    mqtt: bool = False
-    webhook_url: str | None = None
-    webhook_secret: Secret | None = None
-    ca_file: Path | None = None
-    summary_interval_s: float = 300.0
-    retry_min_s: float = 5.0
-    retry_max_s: float = 600.0
-    timeout_s: float = 10.0
-    poll_s: float = 0.2
+    mqtt: Bool = False
+    webhook_url: Annotated[Str, checked(_url_problem)] | None = None
+    # Read from webhook_secret_file or webhook_secret_env, never from the file itself.
+    webhook_secret: secret_field("webhook_secret") = None  # type: ignore[valid-type]
+    webhook_secret_file: Str = ""
+    webhook_secret_env: Str = ""
+    ca_file: FilePath | None = None
+    summary_interval_s: Annotated[Float, between(1, 86400)] = 300.0
+    retry_min_s: Float = 5.0
+    retry_max_s: Float = 600.0
+    timeout_s: Annotated[Float, between(0.5, 120)] = 10.0
+    poll_s: Annotated[Float, between(0.01, 10)] = 0.2
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Self:
+        problems = Problems()
+        if self.webhook_secret is None:
+            secret = read_secret(
+                problems,
+                base_of(info),
+                "webhook_secret",
+                self.webhook_secret_file,
+                self.webhook_secret_env,
+            )
+            object.__setattr__(self, "webhook_secret", secret)
+        if self.webhook_url is not None and self.webhook_secret is None and not problems:
+            problems.add("webhook_url", "a webhook needs webhook_secret_file or _env")
+        if self.ca_file is not None and not self.ca_file.exists():
+            problems.add("ca_file", f"{self.ca_file} does not exist")
+        if not 0.1 <= self.retry_min_s <= self.retry_max_s:
+            problems.add("retry_min_s", "must be at least 0.1 and at most retry_max_s")
+        problems.check()
+        return self
 
     @property
     def channels(self) -> tuple[str, ...]:
@@ -99,58 +137,6 @@ class ForwardingSettings:
     def backoff(self, attempts: int) -> float:
         """Seconds to wait before attempt ``attempts + 1`` (doubling, capped)."""
         return float(min(self.retry_max_s, self.retry_min_s * 2 ** min(attempts, 30)))
-
-
-def read_forwarding(reader: ConfigReader) -> ForwardingSettings:
-    """Read ``[forwarding]``, recording every problem."""
-    d = ForwardingSettings()
-    reader.reject_unknown("forwarding", FORWARDING_KEYS)
-    url = reader.get("forwarding.webhook_url", str, default="", check=_url_check) or None
-    secret = reader.secret("forwarding", "webhook_secret")
-    if url is not None and secret is None:
-        reader.problem("forwarding.webhook_url", "a webhook needs webhook_secret_file or _env")
-    ca_file = None
-    if reader.has("forwarding.ca_file"):
-        ca_file = reader.path_value("forwarding.ca_file")
-        if not ca_file.exists():
-            reader.problem("forwarding.ca_file", f"{ca_file} does not exist")
-    retry_min = reader.get("forwarding.retry_min_s", float, default=d.retry_min_s)
-    retry_max = reader.get("forwarding.retry_max_s", float, default=d.retry_max_s)
-    if not 0.1 <= retry_min <= retry_max:
-        reader.problem("forwarding.retry_min_s", "must be at least 0.1 and at most retry_max_s")
-    return ForwardingSettings(
-        mqtt=reader.get("forwarding.mqtt", bool, default=False),
-        webhook_url=url,
-        webhook_secret=secret,
-        ca_file=ca_file,
-        summary_interval_s=reader.get(
-            "forwarding.summary_interval_s",
-            float,
-            default=d.summary_interval_s,
-            check=in_range(1, 86400),
-        ),
-        retry_min_s=retry_min,
-        retry_max_s=retry_max,
-        timeout_s=reader.get(
-            "forwarding.timeout_s", float, default=d.timeout_s, check=in_range(0.5, 120)
-        ),
-        poll_s=reader.get("forwarding.poll_s", float, default=d.poll_s, check=in_range(0.01, 10)),
-    )
-
-
-def _url_check(value: str) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme == "https" and parts.hostname:
-        return None
-    if parts.scheme == "http" and parts.hostname:
-        try:
-            if ipaddress.ip_address(parts.hostname).is_loopback:
-                return None
-        except ValueError:
-            if parts.hostname == "localhost":
-                return None
-        return "plain http only to a loopback address; use https"
-    return "must be an https:// URL"
 
 
 class ForwardingQueue:

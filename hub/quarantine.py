@@ -19,9 +19,9 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from device_agent.configfile import ConfigReader, in_range
+from device_agent.configfile import Int, between, section
 from device_agent.protocol import format_time
 
 logger = logging.getLogger(__name__)
@@ -45,13 +45,14 @@ REDACTED = "[redacted]"
 MAX_PARSE_BYTES = 256 * KIB  # larger payloads are not parsed (the broker caps them lower)
 
 
-@dataclass(frozen=True, slots=True)
+@section
 class QuarantineSettings:
     """How much of the quarantine the hub keeps: the ``[quarantine]`` table."""
 
-    prefix_bytes: int = 1 * KIB
-    max_total_bytes: int = 64 * MIB
-    max_age_days: int = 90
+    # The hub refuses payloads over 8 KiB: more than that of one is never needed.
+    prefix_bytes: Annotated[Int, between(0, 8192)] = 1 * KIB
+    max_total_bytes: Annotated[Int, between(64 * KIB, 2**40)] = 64 * MIB
+    max_age_days: Annotated[Int, between(1, 3650)] = 90
 
 
 @dataclass(slots=True)
@@ -73,27 +74,6 @@ class StoredForm:
     prefix: bytes
     size: int
     sha256: str
-
-
-def read_quarantine_settings(reader: ConfigReader) -> QuarantineSettings:
-    """The ``[quarantine]`` table of a hub configuration, every problem recorded."""
-    reader.reject_unknown("quarantine", ("prefix_bytes", "max_total_bytes", "max_age_days"))
-    defaults = QuarantineSettings()
-    return QuarantineSettings(
-        # The hub refuses payloads over 8 KiB: more than that of one is never needed.
-        prefix_bytes=reader.get(
-            "quarantine.prefix_bytes", int, default=defaults.prefix_bytes, check=in_range(0, 8192)
-        ),
-        max_total_bytes=reader.get(
-            "quarantine.max_total_bytes",
-            int,
-            default=defaults.max_total_bytes,
-            check=in_range(64 * KIB, 2**40),
-        ),
-        max_age_days=reader.get(
-            "quarantine.max_age_days", int, default=defaults.max_age_days, check=in_range(1, 3650)
-        ),
-    )
 
 
 def stored_form(topic: str, payload: bytes, prefix_bytes: int) -> StoredForm:

@@ -22,9 +22,10 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from device_agent.configfile import ConfigReader, in_range
+from device_agent.configfile import Bool, Int, between, section
 from device_agent.protocol import VoteFilter
 from hub import instants
 from hub.directory import Directory
@@ -53,34 +54,20 @@ RULES: dict[str, int] = {
 }
 # Held votes the efficiency office may accept into the counts (hub.appeals.accept_vote).
 ACCEPTABLE = frozenset({"closed_period"})
-RULE_KEYS = ("duty_binding", "ticket_once", "kiosk_burst_min", "close_days")
 
 
-@dataclass(frozen=True, slots=True)
+@section
 class RuleSettings:
     """The hall's choices for the hub's rules (``[rules]`` in the hub's file)."""
 
     # Window votes must name the person signed in at the window, when the window signs in.
-    duty_binding: bool = True
+    duty_binding: Bool = True
     # One rating per ticket per day across every channel.
-    ticket_once: bool = True
+    ticket_once: Bool = True
     # Minutes within which repeated dissatisfied kiosk votes for one person are a burst; 0: off.
-    kiosk_burst_min: int = 10
+    kiosk_burst_min: Annotated[Int, between(0, 24 * 60)] = 10
     # A month closes this many days after its last day; later arrivals for it are held.
-    close_days: int = 5
-
-
-def read_rule_settings(reader: ConfigReader) -> RuleSettings:
-    """Read ``[rules]``, recording every problem."""
-    reader.reject_unknown("rules", RULE_KEYS)
-    return RuleSettings(
-        duty_binding=reader.get("rules.duty_binding", bool, default=True),
-        ticket_once=reader.get("rules.ticket_once", bool, default=True),
-        kiosk_burst_min=reader.get(
-            "rules.kiosk_burst_min", int, default=10, check=in_range(0, 24 * 60)
-        ),
-        close_days=reader.get("rules.close_days", int, default=5, check=in_range(0, 366)),
-    )
+    close_days: Annotated[Int, between(0, 366)] = 5
 
 
 @dataclass(frozen=True, slots=True)

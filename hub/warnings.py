@@ -18,11 +18,22 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from device_agent.configfile import ConfigReader, in_range
+from pydantic import ValidationInfo
+
+from device_agent.configfile import (
+    Bool,
+    Int,
+    Problems,
+    Str,
+    between,
+    checked,
+    cross_check,
+    matching,
+    section,
+)
 from device_agent.protocol import format_time
 from hub.aggregates import Attribution, dissatisfied
 from hub.errors import StateError, UnknownRecord
@@ -34,18 +45,28 @@ STATUSES = ("raised", "acknowledged", "actioned", "closed")
 MAX_ACTION_CHARS = 64
 MAX_NOTE_CHARS = 2000
 CHUNK = 400  # staff ids per IN (...), under SQLite's parameter limit with the periods
-WARNING_KEYS = ("enabled", "rules")
-RULE_KEYS = ("level", "action", "monthly", "yearly")
+Threshold = Annotated[Int, between(1, 1_000_000)]
 
 
-@dataclass(frozen=True, slots=True)
+def _action_problem(value: str) -> str | None:
+    return None if 0 < len(value) <= MAX_ACTION_CHARS else "must be 1-64 characters"
+
+
+def _rule_problems(data: dict[str, Any], problems: Problems, info: ValidationInfo) -> None:
+    if "monthly" not in data and "yearly" not in data:
+        problems.add("monthly", "a rule needs a monthly or a yearly threshold, or both")
+
+
+@section
 class WarningRule:
     """One warning level: its name, the action it calls for, and its thresholds."""
 
-    level: str
-    action: str
-    monthly: int | None = None
-    yearly: int | None = None
+    level: Annotated[Str, matching(LEVEL_NAME, "must be 1-8 letters or digits")]
+    action: Annotated[Str, checked(_action_problem)]
+    monthly: Threshold | None = None
+    yearly: Threshold | None = None
+
+    _cross = cross_check(_rule_problems)
 
     def threshold(self, grain: str) -> int | None:
         """The dissatisfied votes that call for this level in a ``month`` or ``year``."""
@@ -59,7 +80,32 @@ DEFAULT_RULES = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+def _order_problems(data: dict[str, Any], problems: Problems, info: ValidationInfo) -> None:
+    """Levels are named once and go from least to most severe (as written, checked or not)."""
+    rules = data.get("rules", [])
+    rules = [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
+    seen: set[object] = set()
+    for i, rule in enumerate(rules):
+        level = rule.get("level")
+        if isinstance(level, str) and level in seen:
+            problems.add(f"rules[{i}].level", f"duplicate level {level!r}")
+        seen.add(level)
+    for key in ("monthly", "yearly"):
+        previous: int | None = None
+        for i, rule in enumerate(rules):
+            threshold = rule.get(key)
+            if not isinstance(threshold, int) or isinstance(threshold, bool):
+                continue
+            if previous is not None and threshold <= previous:
+                problems.add(
+                    f"rules[{i}].{key}",
+                    f"must exceed the less severe level's {previous}: rules go from least"
+                    " to most severe",
+                )
+            previous = threshold
+
+
+@section
 class WarningSettings:
     """The ``[warnings]`` section: the rules, least severe first.
 
@@ -67,54 +113,10 @@ class WarningSettings:
     compare the two); ``hallrate hub rebuild`` then catches up.
     """
 
-    enabled: bool = True
+    enabled: Bool = True
     rules: tuple[WarningRule, ...] = DEFAULT_RULES
 
-
-def read_warning_settings(reader: ConfigReader) -> WarningSettings:
-    """Read ``[warnings]`` and its ``[[warnings.rules]]``, recording every problem."""
-    reader.reject_unknown("warnings", WARNING_KEYS)
-    enabled = reader.get("warnings.enabled", bool, default=True)
-    items = reader.items("warnings.rules")
-    if not items:
-        return WarningSettings(enabled=enabled)
-    rules = []
-    for item in items:
-        item.reject_unknown("", RULE_KEYS)
-        level = item.get(
-            "level",
-            str,
-            check=lambda v: None if LEVEL_NAME.fullmatch(v) else "must be 1-8 letters or digits",
-        )
-        action = item.get(
-            "action",
-            str,
-            check=lambda v: None if 0 < len(v) <= MAX_ACTION_CHARS else "must be 1-64 characters",
-        )
-        monthly = item.get("monthly", int, default=0, check=in_range(1, 1_000_000)) or None
-        yearly = item.get("yearly", int, default=0, check=in_range(1, 1_000_000)) or None
-        if not item.has("monthly") and not item.has("yearly"):
-            item.problem("monthly", "a rule needs a monthly or a yearly threshold, or both")
-        rules.append(WarningRule(level, action, monthly, yearly))
-    seen: set[str] = set()
-    for i, rule in enumerate(rules):
-        if rule.level in seen:
-            reader.problem(f"warnings.rules[{i}].level", f"duplicate level {rule.level!r}")
-        seen.add(rule.level)
-    for grain, key in (("month", "monthly"), ("year", "yearly")):
-        previous: int | None = None
-        for i, rule in enumerate(rules):
-            threshold = rule.threshold(grain)
-            if threshold is None:
-                continue
-            if previous is not None and threshold <= previous:
-                reader.problem(
-                    f"warnings.rules[{i}].{key}",
-                    f"must exceed the less severe level's {previous}: rules go from least"
-                    " to most severe",
-                )
-            previous = threshold
-    return WarningSettings(enabled=enabled, rules=tuple(rules))
+    _cross = cross_check(_order_problems)
 
 
 def warning_id(staff: str, level: str, period: str) -> str:

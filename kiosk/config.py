@@ -8,27 +8,57 @@ complaint categories a citizen picks from.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any, Self
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from device_agent.config import OutboxSettings, read_outbox
-from device_agent.configfile import ConfigReader, Secret, in_range, one_of
-from device_agent.mqtt import BrokerSettings, read_broker
+from pydantic import Field, ValidationInfo, model_validator
+
+from device_agent.config import OutboxSettings, outbox_table
+from device_agent.configfile import (
+    Bool,
+    FilePath,
+    Float,
+    Id,
+    Int,
+    Problems,
+    Secret,
+    Str,
+    TimeZone,
+    base_of,
+    between,
+    checked,
+    cross_check,
+    document,
+    load_toml,
+    matching,
+    one_of,
+    read_secret,
+    secret_field,
+    section,
+    validate,
+)
+from device_agent.mqtt import BrokerSettings
 from device_agent.protocol import CODE
-from device_agent.topics import DEFAULT_BASE, ID_PATTERN
+from device_agent.topics import DEFAULT_BASE
 
 LANGUAGES = ("zh-CN", "en")
 
 
-@dataclass(frozen=True, slots=True)
+@section
 class Choice:
     """A preset a citizen taps instead of typing: its code and its label per language."""
 
-    code: str
-    zh: str
-    en: str
+    code: Annotated[Str, matching(CODE)]
+    zh: Str
+    en: Str = ""  # "": the Chinese label
+
+    @model_validator(mode="after")
+    def _english(self) -> Self:
+        if not self.en:
+            object.__setattr__(self, "en", self.zh)
+        return self
 
     def label(self, language: str) -> str:
         """The label in ``language``."""
@@ -62,26 +92,118 @@ DEFAULT_DETAILS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+def _url_problem(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http:// or https:// address such as http://192.168.50.10:8080"
+    return None
+
+
+@section
 class HttpSettings:
     """Where the kiosk's web app listens (its own browser, on the same machine)."""
 
-    host: str = "127.0.0.1"
-    port: int = 8090
-    threads: int = 4
+    host: Str = "127.0.0.1"
+    port: Annotated[Int, between(0, 65535)] = 8090
+    threads: Annotated[Int, between(1, 64)] = 4
     # The kiosk browser talks to the app over loopback: a Secure cookie is
     # only worth having when the app is served over TLS from elsewhere.
-    cookie_secure: bool = False
+    cookie_secure: Bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@section
 class SessionLimits:
     """What one citizen's session may submit, and the kiosk as a whole per minute."""
 
-    votes_per_session: int = 3
-    complaints_per_session: int = 1
-    lookups_per_session: int = 5
-    submissions_per_minute: int = 20
+    votes_per_session: Annotated[Int, between(1, 100)] = 3
+    complaints_per_session: Annotated[Int, between(1, 100)] = 1
+    lookups_per_session: Annotated[Int, between(1, 100)] = 5
+    submissions_per_minute: Annotated[Int, between(1, 10_000)] = 20
+
+
+def _unique_codes(key: str) -> Any:
+    """A check that the choices at ``key`` of a table name each code once."""
+
+    def check(data: dict[str, Any], problems: Problems, info: ValidationInfo) -> None:
+        items = data.get(key)
+        seen: set[object] = set()
+        for i, item in enumerate(items if isinstance(items, list) else ()):
+            code = item.get("code") if isinstance(item, dict) else None
+            if isinstance(code, str) and code in seen:
+                problems.add(f"{key}[{i}].code", f"duplicate code {code!r}")
+            seen.add(code)
+
+    return check
+
+
+@section
+class RatingSection:
+    """The ``[rating]`` table: the reasons a citizen picks from."""
+
+    reasons: tuple[Choice, ...] = DEFAULT_REASONS
+
+    _cross = cross_check(_unique_codes("reasons"))
+
+
+def _complaint_problems(data: dict[str, Any], problems: Problems, info: ValidationInfo) -> None:
+    _unique_codes("categories")(data, problems, info)
+    _unique_codes("details")(data, problems, info)
+
+
+@section
+class ComplaintsSection:
+    """The ``[complaints]`` table: the categories and details of a complaint."""
+
+    categories: tuple[Choice, ...] = DEFAULT_CATEGORIES
+    details: tuple[Choice, ...] = DEFAULT_DETAILS
+
+    _cross = cross_check(_complaint_problems)
+
+
+@section
+class KioskSection:
+    """The ``[kiosk]`` table: which kiosk, where its hub is, and what a hall tailors."""
+
+    id: Id
+    hall: Id
+    hub_url: Annotated[Str, checked(_url_problem)]
+    data_dir: FilePath = Field(default="kiosk-data", validate_default=True)
+    base_topic: Str = DEFAULT_BASE
+    timezone: TimeZone = "Asia/Shanghai"
+    sync_interval_s: Annotated[Float, between(5, 86400)] = 300.0
+    idle_reset_s: Annotated[Float, between(1, 3600)] = 90.0
+    thanks_s: Annotated[Float, between(1, 600)] = 15.0
+    language: Annotated[Str, one_of(*LANGUAGES)] = "zh-CN"
+    elderly: Bool = False
+    keyboard: Bool = False
+    # Read from secret_key_file or secret_key_env, never from the file itself.
+    secret_key: secret_field("secret_key") = None  # type: ignore[valid-type]
+    secret_key_file: Str = ""
+    secret_key_env: Str = ""
+
+    @model_validator(mode="after")
+    def _secret(self, info: ValidationInfo) -> Self:
+        if self.secret_key is None:
+            problems = Problems()
+            secret = read_secret(
+                problems, base_of(info), "secret_key", self.secret_key_file, self.secret_key_env
+            )
+            problems.check()
+            object.__setattr__(self, "secret_key", secret)
+        return self
+
+
+@document
+class KioskFile:
+    """A kiosk's configuration file, table by table."""
+
+    kiosk: KioskSection = Field(default_factory=dict, validate_default=True)
+    outbox: OutboxSettings
+    broker: BrokerSettings = field(default_factory=BrokerSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+    limits: SessionLimits = field(default_factory=SessionLimits)
+    rating: RatingSection = field(default_factory=RatingSection)
+    complaints: ComplaintsSection = field(default_factory=ComplaintsSection)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,142 +215,53 @@ class KioskConfig:
     hub_url: str
     data_dir: Path
     outbox: OutboxSettings
-    broker: BrokerSettings = field(default_factory=BrokerSettings)
-    http: HttpSettings = field(default_factory=HttpSettings)
-    limits: SessionLimits = field(default_factory=SessionLimits)
-    base_topic: str = DEFAULT_BASE
-    timezone: str = "Asia/Shanghai"
-    sync_interval_s: float = 300.0
-    idle_reset_s: float = 90.0
-    thanks_s: float = 15.0
-    language: str = "zh-CN"
-    elderly: bool = False
-    keyboard: bool = False
-    secret_key: Secret | None = None
-    reasons: tuple[Choice, ...] = DEFAULT_REASONS
-    categories: tuple[Choice, ...] = DEFAULT_CATEGORIES
-    details: tuple[Choice, ...] = DEFAULT_DETAILS
+    broker: BrokerSettings
+    http: HttpSettings
+    limits: SessionLimits
+    base_topic: str
+    timezone: str
+    sync_interval_s: float
+    idle_reset_s: float
+    thanks_s: float
+    language: str
+    elderly: bool
+    keyboard: bool
+    secret_key: Secret | None
+    reasons: tuple[Choice, ...]
+    categories: tuple[Choice, ...]
+    details: tuple[Choice, ...]
     source: Path | None = None
-
-
-KIOSK_KEYS = (
-    "id",
-    "hall",
-    "base_topic",
-    "hub_url",
-    "data_dir",
-    "timezone",
-    "sync_interval_s",
-    "idle_reset_s",
-    "thanks_s",
-    "language",
-    "elderly",
-    "keyboard",
-    "secret_key",
-    "secret_key_file",
-    "secret_key_env",
-)
-
-
-def _id_check(value: str) -> str | None:
-    return None if ID_PATTERN.fullmatch(value) else f"must match {ID_PATTERN.pattern}"
-
-
-def _url_check(value: str) -> str | None:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        return "must be an http:// or https:// address such as http://192.168.50.10:8080"
-    return None
-
-
-def _zone_check(value: str) -> str | None:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone {value!r}"
-    return None
-
-
-def read_kiosk_config(reader: ConfigReader) -> KioskConfig:
-    """Read a kiosk configuration, recording every problem in ``reader``."""
-    reader.reject_unknown(
-        "", ("kiosk", "http", "limits", "broker", "outbox", "rating", "complaints")
-    )
-    reader.reject_unknown("kiosk", KIOSK_KEYS)
-    reader.reject_unknown("http", ("host", "port", "threads", "cookie_secure"))
-    reader.reject_unknown("limits", [f.name for f in fields(SessionLimits)])
-    reader.reject_unknown("rating", ("reasons",))
-    reader.reject_unknown("complaints", ("categories", "details"))
-    device = reader.get("kiosk.id", str, check=_id_check)
-    data_dir = reader.path_value("kiosk.data_dir", default="kiosk-data")
-    default_outbox = str(data_dir / "outbox.sqlite")
-    return KioskConfig(
-        device=device,
-        hall=reader.get("kiosk.hall", str, check=_id_check),
-        hub_url=reader.get("kiosk.hub_url", str, check=_url_check).rstrip("/"),
-        data_dir=data_dir,
-        base_topic=reader.get("kiosk.base_topic", str, default=DEFAULT_BASE),
-        timezone=reader.get("kiosk.timezone", str, default="Asia/Shanghai", check=_zone_check),
-        sync_interval_s=reader.get(
-            "kiosk.sync_interval_s", float, default=300.0, check=in_range(5, 86400)
-        ),
-        idle_reset_s=reader.get("kiosk.idle_reset_s", float, default=90.0, check=in_range(1, 3600)),
-        thanks_s=reader.get("kiosk.thanks_s", float, default=15.0, check=in_range(1, 600)),
-        language=reader.get("kiosk.language", str, default="zh-CN", check=one_of(*LANGUAGES)),
-        elderly=reader.get("kiosk.elderly", bool, default=False),
-        keyboard=reader.get("kiosk.keyboard", bool, default=False),
-        secret_key=reader.secret("kiosk", "secret_key"),
-        broker=read_broker(reader),
-        outbox=read_outbox(reader, default_path=default_outbox),
-        http=HttpSettings(
-            host=reader.get("http.host", str, default="127.0.0.1"),
-            port=reader.get("http.port", int, default=8090, check=in_range(0, 65535)),
-            threads=reader.get("http.threads", int, default=4, check=in_range(1, 64)),
-            cookie_secure=reader.get("http.cookie_secure", bool, default=False),
-        ),
-        limits=SessionLimits(
-            votes_per_session=reader.get(
-                "limits.votes_per_session", int, default=3, check=in_range(1, 100)
-            ),
-            complaints_per_session=reader.get(
-                "limits.complaints_per_session", int, default=1, check=in_range(1, 100)
-            ),
-            lookups_per_session=reader.get(
-                "limits.lookups_per_session", int, default=5, check=in_range(1, 100)
-            ),
-            submissions_per_minute=reader.get(
-                "limits.submissions_per_minute", int, default=20, check=in_range(1, 10_000)
-            ),
-        ),
-        reasons=_choices(reader, "rating.reasons", DEFAULT_REASONS),
-        categories=_choices(reader, "complaints.categories", DEFAULT_CATEGORIES),
-        details=_choices(reader, "complaints.details", DEFAULT_DETAILS),
-        source=reader.path,
-    )
-
-
-def _choices(reader: ConfigReader, key: str, default: tuple[Choice, ...]) -> tuple[Choice, ...]:
-    """An array of ``{code, zh, en}`` tables, or the defaults when absent."""
-    items = reader.items(key)
-    if not items:
-        return default
-    choices: dict[str, Choice] = {}
-    for i, item in enumerate(items):
-        item.reject_unknown("", ("code", "zh", "en"))
-        code = item.get(
-            "code", str, check=lambda v: None if CODE.fullmatch(v) else f"must match {CODE.pattern}"
-        )
-        zh = item.get("zh", str)
-        choice = Choice(code, zh, item.get("en", str, default=zh))
-        if code in choices:
-            reader.problem(f"{key}[{i}].code", f"duplicate code {code!r}")
-        choices[code] = choice
-    return tuple(choices.values())
 
 
 def load_kiosk_config(path: str | Path) -> KioskConfig:
     """Load and validate a kiosk configuration file; raises ConfigError listing every problem."""
-    reader = ConfigReader(path)
-    config = read_kiosk_config(reader)
-    reader.finish()
-    return config
+    path = Path(path)
+    data = load_toml(path)
+    kiosk = data.get("kiosk")
+    data_dir = kiosk.get("data_dir", "kiosk-data") if isinstance(kiosk, dict) else "kiosk-data"
+    default_outbox = f"{data_dir if isinstance(data_dir, str) else 'kiosk-data'}/outbox.sqlite"
+    checked = validate(KioskFile, outbox_table(data, default_outbox), path)
+    k = checked.kiosk
+    return KioskConfig(
+        device=k.id,
+        hall=k.hall,
+        hub_url=k.hub_url.rstrip("/"),
+        data_dir=k.data_dir,
+        outbox=checked.outbox,
+        broker=checked.broker,
+        http=checked.http,
+        limits=checked.limits,
+        base_topic=k.base_topic,
+        timezone=k.timezone,
+        sync_interval_s=k.sync_interval_s,
+        idle_reset_s=k.idle_reset_s,
+        thanks_s=k.thanks_s,
+        language=k.language,
+        elderly=k.elderly,
+        keyboard=k.keyboard,
+        secret_key=k.secret_key,
+        reasons=checked.rating.reasons,
+        categories=checked.complaints.categories,
+        details=checked.complaints.details,
+        source=path,
+    )

@@ -8,9 +8,22 @@ driver that reaches it. ``docs/led-boards.md`` describes every key.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated, Any, Self
 
-from device_agent.configfile import ConfigReader, in_range, one_of
+from pydantic import Field, ValidationInfo, model_validator
+
+from device_agent.configfile import (
+    Bool,
+    Float,
+    Int,
+    Problems,
+    Str,
+    between,
+    cross_check,
+    matching,
+    one_of,
+    section,
+)
 from device_agent.topics import ID_PATTERN
 from hub.directory import Directory
 
@@ -32,71 +45,97 @@ WINDOW_PAGES = ("window", "window_today")
 NOTICE_PAGES = ("warnings", "offline")
 ENCODINGS = ("gb18030", "gbk", "gb2312", "utf-8")
 
-BOARD_KEYS = (
-    "id",
-    "kind",
-    "name",
-    "columns",
-    "lines",
-    "window",
-    "driver",
-    "show_names",
-    "interval_s",
-    "pages",
-    "serial",
-)
-PAGE_KEYS = ("page", "hold_s", "text", "max_pages")
 # A warnings page shows at most this many pages unless told otherwise.
 WARNING_PAGES = 3
-SERIAL_KEYS = (
-    "url",
-    "baudrate",
-    "address",
-    "encoding",
-    "ack_timeout_s",
-    "retries",
-    "reopen_s",
-)
 
 
-@dataclass(frozen=True, slots=True)
+def _page_problems(data: dict[str, Any], problems: Problems, info: ValidationInfo) -> None:
+    page, text = data.get("page"), data.get("text", "")
+    if page == "announcement" and not (isinstance(text, str) and text.strip()):
+        problems.add("text", "an announcement page needs its text")
+    elif text and page != "announcement":
+        problems.add("text", "only an announcement page has text")
+    if "max_pages" in data and page != "warnings":
+        problems.add("max_pages", "only a warnings page has max_pages")
+
+
+@section
 class PageSpec:
-    """One page of a board's rotation: what it shows and for how many seconds."""
+    """One page of a board's rotation (``pages`` of a board): what and for how many seconds.
 
-    kind: str
-    hold_s: float = 8.0
-    text: str = ""  # an announcement's text
-    max_pages: int = WARNING_PAGES  # a warnings page's most pages; the last says how many more
+    The file names the kind ``page``; which kinds a board may show is checked by its board.
+    """
+
+    kind: Annotated[Str, one_of(*HALL_PAGES, *WINDOW_PAGES)] = Field(alias="page")
+    hold_s: Annotated[Float, between(1, 3600)] = 8.0
+    text: Str = ""  # an announcement's text
+    # A warnings page's most pages; the last says how many more.
+    max_pages: Annotated[Int, between(1, 100)] = WARNING_PAGES
+
+    _cross = cross_check(_page_problems)
 
 
-@dataclass(frozen=True, slots=True)
+@section
 class SerialSettings:
     """Where a serial character controller is and how to talk to it."""
 
-    url: str
-    baudrate: int = 9600
-    address: int = 1
-    encoding: str = "gb18030"
-    ack_timeout_s: float = 0.5
-    retries: int = 3
-    reopen_s: float = 2.0
+    url: Str
+    baudrate: Annotated[Int, between(300, 4_000_000)] = 9600
+    address: Annotated[Int, between(0, 255)] = 1
+    encoding: Annotated[Str, one_of(*ENCODINGS)] = "gb18030"
+    ack_timeout_s: Annotated[Float, between(0.01, 30)] = 0.5
+    retries: Annotated[Int, between(0, 20)] = 3
+    reopen_s: Annotated[Float, between(0.05, 600)] = 2.0
 
 
-@dataclass(frozen=True, slots=True)
+def _board_problems(data: dict[str, Any], problems: Problems, info: ValidationInfo) -> None:
+    kind, window, driver = data.get("kind", "wall"), data.get("window"), data.get("driver", "web")
+    if kind == "window" and not window:
+        problems.add("window", "a window strip needs the id of its window")
+    directory: Directory | None = (info.context or {}).get("directory")
+    if window and directory is not None and window not in directory.windows:
+        problems.add("window", f"unknown window {window!r}")
+    if driver == "serial" and "serial" not in data:
+        problems.add("serial.url", "is required")
+    if driver != "serial" and "serial" in data:
+        problems.add("serial", f"only a serial board has serial settings (driver is {driver!r})")
+    pages = data.get("pages", [])
+    if pages == []:
+        problems.add("pages", "a board needs at least one page ([[boards.pages]])")
+    allowed = HALL_PAGES + WINDOW_PAGES if kind == "window" or window else HALL_PAGES
+    for i, page in enumerate(pages if isinstance(pages, list) else ()):
+        kind_of_page = page.get("page") if isinstance(page, dict) else None
+        if kind_of_page in WINDOW_PAGES and kind_of_page not in allowed:
+            problems.add(
+                f"pages[{i}].page", f"must be one of {', '.join(allowed)}, got {kind_of_page!r}"
+            )
+
+
+@section
 class BoardLayout:
-    """One LED board of the hall."""
+    """One LED board of the hall: a ``[[boards]]`` table."""
 
-    id: str
-    kind: str
-    columns: int
-    lines: int
-    pages: tuple[PageSpec, ...]
-    driver: str = "web"
-    name: str = ""
-    window: str | None = None
-    show_names: bool = False
-    interval_s: float = 1.0
+    id: Annotated[Str, matching(ID_PATTERN, "not a valid id")]
+    kind: Annotated[Str, one_of(*BOARD_KINDS)] = "wall"
+    columns: Annotated[Int, between(8, 255)] = 32
+    lines: Annotated[Int, between(1, 32)] = 0  # 0: 4 on a wall, 2 on a window strip
+    pages: tuple[PageSpec, ...] = ()
+    driver: Annotated[Str, one_of(*DRIVERS)] = "web"
+    name: Str = ""
+    window: Str | None = None
+    show_names: Bool = False
+    interval_s: Annotated[Float, between(0.05, 60)] = 1.0
     serial: SerialSettings | None = None
+
+    _cross = cross_check(_board_problems)
+
+    @model_validator(mode="after")
+    def _defaults(self) -> Self:
+        if not self.lines:
+            object.__setattr__(self, "lines", 4 if self.kind == "wall" else 2)
+        if not self.window:
+            object.__setattr__(self, "window", None)
+        return self
 
     @property
     def title(self) -> str:
@@ -117,91 +156,11 @@ class BoardLayout:
         )
 
 
-def read_boards(reader: ConfigReader, directory: Directory) -> tuple[BoardLayout, ...]:
-    """Read every ``[[boards]]`` table, recording each problem with its file and key."""
-    boards: list[BoardLayout] = []
-    seen: set[str] = set()
-    for i, item in enumerate(reader.items("boards")):
-        board = _read_board(item, directory)
-        if board.id in seen:
-            reader.problem(f"boards[{i}].id", f"duplicate board id {board.id!r}")
-        seen.add(board.id)
-        boards.append(board)
-    return tuple(boards)
-
-
-def _read_board(reader: ConfigReader, directory: Directory) -> BoardLayout:
-    reader.reject_unknown("", BOARD_KEYS)
-    ident = reader.get(
-        "id", str, check=lambda v: None if ID_PATTERN.fullmatch(v) else "not a valid id"
-    )
-    kind = reader.get("kind", str, default="wall", check=one_of(*BOARD_KINDS))
-    columns = reader.get("columns", int, default=32, check=in_range(8, 255))
-    lines = reader.get("lines", int, default=4 if kind == "wall" else 2, check=in_range(1, 32))
-    window = reader.get("window", str, default="") or None
-    if kind == "window" and window is None:
-        reader.problem("window", "a window strip needs the id of its window")
-    if window is not None and window not in directory.windows:
-        reader.problem("window", f"unknown window {window!r}")
-    driver = reader.get("driver", str, default="web", check=one_of(*DRIVERS))
-    serial = _read_serial(reader) if driver == "serial" else None
-    if driver != "serial" and reader.has("serial"):
-        reader.problem("serial", f"only a serial board has serial settings (driver is {driver!r})")
-    return BoardLayout(
-        id=ident,
-        kind=kind,
-        columns=columns,
-        lines=lines,
-        pages=_read_pages(reader, kind, window),
-        driver=driver,
-        name=reader.get("name", str, default=""),
-        window=window,
-        show_names=reader.get("show_names", bool, default=False),
-        interval_s=reader.get("interval_s", float, default=1.0, check=in_range(0.05, 60)),
-        serial=serial,
-    )
-
-
-def _read_pages(reader: ConfigReader, kind: str, window: str | None) -> tuple[PageSpec, ...]:
-    items = reader.items("pages")
-    if not items:
-        if reader.data.get("pages", []) == []:
-            reader.problem("pages", "a board needs at least one page ([[boards.pages]])")
-        return ()
-    allowed = HALL_PAGES + WINDOW_PAGES if kind == "window" or window else HALL_PAGES
-    pages = []
-    for item in items:
-        item.reject_unknown("", PAGE_KEYS)
-        page = item.get("page", str, check=one_of(*allowed))
-        text = item.get("text", str, default="")
-        if page == "announcement" and not text.strip():
-            item.problem("text", "an announcement page needs its text")
-        elif text and page != "announcement":
-            item.problem("text", "only an announcement page has text")
-        max_pages = item.get("max_pages", int, default=WARNING_PAGES, check=in_range(1, 100))
-        if item.has("max_pages") and page != "warnings":
-            item.problem("max_pages", "only a warnings page has max_pages")
-        pages.append(
-            PageSpec(
-                kind=page,
-                hold_s=item.get("hold_s", float, default=8.0, check=in_range(1, 3600)),
-                text=text,
-                max_pages=max_pages,
-            )
-        )
-    return tuple(pages)
-
-
-def _read_serial(reader: ConfigReader) -> SerialSettings:
-    reader.reject_unknown("serial", SERIAL_KEYS)
-    return SerialSettings(
-        url=reader.get("serial.url", str),
-        baudrate=reader.get("serial.baudrate", int, default=9600, check=in_range(300, 4_000_000)),
-        address=reader.get("serial.address", int, default=1, check=in_range(0, 255)),
-        encoding=reader.get("serial.encoding", str, default="gb18030", check=one_of(*ENCODINGS)),
-        ack_timeout_s=reader.get(
-            "serial.ack_timeout_s", float, default=0.5, check=in_range(0.01, 30)
-        ),
-        retries=reader.get("serial.retries", int, default=3, check=in_range(0, 20)),
-        reopen_s=reader.get("serial.reopen_s", float, default=2.0, check=in_range(0.05, 600)),
-    )
+def board_id_problems(boards: object, problems: Problems) -> None:
+    """A problem for each board of ``boards`` (as written) whose id an earlier board has."""
+    seen: set[object] = set()
+    for i, board in enumerate(boards if isinstance(boards, list) else ()):
+        ident = board.get("id") if isinstance(board, dict) else None
+        if isinstance(ident, str) and ident in seen:
+            problems.add(f"boards[{i}].id", f"duplicate board id {ident!r}")
+        seen.add(ident)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from dataclasses import field, replace
 from pathlib import Path
-from typing import Self, TypeVar
+from typing import Any, Self, TypeVar
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from device_agent.configfile import Id, Problems, Str, base_of, load, section
+from device_agent.configfile import Id, Problems, Str, base_of, cross_check, load, section
 from device_agent.directory import (
     DEVICE_KINDS,
     Announcement,
@@ -50,6 +50,61 @@ class HallSection:
     name: Str = ""  # "": the id
 
 
+def _reference_problems(data: dict[str, Any], problems: Problems, info: ValidationInfo) -> None:
+    """Ids well formed and unique, references to entries that exist (on the file as written)."""
+    entries = {key: _tables(data.get(key)) for key in ENTRY_KEYS}
+    ids = {key: _id_problems(problems, key, tables) for key, tables in entries.items()}
+    departments, windows = ids["departments"], ids["windows"]
+    for key in ("service_items", "windows", "staff"):
+        for i, entry in enumerate(entries[key]):
+            department = entry.get("department")
+            if isinstance(department, str) and department not in departments:
+                problems.add(f"{key}[{i}].department", f"unknown department {department!r}")
+    for i, item in enumerate(entries["service_items"]):
+        listed = item.get("windows")
+        for window in listed if isinstance(listed, list) else ():
+            if isinstance(window, str) and window not in windows:
+                problems.add(f"service_items[{i}].windows", f"unknown window {window!r}")
+    for key in ("staff", "devices"):
+        for i, entry in enumerate(entries[key]):
+            window = entry.get("window")
+            if isinstance(window, str) and window not in windows:
+                problems.add(f"{key}[{i}].window", f"unknown window {window!r}")
+    for i, device in enumerate(entries["devices"]):
+        kind = device.get("kind")
+        if isinstance(kind, str) and kind not in DEVICE_KINDS:
+            problems.add(
+                f"devices[{i}].kind", f"must be one of {', '.join(DEVICE_KINDS)}, got {kind!r}"
+            )
+        if kind == "evaluator" and device.get("window") is None:
+            problems.add(f"devices[{i}].window", "an evaluator needs its window")
+
+
+def _tables(value: object) -> list[dict[str, Any]]:
+    """The tables of an array of tables as written; anything else is pydantic's to report."""
+    if not isinstance(value, list):
+        return []
+    return [v if isinstance(v, dict) else {} for v in value]
+
+
+def _id_problems(problems: Problems, key: str, entries: list[dict[str, Any]]) -> set[str]:
+    """The ids of ``entries``; a problem for each malformed or repeated one."""
+    seen: set[str] = set()
+    for i, entry in enumerate(entries):
+        ident = entry.get("id")
+        if not isinstance(ident, str):
+            continue
+        if not ID_PATTERN.fullmatch(ident):
+            problems.add(f"{key}[{i}].id", f"must match {ID_PATTERN.pattern}")
+        elif ident in seen:
+            problems.add(f"{key}[{i}].id", f"duplicate id {ident!r}")
+        seen.add(ident)
+    return seen
+
+
+ENTRY_KEYS = ("departments", "windows", "staff", "devices", "service_items", "announcements")
+
+
 @section
 class DirectoryFile:
     """A hall's directory file: the entries as the shared model declares them, cross-checked."""
@@ -62,43 +117,10 @@ class DirectoryFile:
     service_items: list[ServiceItem] = field(default_factory=list)
     announcements: list[Announcement] = field(default_factory=list)
 
+    _cross = cross_check(_reference_problems)
+
     @model_validator(mode="after")
-    def _references(self, info: ValidationInfo) -> Self:
-        problems = Problems()
-        # Each entry's problems are keyed by its place in the file.
-        departments = _by_id(problems, "departments", self.departments)
-        windows = _by_id(problems, "windows", self.windows)
-        _by_id(problems, "staff", self.staff)
-        _by_id(problems, "devices", self.devices)
-        _by_id(problems, "service_items", self.service_items)
-        _by_id(problems, "announcements", self.announcements)
-        for i, item in enumerate(self.service_items):
-            if item.department not in departments:
-                problems.add(
-                    f"service_items[{i}].department", f"unknown department {item.department!r}"
-                )
-            for window in item.windows:
-                if window not in windows:
-                    problems.add(f"service_items[{i}].windows", f"unknown window {window!r}")
-        for i, w in enumerate(self.windows):
-            if w.department not in departments:
-                problems.add(f"windows[{i}].department", f"unknown department {w.department!r}")
-        for i, s in enumerate(self.staff):
-            if s.department not in departments:
-                problems.add(f"staff[{i}].department", f"unknown department {s.department!r}")
-            if s.window is not None and s.window not in windows:
-                problems.add(f"staff[{i}].window", f"unknown window {s.window!r}")
-        for i, d in enumerate(self.devices):
-            if d.kind not in DEVICE_KINDS:
-                problems.add(
-                    f"devices[{i}].kind",
-                    f"must be one of {', '.join(DEVICE_KINDS)}, got {d.kind!r}",
-                )
-            if d.window is not None and d.window not in windows:
-                problems.add(f"devices[{i}].window", f"unknown window {d.window!r}")
-            if d.kind == "evaluator" and d.window is None:
-                problems.add(f"devices[{i}].window", "an evaluator needs its window")
-        problems.check()
+    def _photos(self, info: ValidationInfo) -> Self:
         base = base_of(info)
         # A photo's path is relative to the directory file.
         self.staff[:] = [
@@ -123,18 +145,6 @@ class DirectoryFile:
 
 def _index(entries: list[T]) -> dict[str, T]:
     return {entry.id: entry for entry in entries}
-
-
-def _by_id(problems: Problems, key: str, entries: list[T]) -> set[str]:
-    """The ids of ``entries``; a problem for each malformed or repeated one."""
-    seen: set[str] = set()
-    for i, entry in enumerate(entries):
-        if not ID_PATTERN.fullmatch(entry.id):
-            problems.add(f"{key}[{i}].id", f"must match {ID_PATTERN.pattern}")
-        elif entry.id in seen:
-            problems.add(f"{key}[{i}].id", f"duplicate id {entry.id!r}")
-        seen.add(entry.id)
-    return seen
 
 
 def load_directory(path: str | Path) -> Directory:

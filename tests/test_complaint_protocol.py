@@ -137,6 +137,6 @@ def test_every_problem_of_the_public_parts_is_reported(tmp_path: Path):
     problems = "\n".join(caught.value.problems)
     assert "service_items[0].department: unknown department 'nowhere'" in problems
     assert "service_items[0].windows: unknown window 'w99'" in problems
-    assert "service_items[0].materials: must be a list of strings" in problems
+    assert "service_items[0].materials[0]: must be a string, got an integer" in problems
     assert "announcements[0].published: must be a date" in problems
     assert "announcements[1].published: is required" in problems

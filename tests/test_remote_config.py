@@ -95,10 +95,10 @@ def test_a_bad_config_is_refused_whole_and_the_old_one_kept(hall, start_hub, sta
     assert report["config_version"] == 5
     assert report["active_version"] == 4
     assert report["error"].splitlines() == [
-        "config/set: session.colour: unknown key",
-        "config/set: staff: not an id",
+        "config/set: staff: must match [a-z0-9][a-z0-9-]{0,31}",
         "config/set: keys.GPIO17: level must be 1 to 5, got 9",
         "config/set: session.cooldown_s: must be between 0 and 600, got -1.0",
+        "config/set: session.colour: unknown key",
     ]
     # A pin the board does not have: the check passes, the hardware refuses, nothing changes.
     report = set_device_config(

@@ -9,7 +9,7 @@ The hub and the kiosk import from it only its public surface, the names in
 - the hall directory model the hub serves kiosks: ``directory``;
 - ``errors``: the exceptions the surface raises;
 - storage: ``storage`` (WAL SQLite, write transactions, migrations);
-- config loading: ``configfile`` (a config file read with every problem at
+- config loading: ``configfile`` (config files declared as typed sections, every problem at
   once) and ``config`` (the outbox settings a kiosk shares with a window);
 - the MQTT client base: ``mqtt`` (broker settings, TLS, connect and close);
 - the agent's sending side a kiosk runs: ``sender`` (the resend loop over

@@ -303,6 +303,40 @@ def test_every_hub_problem_is_reported_at_once_with_file_and_key(files: Hall):
     assert f"{path}: hub.timezone: unknown time zone 'Mars/Olympus'" in problems
 
 
+def test_problems_of_every_kind_in_every_section_are_reported_together(files: Hall):
+    # Types, ranges, names, time zones and checks across keys, in one table and in
+    # several: one run of the check finds them all, each with its file and key.
+    path = write(
+        files.root / "hub.toml",
+        f'[hub]\nhall = "{files.id}"\ndirectory = "directory.toml"\n'
+        'timezone = "Europe/Nowhere"\n'
+        "[broker]\nkeepalive_s = 1\nreconnect_min_s = 10\nreconnect_max_s = 5\n"
+        '[ingest]\nbatch_max = 0\nbatch_ms = "20"\n'
+        "[api]\nprot = 8080\n"
+        "[rules]\nclose_days = true\n"
+        "[quarantine]\nmax_age_days = 0\n"
+        '[[warnings.rules]]\nlevel = "III!"\naction = "告诫"\nmonthly = 10\n'
+        '[[warnings.rules]]\nlevel = "II"\naction = "谈话"\nmonthly = 5\n',
+    )
+    problems = problems_of(load_hub_config, path)
+    assert sorted(problems) == sorted(
+        f"{path}: {problem}"
+        for problem in [
+            "hub.timezone: unknown time zone 'Europe/Nowhere'",
+            "broker.keepalive_s: must be between 5 and 3600, got 1",
+            "broker.reconnect_min_s: must not exceed reconnect_max_s (5)",
+            "ingest.batch_max: must be between 1 and 10000, got 0",
+            "ingest.batch_ms: must be an integer, got a string",
+            "api.prot: unknown key",
+            "rules.close_days: must be an integer, got true or false",
+            "quarantine.max_age_days: must be between 1 and 3650, got 0",
+            "warnings.rules[0].level: must be 1-8 letters or digits",
+            "warnings.rules[1].monthly: must exceed the less severe level's 10:"
+            " rules go from least to most severe",
+        ]
+    )
+
+
 def test_directory_problems_are_reported_with_the_directory_file(files: Hall):
     directory = write(
         files.root / "bad-directory.toml",

@@ -12,7 +12,7 @@ way). Checks across fields, in ``model_validator(mode="after")`` methods,
 report through :class:`Problems`.
 
 Secrets are read from a file or the environment, never from the
-configuration itself (:func:`read_secret`), and their ``repr`` is redacted
+configuration itself (:func:`secret_field`, :func:`fill_secret`), and their ``repr`` is redacted
 so they cannot reach a log.
 """
 
@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any, TypeVar, dataclass_transform
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -194,6 +194,17 @@ class Problems:
             )
 
 
+def repeats(tables: object, key: str) -> Iterator[tuple[int, str]]:
+    """Each place in an array of tables (as written) whose ``key`` an earlier table has."""
+    seen: set[str] = set()
+    for i, table in enumerate(tables if isinstance(tables, list) else ()):
+        value = table.get(key) if isinstance(table, dict) else None
+        if isinstance(value, str):
+            if value in seen:
+                yield i, value
+            seen.add(value)
+
+
 # A check across the keys of one table, on the table as written (a dict): it runs
 # even when some keys are wrong, so their problems and its own are reported together.
 CrossCheck = Callable[[dict[str, Any], Problems, ValidationInfo], None]
@@ -239,26 +250,30 @@ def _detail(item: Any) -> InitErrorDetails:
     return detail
 
 
-def read_secret(
-    problems: Problems, base: Path, name: str, file_name: str, env_name: str
-) -> Secret | None:
-    """The secret named by ``{name}_file`` or ``{name}_env``; a problem if it cannot be had."""
+def fill_secret(section: Any, info: ValidationInfo, name: str, problems: Problems) -> None:
+    """Set ``section.{name}`` from its ``{name}_file`` or ``{name}_env``, unless it has one.
+
+    For an after-validator of a section with a :func:`secret_field`; what goes
+    wrong (both given, an unreadable file, an unset variable) lands in ``problems``.
+    """
+    if getattr(section, name) is not None:
+        return
+    file_name, env_name = getattr(section, f"{name}_file"), getattr(section, f"{name}_env")
+    secret = None
     if file_name and env_name:
         problems.add(name, f"give {name}_file or {name}_env, not both")
-        return None
-    if file_name:
-        secret_path = (base / file_name).resolve()
+    elif file_name:
+        secret_path = (base_of(info) / file_name).resolve()
         try:
-            return Secret(secret_path.read_text().strip())
+            secret = Secret(secret_path.read_text().strip())
         except OSError as exc:
             problems.add(f"{name}_file", f"cannot read {secret_path}: {exc.strerror}")
-            return None
-    if env_name:
-        if env_name not in os.environ:
+    elif env_name:
+        if env_name in os.environ:
+            secret = Secret(os.environ[env_name])
+        else:
             problems.add(f"{name}_env", f"environment variable {env_name} is not set")
-            return None
-        return Secret(os.environ[env_name])
-    return None
+    object.__setattr__(section, name, secret)
 
 
 def _no_secret_here(name: str) -> BeforeValidator:

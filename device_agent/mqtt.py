@@ -29,11 +29,10 @@ from device_agent.configfile import (
     Int,
     Problems,
     Str,
-    base_of,
     between,
     cross_check,
+    fill_secret,
     one_of,
-    read_secret,
     secret_field,
     section,
 )
@@ -109,11 +108,7 @@ class BrokerSettings:
         if not self.username:
             object.__setattr__(self, "username", None)
         problems = Problems()
-        if self.password is None:
-            secret = read_secret(
-                problems, base_of(info), "password", self.password_file, self.password_env
-            )
-            object.__setattr__(self, "password", secret)
+        fill_secret(self, info, "password", problems)
         if self.tls:
             _check_tls_files(problems, self)
         problems.check()

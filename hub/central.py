@@ -30,9 +30,8 @@ from device_agent.configfile import (
     Problems,
     Secret,
     Str,
-    base_of,
     checked,
-    read_secret,
+    fill_secret,
     secret_field,
     section,
 )
@@ -74,17 +73,9 @@ class CentralHall:
 
     @model_validator(mode="after")
     def _secret(self, info: ValidationInfo) -> Self:
-        if self.webhook_secret is None:
-            problems = Problems()
-            secret = read_secret(
-                problems,
-                base_of(info),
-                "webhook_secret",
-                self.webhook_secret_file,
-                self.webhook_secret_env,
-            )
-            problems.check()
-            object.__setattr__(self, "webhook_secret", secret)
+        problems = Problems()
+        fill_secret(self, info, "webhook_secret", problems)
+        problems.check()
         return self
 
 

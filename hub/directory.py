@@ -13,7 +13,16 @@ from typing import Any, Self, TypeVar
 
 from pydantic import Field, ValidationInfo, model_validator
 
-from device_agent.configfile import Id, Problems, Str, base_of, cross_check, load, section
+from device_agent.configfile import (
+    Id,
+    Problems,
+    Str,
+    base_of,
+    cross_check,
+    load,
+    repeats,
+    section,
+)
 from device_agent.directory import (
     DEVICE_KINDS,
     Announcement,
@@ -89,17 +98,14 @@ def _tables(value: object) -> list[dict[str, Any]]:
 
 def _id_problems(problems: Problems, key: str, entries: list[dict[str, Any]]) -> set[str]:
     """The ids of ``entries``; a problem for each malformed or repeated one."""
-    seen: set[str] = set()
-    for i, entry in enumerate(entries):
-        ident = entry.get("id")
-        if not isinstance(ident, str):
-            continue
-        if not ID_PATTERN.fullmatch(ident):
+    ids = [entry.get("id") for entry in entries]
+    for i, ident in enumerate(ids):
+        if isinstance(ident, str) and not ID_PATTERN.fullmatch(ident):
             problems.add(f"{key}[{i}].id", f"must match {ID_PATTERN.pattern}")
-        elif ident in seen:
+    for i, ident in repeats(entries, "id"):
+        if ID_PATTERN.fullmatch(ident):
             problems.add(f"{key}[{i}].id", f"duplicate id {ident!r}")
-        seen.add(ident)
-    return seen
+    return {ident for ident in ids if isinstance(ident, str)}
 
 
 ENTRY_KEYS = ("departments", "windows", "staff", "devices", "service_items", "announcements")

@@ -44,10 +44,9 @@ from device_agent.configfile import (
     Float,
     Problems,
     Str,
-    base_of,
     between,
     checked,
-    read_secret,
+    fill_secret,
     secret_field,
     section,
 )
@@ -107,15 +106,7 @@ class ForwardingSettings:
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Self:
         problems = Problems()
-        if self.webhook_secret is None:
-            secret = read_secret(
-                problems,
-                base_of(info),
-                "webhook_secret",
-                self.webhook_secret_file,
-                self.webhook_secret_env,
-            )
-            object.__setattr__(self, "webhook_secret", secret)
+        fill_secret(self, info, "webhook_secret", problems)
         if self.webhook_url is not None and self.webhook_secret is None and not problems:
             problems.add("webhook_url", "a webhook needs webhook_secret_file or _env")
         if self.ca_file is not None and not self.ca_file.exists():

@@ -26,15 +26,15 @@ from device_agent.configfile import (
     Secret,
     Str,
     TimeZone,
-    base_of,
     between,
     checked,
     cross_check,
     document,
+    fill_secret,
     load_toml,
     matching,
     one_of,
-    read_secret,
+    repeats,
     secret_field,
     section,
     validate,
@@ -125,13 +125,8 @@ def _unique_codes(key: str) -> Any:
     """A check that the choices at ``key`` of a table name each code once."""
 
     def check(data: dict[str, Any], problems: Problems, info: ValidationInfo) -> None:
-        items = data.get(key)
-        seen: set[object] = set()
-        for i, item in enumerate(items if isinstance(items, list) else ()):
-            code = item.get("code") if isinstance(item, dict) else None
-            if isinstance(code, str) and code in seen:
-                problems.add(f"{key}[{i}].code", f"duplicate code {code!r}")
-            seen.add(code)
+        for i, code in repeats(data.get(key), "code"):
+            problems.add(f"{key}[{i}].code", f"duplicate code {code!r}")
 
     return check
 
@@ -183,13 +178,9 @@ class KioskSection:
 
     @model_validator(mode="after")
     def _secret(self, info: ValidationInfo) -> Self:
-        if self.secret_key is None:
-            problems = Problems()
-            secret = read_secret(
-                problems, base_of(info), "secret_key", self.secret_key_file, self.secret_key_env
-            )
-            problems.check()
-            object.__setattr__(self, "secret_key", secret)
+        problems = Problems()
+        fill_secret(self, info, "secret_key", problems)
+        problems.check()
         return self
 
 

@@ -22,6 +22,7 @@ from device_agent.configfile import (
     cross_check,
     matching,
     one_of,
+    repeats,
     section,
 )
 from device_agent.topics import ID_PATTERN
@@ -158,9 +159,5 @@ class BoardLayout:
 
 def board_id_problems(boards: object, problems: Problems) -> None:
     """A problem for each board of ``boards`` (as written) whose id an earlier board has."""
-    seen: set[object] = set()
-    for i, board in enumerate(boards if isinstance(boards, list) else ()):
-        ident = board.get("id") if isinstance(board, dict) else None
-        if isinstance(ident, str) and ident in seen:
-            problems.add(f"boards[{i}].id", f"duplicate board id {ident!r}")
-        seen.add(ident)
+    for i, ident in repeats(boards, "id"):
+        problems.add(f"boards[{i}].id", f"duplicate board id {ident!r}")

@@ -118,6 +118,7 @@ SURFACE: dict[str, frozenset[str]] = {
             "one_of",
             "repeats",
             "secret_field",
+            "secret_from_file_or_env",
             "section",
             "validate",
         }

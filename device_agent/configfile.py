@@ -276,6 +276,21 @@ def fill_secret(section: Any, info: ValidationInfo, name: str, problems: Problem
     object.__setattr__(section, name, secret)
 
 
+def secret_from_file_or_env(name: str) -> Any:
+    """A section's after-validator filling its :func:`secret_field` ``name``.
+
+    In the section's body: ``_secret = secret_from_file_or_env("token")``.
+    """
+
+    def fill(self: Any, info: ValidationInfo) -> Any:
+        problems = Problems()
+        fill_secret(self, info, name, problems)
+        problems.check()
+        return self
+
+    return model_validator(mode="after")(fill)  # type: ignore[arg-type]
+
+
 def _no_secret_here(name: str) -> BeforeValidator:
     def check(value: object) -> object:
         if value is None or isinstance(value, Secret):

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import paho.mqtt.client as paho
-from pydantic import ValidationInfo, model_validator
+from pydantic import model_validator
 
 from device_agent.configfile import (
     Bool,
@@ -31,8 +31,8 @@ from device_agent.configfile import (
     Secret,
     Str,
     checked,
-    fill_secret,
     secret_field,
+    secret_from_file_or_env,
     section,
 )
 from device_agent.errors import ProtocolError
@@ -71,12 +71,7 @@ class CentralHall:
     webhook_secret_file: Str = ""
     webhook_secret_env: Str = ""
 
-    @model_validator(mode="after")
-    def _secret(self, info: ValidationInfo) -> Self:
-        problems = Problems()
-        fill_secret(self, info, "webhook_secret", problems)
-        problems.check()
-        return self
+    _secret = secret_from_file_or_env("webhook_secret")
 
 
 @section

@@ -30,12 +30,12 @@ from device_agent.configfile import (
     checked,
     cross_check,
     document,
-    fill_secret,
     load_toml,
     matching,
     one_of,
     repeats,
     secret_field,
+    secret_from_file_or_env,
     section,
     validate,
 )
@@ -176,12 +176,7 @@ class KioskSection:
     secret_key_file: Str = ""
     secret_key_env: Str = ""
 
-    @model_validator(mode="after")
-    def _secret(self, info: ValidationInfo) -> Self:
-        problems = Problems()
-        fill_secret(self, info, "secret_key", problems)
-        problems.check()
-        return self
+    _secret = secret_from_file_or_env("secret_key")
 
 
 @document

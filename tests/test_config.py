@@ -12,6 +12,7 @@ import pytest
 from device_agent.config import DEFAULT_KEYS, load_agent_config
 from device_agent.configfile import Secret
 from device_agent.errors import ConfigError
+from device_agent.remote_config import DeviceSettings, parse_remote_config
 from hub.config import load_hub_config
 from hub.directory import load_directory
 from tests.hall import Hall
@@ -75,6 +76,27 @@ def test_a_minimal_agent_config_gets_defaults(tmp_path: Path):
     assert config.broker.protocol == "5"
     assert config.window is None
     assert len(config.evaluator.keys) == 5
+
+
+def test_the_session_table_and_a_remote_session_are_checked_alike(files: Hall):
+    # One declaration of the session settings: the agent's [session] and the hub's
+    # config/set accept the same keys with the same limits.
+    path = files.agent_config(1, extra="[session]\nthank_s = 100\ncooldown_s = 2\n")
+    assert problems_of(load_agent_config, path) == [
+        f"{path}: session.thank_s: must be between 0.5 and 60, got 100.0"
+    ]
+    base = DeviceSettings(window="w01", staff=None, keys={})
+    document = b'{"v": 1, "config_version": 2, "session": {"thank_s": 100, "cooldown_s": 2}}'
+    with pytest.raises(ConfigError) as caught:
+        parse_remote_config(document, base)
+    assert caught.value.problems == [
+        "config/set: session.thank_s: must be between 0.5 and 60, got 100.0"
+    ]
+    # Without thank_s of its own, the session thanks as long as the evaluator's light.
+    config = load_agent_config(files.agent_config(1, evaluator="thank_you_s = 4.5\n"))
+    assert config.session.thank_s == 4.5
+    config = load_agent_config(files.agent_config(1, extra="[session]\nthank_s = 2\n"))
+    assert config.session.thank_s == 2.0
 
 
 def test_first_seq_of_an_older_config_is_accepted_ignored_and_warned_about(

@@ -111,6 +111,7 @@ SURFACE: dict[str, frozenset[str]] = {
             "checked",
             "cross_check",
             "document",
+            "empty_means",
             "fill_secret",
             "load",
             "load_toml",

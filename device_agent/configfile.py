@@ -93,6 +93,11 @@ class Secret:
         return hash(self._value)
 
 
+def _error(message: str) -> PydanticCustomError:
+    """One problem with one value, in the file's words (what :func:`messages` shows)."""
+    return PydanticCustomError("hallrate", "{message}", {"message": message})
+
+
 # Checks, each an Annotated marker: ``Annotated[Int, between(1, 10)]``.
 
 
@@ -102,7 +107,7 @@ def between(low: float, high: float) -> AfterValidator:
     def check(value: float) -> float:
         if not low <= value <= high:
             message = f"must be between {low} and {high}, got {value}"
-            raise PydanticCustomError("hallrate", "{message}", {"message": message})
+            raise _error(message)
         return value
 
     return AfterValidator(check)
@@ -114,7 +119,7 @@ def one_of(*allowed: str) -> AfterValidator:
     def check(value: str) -> str:
         if value not in allowed:
             message = f"must be one of {', '.join(allowed)}, got {value!r}"
-            raise PydanticCustomError("hallrate", "{message}", {"message": message})
+            raise _error(message)
         return value
 
     return AfterValidator(check)
@@ -126,7 +131,7 @@ def matching(pattern: re.Pattern[str], message: str | None = None) -> AfterValid
     def check(value: str) -> str:
         if not pattern.fullmatch(value):
             text = message or f"must match {pattern.pattern}"
-            raise PydanticCustomError("hallrate", "{message}", {"message": text})
+            raise _error(text)
         return value
 
     return AfterValidator(check)
@@ -138,7 +143,7 @@ def checked(problem: Callable[[Any], str | None]) -> AfterValidator:
     def check(value: Any) -> Any:
         message = problem(value)
         if message:
-            raise PydanticCustomError("hallrate", "{message}", {"message": message})
+            raise _error(message)
         return value
 
     return AfterValidator(check)
@@ -157,6 +162,11 @@ def _relative(value: object, info: ValidationInfo) -> object:
     if isinstance(value, str) and info.context and "base" in info.context:
         return (info.context["base"] / value).resolve()
     return Path(value) if isinstance(value, str) else value
+
+
+def empty_means(default: Any) -> BeforeValidator:
+    """An empty array written in the file stands for ``default`` (as if left out)."""
+    return BeforeValidator(lambda value: default if value == [] else value)
 
 
 Id = Annotated[Str, matching(ID_PATTERN)]
@@ -226,8 +236,7 @@ def cross_check(check: CrossCheck) -> Any:
         if isinstance(data, dict):
             check(data, problems, info)
         for key, message in problems.found:
-            error = PydanticCustomError("hallrate", "{message}", {"message": message})
-            details.append({"type": error, "loc": tuple(key.split(".")), "input": data})
+            details.append({"type": _error(message), "loc": tuple(key.split(".")), "input": data})
         if details:
             raise ValidationError.from_exception_data(cls.__name__, details)
         return result
@@ -239,7 +248,7 @@ def _detail(item: Any) -> InitErrorDetails:
     """One error pydantic reported, as it can be raised again with others."""
     ctx = item.get("ctx")
     if item["type"] == "hallrate":
-        error: Any = PydanticCustomError("hallrate", "{message}", ctx)
+        error: Any = _error(ctx["message"])
     elif item["type"] == "hallrate_problems":
         error = PydanticCustomError("hallrate_problems", "{text}", ctx)
     else:
@@ -299,7 +308,7 @@ def _no_secret_here(name: str) -> BeforeValidator:
             f"put the secret in a file ({name}_file) or the environment"
             f" ({name}_env), not in the configuration"
         )
-        raise PydanticCustomError("hallrate", "{message}", {"message": message})
+        raise _error(message)
 
     return BeforeValidator(check)
 

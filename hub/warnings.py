@@ -31,6 +31,7 @@ from device_agent.configfile import (
     between,
     checked,
     cross_check,
+    empty_means,
     matching,
     section,
 )
@@ -114,7 +115,7 @@ class WarningSettings:
     """
 
     enabled: Bool = True
-    rules: tuple[WarningRule, ...] = DEFAULT_RULES
+    rules: Annotated[tuple[WarningRule, ...], empty_means(DEFAULT_RULES)] = DEFAULT_RULES
 
     _cross = cross_check(_order_problems)
 

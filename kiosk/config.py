@@ -30,6 +30,7 @@ from device_agent.configfile import (
     checked,
     cross_check,
     document,
+    empty_means,
     load_toml,
     matching,
     one_of,
@@ -135,7 +136,7 @@ def _unique_codes(key: str) -> Any:
 class RatingSection:
     """The ``[rating]`` table: the reasons a citizen picks from."""
 
-    reasons: tuple[Choice, ...] = DEFAULT_REASONS
+    reasons: Annotated[tuple[Choice, ...], empty_means(DEFAULT_REASONS)] = DEFAULT_REASONS
 
     _cross = cross_check(_unique_codes("reasons"))
 
@@ -149,8 +150,8 @@ def _complaint_problems(data: dict[str, Any], problems: Problems, info: Validati
 class ComplaintsSection:
     """The ``[complaints]`` table: the categories and details of a complaint."""
 
-    categories: tuple[Choice, ...] = DEFAULT_CATEGORIES
-    details: tuple[Choice, ...] = DEFAULT_DETAILS
+    categories: Annotated[tuple[Choice, ...], empty_means(DEFAULT_CATEGORIES)] = DEFAULT_CATEGORIES
+    details: Annotated[tuple[Choice, ...], empty_means(DEFAULT_DETAILS)] = DEFAULT_DETAILS
 
     _cross = cross_check(_complaint_problems)
 

@@ -11,7 +11,9 @@ A released step is never edited: a hub in a hall has already run it, and an
 edit would give new and upgraded hubs different schemas. To change the schema,
 append a step. ``tests/test_schema.py`` records a checksum of every step and
 fails when one changes. Most steps are plain SQL (:class:`SqlStep`); the two
-that rewrite stored rows are functions. Each statement's text is exactly what
+that rewrite stored rows are functions, and since they call live helpers
+(``hub.quarantine.stored_row``, ``hub.instants.ms_of_text``) the test also pins
+the rows they write from the oldest release's file. Each statement's text is exactly what
 the released code sent SQLite, odd indentation included, because
 ``sqlite_master`` keeps it and new files must match upgraded ones.
 """

@@ -562,7 +562,7 @@ NOTICES = SqlStep(
         CREATE TABLE notices (
             id INTEGER PRIMARY KEY,
             key TEXT NOT NULL UNIQUE,
-            event TEXT NOT NULL CHECK (event IN ('warning', 'offline', 'online')),
+            event TEXT NOT NULL,
             subject TEXT NOT NULL,
             role TEXT NOT NULL,
             department TEXT,

@@ -168,27 +168,49 @@ def test_votes_that_raise_a_warning_send_one_notice_per_role(
     assert hub.ingest.state.stored == 3
 
 
-def test_a_target_down_at_first_gets_the_notice_once_it_is_up(
+def test_a_target_that_hangs_at_first_gets_the_notice_once_it_answers(
     hall, mosquitto, receiver, start_hub, third_party
 ):
-    start_hub(hall, extra=notify_config(hall, receiver.port))
-    firmware = Firmware(third_party(mosquitto.port), hall)
+    # Something listens on the target's port and never answers: each try ends at its timeout.
+    hanging = socket.socket()
+    hanging.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    hanging.bind(("127.0.0.1", receiver.port))
+    hanging.listen(8)
+    try:
+        start_hub(hall, extra=notify_config(hall, receiver.port, timeout_s=1))
+        firmware = Firmware(third_party(mosquitto.port), hall)
 
-    firmware.vote_dissatisfied(2)
-    wait_until(
-        lambda: all(n[4] >= 2 for n in notices(hall)) and len(notices(hall)) == 2,
-        message="two failed attempts each",
-    )
-    # The hub kept ingesting while its target was down.
-    firmware.vote_dissatisfied(1)
-    assert {n[3] for n in notices(hall)} == {"pending"}
-    last_error = query(hall.database, "SELECT last_error FROM notices")[0][0]
-    assert "127.0.0.1" in last_error
+        firmware.vote_dissatisfied(2)
+        wait_until(
+            lambda: len(notices(hall)) == 2 and all(n[4] >= 2 for n in notices(hall)),
+            message="two failed attempts each",
+        )
+        # The hub kept ingesting while its target hung.
+        firmware.vote_dissatisfied(1)
+        assert {n[3] for n in notices(hall)} == {"pending"}
+        errors = query(hall.database, "SELECT last_error FROM notices")
+        assert all("127.0.0.1" in error for (error,) in errors)
+    finally:
+        hanging.close()
 
     receiver.start()
     wait_until(lambda: {n[3] for n in notices(hall)} == {"sent"}, message="both delivered")
     assert len(receiver.at("/manager")) == 1 and len(receiver.at("/civil")) == 1
     assert len(receiver.notices) == 2
+
+
+def test_past_max_pending_a_notice_is_logged_as_failed_not_queued(
+    hall, mosquitto, receiver, start_hub, third_party
+):
+    start_hub(hall, extra=notify_config(hall, receiver.port, max_pending=1))
+    Firmware(third_party(mosquitto.port), hall).vote_dissatisfied(2)
+
+    rows = query(hall.database, "SELECT role, status, last_error FROM notices ORDER BY id")
+    assert [r[1] for r in rows] == ["pending", "failed"]
+    assert rows[1][2] == "queue full: 1 notices pending"
+    receiver.start()
+    wait_until(lambda: notices(hall)[0][3] == "sent", message="the queued one delivered")
+    assert len(receiver.notices) == 1
 
 
 def test_a_notice_pending_when_the_hub_stops_is_sent_once_after_its_restart(

@@ -22,6 +22,7 @@ from device_agent.directory import Directory
 from device_agent.protocol import format_time
 from hub.notify.settings import NotifySettings, Target
 
+# The events queued here; a module of its own (cases, issue 14) may add more via notify().
 EVENTS = ("warning", "offline", "online")
 PENDING_SQL = "SELECT count(*) FROM notices WHERE status = 'pending'"
 INSERT_NOTICE_SQL = (
@@ -136,6 +137,27 @@ class NoticeQueue:
             )
         targets = self.settings.targets_of(self.settings.device_roles, department=None)
         return self._enqueue(conn, event, device, since, targets, title=title, body=body)
+
+    def notify(
+        self,
+        conn: sqlite3.Connection,
+        event: str,
+        subject: str,
+        occurrence: str,
+        *,
+        roles: tuple[str, ...],
+        department: str | None = None,
+        title: str,
+        body: str,
+    ) -> int:
+        """Queue a notice of any event for ``roles`` (a department's head: of ``department``).
+
+        ``subject`` and ``occurrence`` name this happening of ``event`` (a case
+        and its deadline, say): the same three queue one notice per target
+        however often this is called. Returns how many were queued.
+        """
+        targets = self.settings.targets_of(roles, department=department)
+        return self._enqueue(conn, event, subject, occurrence, targets, title=title, body=body)
 
     def _enqueue(
         self,

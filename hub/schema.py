@@ -577,7 +577,8 @@ NOTICES = SqlStep(
             done_at TEXT,
             last_error TEXT
         )""",
-    "CREATE INDEX notices_pending ON notices (next_attempt, id) WHERE status = 'pending'",
+    # The sender reads the pending notices in the order they were queued.
+    "CREATE INDEX notices_pending ON notices (id) WHERE status = 'pending'",
     """
         CREATE TABLE device_outages (
             device TEXT PRIMARY KEY,

@@ -274,10 +274,11 @@ def test_a_device_offline_past_the_limit_is_noticed_once_and_back_online_once(
     assert len(receiver.notices) == 2
 
 
-def test_notify_config_problems_name_the_role_never_the_url(tmp_path: Path, mosquitto):
+def test_notify_config_problems_name_the_role_never_the_url(tmp_path: Path, mosquitto, caplog):
     hall = Hall(tmp_path / "hall", mosquitto.port)
     (hall.root / "urls.toml").write_text(
         'manager = ["nosuchscheme://SECRET-TOKEN"]\nclerk = ["json://127.0.0.1/"]\n'
+        'office = ["dingtalk://SECRET-TOKEN/"]\n'
         '[dept_head]\nnowhere = ["json://127.0.0.1/"]\n'
     )
     path = hall.hub_config(
@@ -290,7 +291,9 @@ def test_notify_config_problems_name_the_role_never_the_url(tmp_path: Path, mosq
     assert "unknown role 'clerk'" in text
     assert "dept_head: unknown department 'nowhere'" in text
     assert "notify.warning_roles: unknown roles ['boss']" in text
+    assert "notify.urls: office[0]: not a URL apprise can send to (scheme dingtalk)" in text
     assert "SECRET-TOKEN" not in text
+    assert "SECRET-TOKEN" not in caplog.text  # apprise's own complaint names the token
 
 
 def test_urls_written_into_the_hub_file_are_refused(tmp_path: Path, mosquitto):
@@ -298,3 +301,24 @@ def test_urls_written_into_the_hub_file_are_refused(tmp_path: Path, mosquitto):
     path = hall.hub_config(extra='[notify]\nurls = "json://127.0.0.1/"\n')
     with pytest.raises(ConfigError, match=r"notify\.urls: put the secret in a file"):
         load_hub_config(path)
+
+
+def test_the_configuration_in_operations_md_loads_as_documented(tmp_path: Path, mosquitto):
+    text = (Path(__file__).parent.parent / "docs" / "operations.md").read_text()
+    section = text.split("\n## Notifications\n", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```toml\n")[1:]]
+    hub_part, urls = blocks
+    hall = Hall(tmp_path / "hall", mosquitto.port)
+    (hall.root / "notify-urls.toml").write_text(urls)
+
+    settings = load_hub_config(hall.hub_config(extra=hub_part)).notify
+
+    assert [(t.role, t.department, t.channel) for t in settings.targets] == [
+        ("manager", None, "wecombot"),
+        ("office", None, "mailtos"),
+        ("admin", None, "json"),
+        ("dept_head", "civil", "dingtalk"),
+    ]
+    assert "PASSWORD" not in repr(settings) and "BOTKEY" not in repr(settings)
+    assert all("PASSWORD" not in t.label for t in settings.targets)
+    assert (settings.offline_after_s, settings.max_pending) == (600, 10000)

@@ -51,7 +51,7 @@ RELEASED = {
         "d6d56948858c1dbd",
         "d4e22fadd3042cbe",
         # Issue 13: notices and device outages (hub.notify).
-        "62ea540d3fe1f1f1",
+        "cb69bf63cc413d1a",
     ],
     "outbox": ["c55cd58696b41e47", "ce6df76515079a01"],
     "kiosk": ["098ca2e9f2eb874a", "771c674365b0d496"],

@@ -24,7 +24,13 @@ import sqlite_utils
 from device_agent.protocol import format_time
 from device_agent.storage import open_database, write_transaction
 from hub.notify.notices import NoticeQueue
-from hub.notify.settings import NotifySettings, Target, load_apprise
+from hub.notify.settings import (
+    NotifySettings,
+    Target,
+    apprise_messages,
+    load_apprise,
+    redact,
+)
 
 if TYPE_CHECKING:
     from hub.config import HubConfig
@@ -141,21 +147,20 @@ class NotifySender:
     def _deliver(self, target: Target, title: str, body: str) -> str | None:
         """Send one notice; None when the target took it, else why not."""
         apprise = load_apprise()
-        plugin = apprise.Apprise.instantiate(target.url.reveal())
-        if plugin is None:
-            return "apprise cannot use this URL"
-        # Both apprise timeouts: a target that hangs costs this thread, bounded.
-        plugin.socket_connect_timeout = self.settings.timeout_s
-        plugin.socket_read_timeout = self.settings.timeout_s
-        with apprise.LogCapture(level=logging.WARNING) as captured:
+        with apprise_messages() as messages:
+            plugin = apprise.Apprise.instantiate(target.url.reveal())
+            if plugin is None:
+                return "apprise cannot use this URL"
+            # Both apprise timeouts: a target that hangs costs this thread, bounded.
+            plugin.socket_connect_timeout = self.settings.timeout_s
+            plugin.socket_read_timeout = self.settings.timeout_s
             try:
                 ok = plugin.notify(body=body, title=title)
             except Exception as exc:  # a plugin's bug must not stop the queue
-                return f"{type(exc).__name__}: {exc}"[:300]
+                return redact(f"{type(exc).__name__}: {exc}", target)[:300]
         if ok:
             return None
-        lines = [line for line in captured.getvalue().splitlines() if line.strip()]
-        return (lines[-1].split(" - ", 2)[-1] if lines else "apprise reported a failure")[:300]
+        return redact(messages[-1] if messages else "apprise reported a failure", target)[:300]
 
     def _mark(
         self,

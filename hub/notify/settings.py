@@ -18,8 +18,11 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
+import re
 import tomllib
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -115,6 +118,42 @@ def load_apprise() -> ModuleType:
     return apprise
 
 
+@contextlib.contextmanager
+def apprise_messages() -> Iterator[list[str]]:
+    """Collect apprise's log messages (warnings and worse) instead of letting them out.
+
+    Apprise logs some tokens as it reads a URL ("An invalid DingTalk API
+    Token (...) was specified"): its messages reach our logs only through
+    :func:`redact`, as the reason a notice failed.
+    """
+    messages: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            messages.append(record.getMessage())
+
+    log = logging.getLogger("apprise")
+    handler = Collect(logging.WARNING)
+    level, propagate = log.level, log.propagate
+    log.addHandler(handler)
+    log.setLevel(logging.WARNING)
+    log.propagate = False
+    try:
+        yield messages
+    finally:
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
+
+
+def redact(text: str, target: Target) -> str:
+    """``text`` without any part of the target's URL that apprise's redacted form hides."""
+    for part in re.split(r"[/:@?&=#,]+", target.url.reveal().split("://", 1)[-1]):
+        if len(part) >= 4 and part not in target.label:
+            text = text.replace(part, "***")
+    return text
+
+
 def read_notify(reader: ConfigReader, directory: Directory) -> NotifySettings:
     """Read ``[notify]`` and the URLs it names, recording every problem (never a URL)."""
     d = NotifySettings()
@@ -194,7 +233,8 @@ def _targets(
         return []
     found = []
     for i, url in enumerate(urls):
-        plugin = apprise.Apprise.instantiate(url)
+        with apprise_messages():
+            plugin = apprise.Apprise.instantiate(url)
         if plugin is None:
             scheme = url.split("://", 1)[0] if "://" in url else "(none)"
             reader.problem(

@@ -158,8 +158,10 @@ def test_votes_that_raise_a_warning_send_one_notice_per_role(
     with_log = open_database(hall.database)
     try:
         log = notice_log(with_log.conn)
+        older = notice_log(with_log.conn, before=log[0]["id"], limit=1)
     finally:
         with_log.close()
+    assert older == log[1:]
     assert [(n["event"], n["role"], n["department"], n["channel"], n["status"]) for n in log] == [
         ("warning", "dept_head", "civil", "json", "sent"),
         ("warning", "manager", None, "json", "sent"),

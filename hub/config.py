@@ -13,6 +13,7 @@ from hub.boards.layout import BoardLayout, read_boards
 from hub.central import CentralSettings, read_central
 from hub.directory import Directory, read_directory
 from hub.forwarding import ForwardingSettings, read_forwarding
+from hub.notify.settings import NotifySettings, read_notify
 from hub.quarantine import QuarantineSettings, read_quarantine_settings
 from hub.rules import RuleSettings, read_rule_settings
 from hub.warnings import WarningSettings, read_warning_settings
@@ -57,6 +58,8 @@ class HubConfig:
     rules: RuleSettings = field(default_factory=RuleSettings)
     # Issue 10: how much of what the hub refuses it keeps (hub.quarantine).
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+    # Issue 13: who is told of warnings and offline devices, through apprise (hub.notify).
+    notify: NotifySettings = field(default_factory=NotifySettings)
     source: Path | None = None
 
 
@@ -83,6 +86,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
             "boards",
             "quarantine",
             "rules",
+            "notify",
         ),
     )
     reader.reject_unknown(
@@ -127,6 +131,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
         boards=read_boards(reader, directory),
         rules=read_rule_settings(reader),
         quarantine=read_quarantine_settings(reader),
+        notify=read_notify(reader, directory),
         source=reader.path,
     )
 

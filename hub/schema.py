@@ -558,6 +558,37 @@ CAST_HOURS = SqlStep(
     "DROP TABLE cast_days",
 )
 
+NOTICES = SqlStep(
+    "issue 13: notices queued for apprise with their outcome, and the device outages noticed",
+    """
+        CREATE TABLE notices (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            event TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            role TEXT NOT NULL,
+            department TEXT,
+            target TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            done_at TEXT,
+            last_error TEXT
+        )""",
+    # The sender reads the pending notices in the order they were queued.
+    "CREATE INDEX notices_pending ON notices (id) WHERE status = 'pending'",
+    """
+        CREATE TABLE device_outages (
+            device TEXT PRIMARY KEY,
+            since TEXT NOT NULL,
+            noticed_at TEXT NOT NULL
+        )""",
+)
+
 # In order; the position of a step (from 1) is the schema version it brings a file to.
 STEPS: list[Migration] = [
     RELEASE_0_1,
@@ -580,4 +611,5 @@ STEPS: list[Migration] = [
     COUNTS_BY_PERIOD,
     SIGN_EVENTS,
     CAST_HOURS,
+    NOTICES,
 ]

@@ -17,6 +17,7 @@ from hub.config import HubConfig
 from hub.counting import Counting
 from hub.forwarding import Forwarder
 from hub.ingest import Ingest
+from hub.notify.sender import NotifySender
 from hub.store import Store
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class HubService:
         forwarding = config.forwarding.channels
         self.forwarder = Forwarder(config, summary=self.counting.summary) if forwarding else None
         self.central = CentralConsumer(config) if config.central.enabled else None
+        self.notifier = NotifySender(config) if config.notify.enabled else None
         self.ingest = Ingest(config, self.store)
         self.boards = BoardService(config, changed=self.ingest.committed)
         self.app = create_app(config, state=self.ingest.state)
@@ -75,7 +77,7 @@ class HubService:
         ]
         for thread in self._threads:
             thread.start()
-        for part in (self.forwarder, self.central, self.boards):
+        for part in (self.forwarder, self.central, self.boards, self.notifier):
             if part is not None:
                 part.start()
         logger.info("hub %s serving %s", self.config.hall, self.api_url)
@@ -93,7 +95,7 @@ class HubService:
         # Before the HTTP server: ending the wall's event streams frees its threads.
         self.boards.stop()
         self._stop_http()
-        for part in (self.forwarder, self.central):
+        for part in (self.forwarder, self.central, self.notifier):
             if part is not None:
                 part.stop()
         self.store.close()

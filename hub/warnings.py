@@ -27,6 +27,7 @@ from device_agent.protocol import format_time
 from hub.aggregates import Attribution, dissatisfied
 from hub.errors import StateError, UnknownRecord
 from hub.forwarding import ForwardingQueue
+from hub.notify.notices import NoticeQueue
 from hub.periods import Calendar, grain_of
 
 LEVEL_NAME = re.compile(r"[A-Za-z0-9]{1,8}")
@@ -36,6 +37,7 @@ MAX_NOTE_CHARS = 2000
 CHUNK = 400  # staff ids per IN (...), under SQLite's parameter limit with the periods
 WARNING_KEYS = ("enabled", "rules")
 RULE_KEYS = ("level", "action", "monthly", "yearly")
+NOTIFIED_EVENTS = ("raised", "reinstated")  # the events the roles are told of (hub.notify)
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +160,14 @@ class WarningEngine:
         attribution: Attribution,
         calendar: Calendar,
         outbox: ForwardingQueue | None = None,
+        notices: NoticeQueue | None = None,
         now: Callable[[], datetime],
     ) -> None:
         self.rules = tuple(rules)
         self.attribution = attribution
         self.calendar = calendar
         self.outbox = outbox
+        self.notices = notices
         self._now = now
 
     # Raising, reinstating, withdrawing, superseding.
@@ -503,6 +507,9 @@ class WarningEngine:
             document["event"] = {"seq": seq, "name": name, "at": at, "by": by, "detail": detail}
             document["message_id"] = f"{ident}.{seq}"
             self.outbox.enqueue(conn, "warning", document["message_id"], document)
+        if self.notices is not None and name in NOTIFIED_EVENTS:
+            # Queued in this transaction; hub.notify.sender does the network, later.
+            self.notices.warning(conn, ident, seq)
 
     def _stamp(self) -> str:
         return format_time(self._now())

@@ -33,6 +33,7 @@ from hub import (
     warnings,
 )
 from hub.instants import HOUR_MS, ms_of_text
+from hub.notify import notices
 from hub.periods import Calendar
 from hub.store import known_votes_sql
 from hub.vote_pages import PageQuery, page_sql
@@ -149,6 +150,9 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     one = ["hall-1", "s01-III-2026-11"]
     yield "county_warnings.warning", county_warnings.WARNING_SQL, one, "id=?"
     yield "county_warnings.events", county_warnings.EVENTS_SQL, one, "warning_id=?"
+    # The console's notice log, newest first (the sender's reads walk the partial index of
+    # pending notices, which max_pending bounds).
+    yield "notify.notice_log", notices.NOTICE_LOG_SQL, [10**9, 50], "rowid<?"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

@@ -32,6 +32,7 @@ from hub import (
     warning_pages,
     warnings,
 )
+from hub.cases import store as cases_store
 from hub.instants import HOUR_MS, ms_of_text
 from hub.periods import Calendar
 from hub.store import known_votes_sql
@@ -149,6 +150,11 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     one = ["hall-1", "s01-III-2026-11"]
     yield "county_warnings.warning", county_warnings.WARNING_SQL, one, "id=?"
     yield "county_warnings.events", county_warnings.EVENTS_SQL, one, "warning_id=?"
+    # Issue 14: the reminders' read of open cases by deadline, and one case's rows.
+    yield "cases.due", cases_store.DUE_SQL, ["2026-12-01"], "stage_due_on"
+    yield "cases.source", cases_store.SOURCE_OF_REF_SQL, ["kiosk", "c1"], "kind=? AND ref=?"
+    yield "cases.sources", cases_store.SOURCES_SQL, [1], "case_id=?"
+    yield "cases.events", cases_store.EVENTS_SQL, [1], "case_id=?"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

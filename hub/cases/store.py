@@ -49,7 +49,7 @@ SOURCE_OF_REF_SQL = "SELECT case_id FROM case_sources WHERE kind = ? AND ref = ?
 
 SOURCES_SQL = """
     SELECT kind, ref, first_case, received_on, registered_by, registered_at, contact, text
-    FROM case_sources WHERE case_id = ? ORDER BY received_on, id"""
+    FROM case_sources WHERE case_id = ? ORDER BY id"""
 
 EVENTS_SQL = """
     SELECT seq, event, from_status, to_status, at, by, note, detail
@@ -176,7 +176,7 @@ def redirect_merged(conn: sqlite3.Connection, from_case: int, to_case: int) -> N
 
 
 def sources(conn: sqlite3.Connection, case_id: int) -> list[dict[str, Any]]:
-    """A case's sources, oldest first."""
+    """A case's sources, in the order they were registered."""
     names = ("kind", "ref", "first_case", "received_on", "registered_by", "registered_at")
     return [
         {

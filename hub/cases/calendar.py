@@ -118,14 +118,6 @@ class WorkCalendar:
                 left -= 1
         return day
 
-    def workdays_between(self, start: date, end: date) -> int:
-        """Working days after ``start`` up to and including ``end`` (negative when reversed)."""
-        if end < start:
-            return -self.workdays_between(end, start)
-        return sum(
-            1 for n in range(1, (end - start).days + 1) if self.is_workday(start + timedelta(n))
-        )
-
     def fallback_years(self) -> list[int]:
         """The years a deadline was counted in on weekends only, so far."""
         with self._lock:

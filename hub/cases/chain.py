@@ -259,7 +259,7 @@ def register(
         raise CaseInputError(
             f"channel: must be one of {', '.join(STAFF_CHANNELS)}, got {channel!r}"
         )
-    text = _text(text, "text", MAX_TEXT, required=True)
+    text = _required(text, "text", MAX_TEXT)
     if ref is not None and store.case_of_source(conn, channel, ref) is not None:
         raise StateError(f"ref: {channel} {ref!r} is registered already")
     return open_case(
@@ -268,12 +268,12 @@ def register(
         actor,
         kind=channel,
         ref=ref,
-        title=_text(title, "title", 200, required=False) or text[:40],
+        title=_text(title, "title", 200) or text[:40],
         text=text,
         received_on=received_on,
         case_class=case_class or book.settings.default_class,
         department=department,
-        contact=_text(contact, "contact", MAX_NAME, required=False),
+        contact=_text(contact, "contact", MAX_NAME),
     )
 
 
@@ -363,8 +363,8 @@ def assign(
     note: str | None = None,
 ) -> dict[str, Any]:
     """交办: give the case to a department and exactly one responsible person."""
-    department = _text(department, "department", MAX_NAME, required=True)
-    assignee = _text(assignee, "assignee", MAX_NAME, required=True)
+    department = _required(department, "department", MAX_NAME)
+    assignee = _required(assignee, "assignee", MAX_NAME)
     return _step(
         book,
         conn,
@@ -394,7 +394,7 @@ def draft(
     note: str | None = None,
 ) -> dict[str, Any]:
     """The responsible person drafts the answer."""
-    answer = _text(answer, "answer", MAX_TEXT, required=True)
+    answer = _required(answer, "answer", MAX_TEXT)
     return _step(
         book, conn, case_id, actor, "draft", note=note, changes={"draft": answer}, handler=True
     )
@@ -411,7 +411,7 @@ def send_back(
     book: Cases, conn: sqlite3.Connection, case_id: int, actor: Actor, *, note: str
 ) -> dict[str, Any]:
     """A leader sends the draft back to the responsible person, saying why."""
-    note = _text(note, "note", MAX_NOTE, required=True)
+    note = _required(note, "note", MAX_NOTE)
     return _step(book, conn, case_id, actor, "send_back", note=note)
 
 
@@ -495,7 +495,7 @@ def merge(
     for which, row in (("case", case), ("into", survivor)):
         if row["status"] in CLOSED:
             raise StateError(f"{which}: case {row['id']} is {row['status']}; it cannot merge")
-    note = _text(note, "note", MAX_NOTE, required=False)
+    note = _text(note, "note", MAX_NOTE)
     at = book.stamp()
     moved = store.move_sources(conn, case_id, into)
     store.redirect_merged(conn, case_id, into)
@@ -664,7 +664,7 @@ def _step(
         )
     if handler and actor.role == "handler" and actor.name != case["assignee"]:
         raise NotAllowed(f"case {case_id} is assigned to {case['assignee']!r}, not {actor.name!r}")
-    note = _text(note, "note", MAX_NOTE, required=False)
+    note = _text(note, "note", MAX_NOTE)
     case_class = book.case_class(case["class"])
     stage = stage_of(case_class, target)
     update = dict(changes or {})
@@ -688,10 +688,16 @@ def _step(
     return _case(conn, case_id)
 
 
-def _text(value: str | None, name: str, limit: int, *, required: bool) -> str | None:
+def _required(value: str | None, name: str, limit: int) -> str:
+    text = _text(value, name, limit)
+    if text is None:
+        raise CaseInputError(f"{name}: required")
+    return text
+
+
+def _text(value: str | None, name: str, limit: int) -> str | None:
+    """``value`` stripped, None when empty; a CaseInputError when too long or not text."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise CaseInputError(f"{name}: required")
         return None
     if not isinstance(value, str):
         raise CaseInputError(f"{name}: must be text")

@@ -226,16 +226,3 @@ def list_cases(
 def due_by(conn: sqlite3.Connection, day: str) -> list[dict[str, Any]]:
     """Open cases whose current stage is due on or before ``day``, soonest first."""
     return [dict(zip(CASE_COLUMNS, row, strict=True)) for row in conn.execute(DUE_SQL, (day,))]
-
-
-def complaint_of_code(conn: sqlite3.Connection, complaint_id: str) -> dict[str, Any] | None:
-    """The stored kiosk complaint ``complaint_id`` (its public fields), or None."""
-    row = conn.execute(
-        "SELECT id, category, text, staff, department, anonymous, contact, cast_at"
-        " FROM complaints WHERE id = ?",
-        (complaint_id,),
-    ).fetchone()
-    if row is None:
-        return None
-    names = ("id", "category", "text", "staff", "department", "anonymous", "contact", "cast_at")
-    return dict(zip(names, row, strict=True))

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
@@ -30,24 +28,14 @@ from hub.store import Store
 from hub.tokens import create_token
 from tests import test_kiosk_hub_api
 from tests.hall import query, wait_until
-from tests.kiosk_hall import KioskHall, start_hub
+from tests.kiosk_hall import KioskHall
 from tests.stored_votes import counting_hub, make_vote
 from tests.test_kiosk_hub_api import file_complaint, look_up
 
-# The kiosk's outbox sender, the fixture test_kiosk_hub_api files complaints with.
+# The kiosk hall, its hub and the kiosk's outbox sender, as test_kiosk_hub_api has them.
+hall = test_kiosk_hub_api.hall
+hub = test_kiosk_hub_api.hub
 device = test_kiosk_hub_api.device
-
-
-@pytest.fixture
-def hall(tmp_path: Path, mosquitto) -> KioskHall:
-    return KioskHall(tmp_path / "hall", mosquitto.port)
-
-
-@pytest.fixture
-def hub(hall: KioskHall) -> Iterator[HubService]:
-    hub = start_hub(hall)
-    yield hub
-    hub.stop()
 
 
 def tokens(hall: KioskHall) -> dict[str, str]:
@@ -96,6 +84,12 @@ class Api:
         status, document = self.act(who, case, action, **body)
         assert status == 200, (action, document)
         return document
+
+    def register(self, case_class: str | None = None, **body: object) -> tuple[int, dict]:
+        """The office registers a complaint from another channel."""
+        if case_class is not None:
+            body["class"] = case_class
+        return self.call("office-li", "POST", "/api/v1/cases", body)
 
     def get(self, case: int) -> dict:
         status, document = self.call("viewer", "GET", f"/api/v1/cases/{case}")
@@ -193,41 +187,29 @@ def test_a_kiosk_complaint_is_walked_through_the_whole_chain_to_archive(hub, hal
                 conn.execute("DELETE FROM cases WHERE id = ?", (case,))
         finally:
             store.close()
-    assert seen_after(hub)["case"]["step"] == "archived"
-
-
-def seen_after(hub: HubService) -> dict:
-    return look_up(hub, {"code": "12345674", "password": "246813"})[1]
+    assert look_up(hub, {"code": "12345674", "password": "246813"})[1]["case"]["step"] == (
+        "archived"
+    )
 
 
 def test_a_sent_back_draft_and_a_rejected_answer_go_back_to_the_handler(hub, api):
-    status, case = api.call(
-        "office-li",
-        "POST",
-        "/api/v1/cases",
-        {
-            "channel": "hotline",
-            "ref": "12345-20251103-0042",
-            "received_on": "2025-11-03",
-            "class": "important",
-            "text": "来电反映：社保窗口午间无人值守。",
-        },
+    status, case = api.register(
+        channel="hotline",
+        ref="12345-20251103-0042",
+        received_on="2025-11-03",
+        case_class="important",
+        text="来电反映：社保窗口午间无人值守。",
     )
     assert status == 201, case
     assert (case["status"], case["class"], case["approval"]) == ("registered", "important", True)
     assert case["due_on"] == "2025-11-06"  # 3 working days
     ident = case["id"]
     # The same 12345 ticket twice is one case, not two.
-    again = api.call(
-        "office-li",
-        "POST",
-        "/api/v1/cases",
-        {
-            "channel": "hotline",
-            "ref": "12345-20251103-0042",
-            "received_on": "2025-11-03",
-            "text": "重复来电",
-        },
+    again = api.register(
+        channel="hotline",
+        ref="12345-20251103-0042",
+        received_on="2025-11-03",
+        text="重复来电",
     )
     assert again[0] == 409
 
@@ -299,23 +281,15 @@ def test_a_merge_keeps_every_source_and_the_merged_code_shows_the_surviving_case
 
 def test_received_on_30_september_2025_an_ordinary_case_is_due_on_16_october(hub, api):
     """National Day: 1-8 October off, Saturday 11 October worked (调休)."""
-    status, case = api.call(
-        "office-li",
-        "POST",
-        "/api/v1/cases",
-        {"channel": "letter", "received_on": "2025-09-30", "text": "来信反映办证难。"},
-    )
+    status, case = api.register(channel="letter", received_on="2025-09-30", text="来信反映办证难。")
     assert status == 201, case
     assert (case["class"], case["received_on"], case["due_on"]) == (
         "ordinary",
         "2025-09-30",
         "2025-10-16",
     )
-    major = api.call(
-        "office-li",
-        "POST",
-        "/api/v1/cases",
-        {"channel": "website", "received_on": "2025-09-30", "class": "major", "text": "重大"},
+    major = api.register(
+        channel="website", received_on="2025-09-30", case_class="major", text="重大"
     )[1]
     # 一三一: claimed by 9 October, an approved opinion by Monday the 13th (Saturday the
     # 11th is worked), answered by the 14th.
@@ -327,12 +301,7 @@ def test_received_on_30_september_2025_an_ordinary_case_is_due_on_16_october(hub
     overdue = api.call("viewer", "GET", "/api/v1/cases?overdue=1&class=major")[1]
     assert [c["id"] for c in overdue["cases"]] == [major["id"]]
     assert overdue["cases"][0]["overdue"] is True
-    bad = api.call(
-        "office-li",
-        "POST",
-        "/api/v1/cases",
-        {"channel": "fax", "text": "x", "received_on": "2025-09-30"},
-    )
+    bad = api.register(channel="fax", text="x", received_on="2025-09-30")
     assert bad == (400, {"error": "Bad Request", "detail": bad[1]["detail"]})
     assert bad[1]["detail"].startswith("channel: must be one of phone, letter, hotline")
 

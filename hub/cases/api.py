@@ -9,7 +9,7 @@ act, 404 for an unknown case, 409 for a step the case's state does not allow.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import Any
@@ -160,14 +160,6 @@ def assign(ident: str) -> ResponseReturnValue:
     )
 
 
-@bp.post("/api/v1/cases/<ident>/start")
-@require("case_handle")
-def start(ident: str) -> ResponseReturnValue:
-    """The responsible person takes the case on."""
-    case_id = _case_id(ident)
-    return _act(case_id, "start", note=_note(_body()))
-
-
 @bp.post("/api/v1/cases/<ident>/draft")
 @require("case_handle")
 def draft(ident: str) -> ResponseReturnValue:
@@ -177,28 +169,12 @@ def draft(ident: str) -> ResponseReturnValue:
     return _act(case_id, "draft", answer=_string(body, "answer", required=True), note=_note(body))
 
 
-@bp.post("/api/v1/cases/<ident>/approve")
-@require("case_approve")
-def approve(ident: str) -> ResponseReturnValue:
-    """A leader approves the draft."""
-    case_id = _case_id(ident)
-    return _act(case_id, "approve", note=_note(_body()))
-
-
 @bp.post("/api/v1/cases/<ident>/send_back")
 @require("case_approve")
 def send_back(ident: str) -> ResponseReturnValue:
     """A leader sends the draft back; body ``{"note": "why"}`` required."""
     case_id = _case_id(ident)
     return _act(case_id, "send_back", note=_string(_body(), "note", required=True))
-
-
-@bp.post("/api/v1/cases/<ident>/answer")
-@require("case_handle")
-def answer(ident: str) -> ResponseReturnValue:
-    """The answer goes out to the citizen."""
-    case_id = _case_id(ident)
-    return _act(case_id, "answer", note=_note(_body()))
 
 
 @bp.post("/api/v1/cases/<ident>/check")
@@ -222,14 +198,6 @@ def check(ident: str) -> ResponseReturnValue:
     )
 
 
-@bp.post("/api/v1/cases/<ident>/archive")
-@require("case_assign")
-def archive(ident: str) -> ResponseReturnValue:
-    """归档: close a checked case."""
-    case_id = _case_id(ident)
-    return _act(case_id, "archive", note=_note(_body()))
-
-
 @bp.post("/api/v1/cases/<ident>/merge")
 @require("case_assign")
 def merge(ident: str) -> ResponseReturnValue:
@@ -240,6 +208,30 @@ def merge(ident: str) -> ResponseReturnValue:
     if not isinstance(into, int) or isinstance(into, bool):
         abort(400, description="into: the surviving case's id")
     return _act(case_id, "merge", into=into, note=_note(body))
+
+
+def _note_only(action: str, doc: str) -> Callable[[str], ResponseReturnValue]:
+    def view(ident: str) -> ResponseReturnValue:
+        return _act(_case_id(ident), action, note=_note(_body()))
+
+    view.__name__ = action
+    view.__doc__ = doc
+    return view
+
+
+# The steps that take only a note: POST /api/v1/cases/<id>/<step>, body {"note": ...}.
+for _action, _doc in (
+    ("start", "The responsible person takes the case on (签收)."),
+    ("approve", "A leader approves the draft."),
+    ("answer", "The answer goes out: the citizen sees it in the lookup."),
+    ("archive", "归档 (销号): close a checked case."),
+):
+    bp.add_url_rule(
+        f"/api/v1/cases/<ident>/{_action}",
+        endpoint=_action,
+        view_func=require(chain.PERMISSIONS[_action])(_note_only(_action, _doc)),
+        methods=["POST"],
+    )
 
 
 def init_app(app: Flask, cases: Cases) -> None:

@@ -10,6 +10,7 @@ from device_agent.configfile import ConfigReader, in_range
 from device_agent.mqtt import BrokerSettings, read_broker
 from device_agent.topics import DEFAULT_BASE, ID_PATTERN
 from hub.boards.layout import BoardLayout, read_boards
+from hub.cases.settings import CaseSettings, read_case_settings
 from hub.central import CentralSettings, read_central
 from hub.directory import Directory, read_directory
 from hub.forwarding import ForwardingSettings, read_forwarding
@@ -60,6 +61,8 @@ class HubConfig:
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
     # Issue 13: who is told of warnings and offline devices, through apprise (hub.notify).
     notify: NotifySettings = field(default_factory=NotifySettings)
+    # Issue 14: case classes, their stages and the working-day calendar (hub.cases).
+    cases: CaseSettings = field(default_factory=CaseSettings)
     source: Path | None = None
 
 
@@ -87,6 +90,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
             "quarantine",
             "rules",
             "notify",
+            "cases",
         ),
     )
     reader.reject_unknown(
@@ -132,6 +136,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
         rules=read_rule_settings(reader),
         quarantine=read_quarantine_settings(reader),
         notify=read_notify(reader, directory),
+        cases=read_case_settings(reader),
         source=reader.path,
     )
 

@@ -589,6 +589,76 @@ NOTICES = SqlStep(
         )""",
 )
 
+CASES = SqlStep(
+    "issue 14: cases from every source, their chain of steps and its audit log",
+    """
+        CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            class TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('registered', 'assigned', 'in_progress',
+                'drafted', 'approved', 'answered', 'checked', 'archived', 'merged')),
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            department TEXT,
+            assignee TEXT,
+            received_on TEXT NOT NULL,
+            registered_at TEXT NOT NULL,
+            stage INTEGER NOT NULL DEFAULT 0,
+            stage_started_on TEXT,
+            stage_due_on TEXT,
+            due_on TEXT,
+            draft TEXT,
+            answer TEXT,
+            answered_at TEXT,
+            rating TEXT,
+            merged_into INTEGER REFERENCES cases (id),
+            events INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            CHECK ((status = 'merged') = (merged_into IS NOT NULL))
+        )""",
+    "CREATE INDEX cases_stage_due ON cases (stage_due_on) WHERE stage_due_on IS NOT NULL",
+    "CREATE INDEX cases_status ON cases (status, id)",
+    """
+        CREATE TABLE case_sources (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases (id),
+            first_case INTEGER NOT NULL REFERENCES cases (id),
+            kind TEXT NOT NULL CHECK (kind IN ('kiosk', 'phone', 'letter', 'hotline',
+                'website', 'visit', 'warning')),
+            ref TEXT,
+            received_on TEXT NOT NULL,
+            registered_by TEXT NOT NULL,
+            registered_at TEXT NOT NULL,
+            contact TEXT,
+            text TEXT NOT NULL,
+            UNIQUE (kind, ref)
+        )""",
+    "CREATE INDEX case_sources_case ON case_sources (case_id)",
+    """
+        CREATE TABLE case_events (
+            case_id INTEGER NOT NULL REFERENCES cases (id),
+            seq INTEGER NOT NULL,
+            event TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT NOT NULL,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            note TEXT,
+            detail TEXT NOT NULL,
+            PRIMARY KEY (case_id, seq)
+        ) WITHOUT ROWID""",
+    # A case is never deleted, and its audit log is never rewritten.
+    """
+        CREATE TRIGGER cases_kept BEFORE DELETE ON cases
+        BEGIN SELECT RAISE(ABORT, 'a case is never deleted'); END""",
+    """
+        CREATE TRIGGER case_events_kept BEFORE DELETE ON case_events
+        BEGIN SELECT RAISE(ABORT, 'a case step is never deleted'); END""",
+    """
+        CREATE TRIGGER case_events_fixed BEFORE UPDATE ON case_events
+        BEGIN SELECT RAISE(ABORT, 'a case step is never changed'); END""",
+)
+
 # In order; the position of a step (from 1) is the schema version it brings a file to.
 STEPS: list[Migration] = [
     RELEASE_0_1,
@@ -612,4 +682,5 @@ STEPS: list[Migration] = [
     SIGN_EVENTS,
     CAST_HOURS,
     NOTICES,
+    CASES,
 ]

@@ -12,6 +12,7 @@ from waitress.wasyncore import close_all
 
 from hub.app import create_app
 from hub.boards.service import BoardService
+from hub.cases.chain import Cases
 from hub.central import CentralConsumer
 from hub.config import HubConfig
 from hub.counting import Counting
@@ -41,6 +42,7 @@ class HubService:
             counting=self.counting if config.warnings.enabled else None,
             rules=self.counting.rules,
             quarantine=config.quarantine,
+            cases=Cases(config.cases, config.timezone),
         )
         forwarding = config.forwarding.channels
         self.forwarder = Forwarder(config, summary=self.counting.summary) if forwarding else None

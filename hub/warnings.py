@@ -169,6 +169,11 @@ class WarningEngine:
         self.outbox = outbox
         self.notices = notices
         self._now = now
+        # Issue 14: called with (conn, warning, by, what) when the office records the
+        # notice sent (预警告知函, 限期整改); hub.cases opens the notice's case.
+        self.on_notice: Callable[[sqlite3.Connection, dict[str, Any], str, str], object] | None = (
+            None
+        )
 
     # Raising, reinstating, withdrawing, superseding.
 
@@ -423,7 +428,7 @@ class WarningEngine:
             raise StateError("what: say what was done")
         if len(what) > MAX_NOTE_CHARS:
             raise StateError(f"what: at most {MAX_NOTE_CHARS} characters")
-        return self._step(
+        row = self._step(
             conn,
             ident,
             allowed=("acknowledged", "actioned"),
@@ -432,6 +437,9 @@ class WarningEngine:
             detail={"what": what},
             event="action",
         )
+        if self.on_notice is not None:
+            self.on_notice(conn, row, by, what)
+        return row
 
     def close(
         self, conn: sqlite3.Connection, ident: str, *, by: str, note: str | None = None

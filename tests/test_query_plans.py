@@ -32,6 +32,7 @@ from hub import (
     warning_pages,
     warnings,
 )
+from hub.cases import store as cases_store
 from hub.instants import HOUR_MS, ms_of_text
 from hub.notify import notices
 from hub.periods import Calendar
@@ -153,6 +154,11 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     # The console's notice log, newest first (the sender's reads walk the partial index of
     # pending notices, which max_pending bounds).
     yield "notify.notice_log", notices.NOTICE_LOG_SQL, [10**9, 50], "rowid<?"
+    # Issue 14: the reminders' read of open cases by deadline, and one case's rows.
+    yield "cases.due", cases_store.DUE_SQL, ["2026-12-01"], "stage_due_on"
+    yield "cases.source", cases_store.SOURCE_OF_REF_SQL, ["kiosk", "c1"], "kind=? AND ref=?"
+    yield "cases.sources", cases_store.SOURCES_SQL, [1], "case_id=?"
+    yield "cases.events", cases_store.EVENTS_SQL, [1], "case_id=?"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

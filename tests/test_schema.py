@@ -52,6 +52,8 @@ RELEASED = {
         "d4e22fadd3042cbe",
         # Issue 13: notices and device outages (hub.notify).
         "cb69bf63cc413d1a",
+        # Issue 14: cases, their sources and steps (hub.cases).
+        "370f58fd17efc90e",
     ],
     "outbox": ["c55cd58696b41e47", "ce6df76515079a01"],
     "kiosk": ["098ca2e9f2eb874a", "771c674365b0d496"],

@@ -15,6 +15,7 @@ from hub.directory import Directory, read_directory
 from hub.forwarding import ForwardingSettings, read_forwarding
 from hub.quarantine import QuarantineSettings, read_quarantine_settings
 from hub.rules import RuleSettings, read_rule_settings
+from hub.supervision import SupervisionSettings, read_supervision_settings
 from hub.warnings import WarningSettings, read_warning_settings
 
 
@@ -57,6 +58,8 @@ class HubConfig:
     rules: RuleSettings = field(default_factory=RuleSettings)
     # Issue 10: how much of what the hub refuses it keeps (hub.quarantine).
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+    # Issue 14: service-time supervision and presence (hub.supervision, hub.presence).
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
     source: Path | None = None
 
 
@@ -83,6 +86,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
             "boards",
             "quarantine",
             "rules",
+            "supervision",
         ),
     )
     reader.reject_unknown(
@@ -127,6 +131,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
         boards=read_boards(reader, directory),
         rules=read_rule_settings(reader),
         quarantine=read_quarantine_settings(reader),
+        supervision=read_supervision_settings(reader, directory),
         source=reader.path,
     )
 

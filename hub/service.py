@@ -18,6 +18,7 @@ from hub.counting import Counting
 from hub.forwarding import Forwarder
 from hub.ingest import Ingest
 from hub.store import Store
+from hub.supervision import SupervisionWatch
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class HubService:
         self.forwarder = Forwarder(config, summary=self.counting.summary) if forwarding else None
         self.central = CentralConsumer(config) if config.central.enabled else None
         self.ingest = Ingest(config, self.store)
+        self.supervision = SupervisionWatch(config) if config.supervision.enabled else None
         self.boards = BoardService(config, changed=self.ingest.committed)
         self.app = create_app(config, state=self.ingest.state)
         self.app.config["HALLRATE_BOARD_FEED"] = self.boards.feed
@@ -75,7 +77,7 @@ class HubService:
         ]
         for thread in self._threads:
             thread.start()
-        for part in (self.forwarder, self.central, self.boards):
+        for part in (self.forwarder, self.central, self.boards, self.supervision):
             if part is not None:
                 part.start()
         logger.info("hub %s serving %s", self.config.hall, self.api_url)
@@ -93,7 +95,7 @@ class HubService:
         # Before the HTTP server: ending the wall's event streams frees its threads.
         self.boards.stop()
         self._stop_http()
-        for part in (self.forwarder, self.central):
+        for part in (self.forwarder, self.central, self.supervision):
             if part is not None:
                 part.stop()
         self.store.close()

@@ -40,11 +40,11 @@ logger = logging.getLogger(__name__)
 ROLES: dict[str, frozenset[str]] = {
     # Reads votes, warnings, devices and the quarantine: a dashboard, a report script.
     "reader": frozenset({"read"}),
-    # The hall manager: sees warnings, decides appeals.
-    "manager": frozenset({"read", "acknowledge", "void"}),
+    # The hall manager: sees warnings, decides appeals and supervision alerts.
+    "manager": frozenset({"read", "acknowledge", "void", "supervise"}),
     # The efficiency office (效能办): follows each warning to closure, accepts held votes.
-    "office": frozenset({"read", "acknowledge", "action", "close", "accept"}),
-    "admin": frozenset({"read", "acknowledge", "action", "close", "void", "accept"}),
+    "office": frozenset({"read", "acknowledge", "action", "close", "accept", "supervise"}),
+    "admin": frozenset({"read", "acknowledge", "action", "close", "void", "accept", "supervise"}),
 }
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PREFIX = "hrt_"

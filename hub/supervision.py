@@ -233,6 +233,7 @@ class Supervision:
 
     def check(self, conn: sqlite3.Connection, now: datetime) -> int:
         """Judge the events stored since the last check, then the open services; alerts raised."""
+        now = now.astimezone(UTC)  # compared as text with the stored UTC times
         raised = 0
         while True:
             (mark,) = conn.execute(
@@ -450,7 +451,7 @@ def decide(
         (
             "red" if confirm else "dismissed",
             by,
-            format_time(now or datetime.now(UTC)),
+            format_time((now or datetime.now(UTC)).astimezone(UTC)),
             note,
             ident,
         ),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -485,3 +486,27 @@ def test_an_item_whose_minimum_is_not_below_its_maximum_is_refused(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"service_items\[0\].max_s: must exceed min_s \(9\)"):
         load_hub_config(hall.hub_config())
+
+
+def test_the_sample_hubs_supervision_section_is_valid_once_uncommented(tmp_path):
+    from hallrate.demo_hall import SAMPLE_HALL
+
+    folder = tmp_path / "etc"
+    shutil.copytree(SAMPLE_HALL, folder)
+    (folder / "hub-broker.password").write_text("hub-secret\n")
+    path = folder / "hub.toml"
+    head, marker, tail = path.read_text().partition("# [supervision]\n")
+    block, blank, rest = tail.partition("\n\n[warnings]")
+    assert marker and blank, "the sample hub shows the supervision section"
+    uncommented = re.sub(r"(?m)^# ?", "", marker + block)
+    path.write_text(head + uncommented + blank + rest)
+    config = load_hub_config(path)
+    settings = config.supervision
+    assert settings.limits["civil"].max_s == 3600
+    assert settings.opening_hours[0] == ((510, 720), (840, 1050))
+    assert settings.opening_hours[5] == ((540, 720),) and settings.opening_hours[6] == ()
+    items = config.directory.service_items
+    assert (items["marriage-registration"].min_s, items["marriage-registration"].max_s) == (
+        300,
+        3600,
+    )

@@ -14,6 +14,7 @@ import re
 import shutil
 import sqlite3
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.error import HTTPError
@@ -21,14 +22,20 @@ from urllib.request import Request, urlopen
 
 import pytest
 
-from device_agent.errors import ConfigError
-from device_agent.protocol import ServiceEvent, format_time, parse_time
+from device_agent.errors import ConfigError, ProtocolError
+from device_agent.protocol import (
+    ServiceEvent,
+    decode_service_event,
+    encode,
+    format_time,
+    parse_time,
+)
 from device_agent.storage import write_transaction
 from device_agent.topics import DeviceTopic, Topics
 from hub.app import create_app
 from hub.config import load_hub_config
 from hub.periods import Calendar
-from hub.presence import supervisor_presence
+from hub.presence import supervisor_presence, wall_presence
 from hub.store import Batch, Store, StoredEvent
 from hub.supervision import Supervision, decide, month_counts
 from hub.tokens import create_token
@@ -510,3 +517,43 @@ def test_the_sample_hubs_supervision_section_is_valid_once_uncommented(tmp_path)
         300,
         3600,
     )
+
+
+def test_a_service_event_names_its_item_only_when_it_has_one():
+    plain = ServiceEvent(id="w01-eval-1", seq=1, ts="2026-11-05T09:00:00+08:00",
+                         device="w01-eval", event="start")  # fmt: skip
+    assert b'"item"' not in encode(plain)  # unchanged for devices that never send it
+    named = decode_service_event(encode(replace(plain, item="permit")), topic_device="w01-eval")
+    assert named.item == "permit"
+    with pytest.raises(ProtocolError, match="item"):
+        decode_service_event(encode(replace(plain, item="Not An Id")), topic_device="w01-eval")
+
+
+@pytest.mark.parametrize("allowed", [False, True])
+def test_the_wall_shows_the_halls_rates_only_when_the_hall_allows_it(tmp_path, allowed):
+    flag = "true" if allowed else "false"
+    hall = Scripted(tmp_path / "hall", f"[supervision]\nshow_presence_on_wall = {flag}\n")
+    try:
+        hall.add("w01", "sign_in", "2026-11-05T08:30:00+08:00", staff="s01")
+        hall.add("w02", "sign_in", "2026-11-05T09:00:00+08:00", staff="s02")
+        config = hall.config
+        shown = wall_presence(
+            hall.store.db.conn,
+            directory=config.directory,
+            settings=config.supervision,
+            calendar=Calendar(config.timezone),
+            now=parse_time("2026-11-05T10:00:00+08:00"),
+        )
+    finally:
+        hall.close()
+    if not allowed:
+        assert shown is None
+        return
+    # Open since 08:30: 90 minutes each for three people; signed in 90 + 60.
+    assert shown == {
+        "day": "2026-11-05",
+        "staff_rate": round(150 / 270, 4),
+        "staff_signed_in": 2,
+        "staff_listed": 3,
+        "supervisor_rate": None,
+    }

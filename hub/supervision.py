@@ -459,6 +459,25 @@ def decide(
     return alert_document(conn, ident)
 
 
+def confirm_alert(
+    conn: sqlite3.Connection,
+    ident: str,
+    *,
+    by: str,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """``by`` confirms a yellow alert: it turns red (the console's and the API's action)."""
+    return decide(conn, ident, by=by, confirm=True, note=note, now=now)
+
+
+def dismiss_alert(
+    conn: sqlite3.Connection, ident: str, *, by: str, note: str, now: datetime | None = None
+) -> dict[str, Any]:
+    """``by`` dismisses a yellow alert, saying why in ``note``."""
+    return decide(conn, ident, by=by, confirm=False, note=note, now=now)
+
+
 # Per department and month: counts of both kinds and their outcomes.
 MONTH_COUNTS_SQL = (
     "SELECT department, kind, status, count(*) FROM supervision_alerts WHERE month = ?"

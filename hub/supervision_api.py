@@ -24,7 +24,8 @@ from hub.supervision import (
     STATUSES,
     alert_document,
     alert_ids,
-    decide,
+    confirm_alert,
+    dismiss_alert,
     month_counts,
 )
 from hub.tokens import require
@@ -100,7 +101,7 @@ def confirm(ident: str) -> ResponseReturnValue:
     """Confirm a yellow alert: it turns red. Body ``{"note": ...}`` optional."""
     note = _note(required=False)
     with write() as conn:
-        document = decide(conn, ident, by=g.actor, confirm=True, note=note)
+        document = confirm_alert(conn, ident, by=g.actor, note=note)
     return jsonify(document)
 
 
@@ -109,8 +110,9 @@ def confirm(ident: str) -> ResponseReturnValue:
 def dismiss(ident: str) -> ResponseReturnValue:
     """Dismiss a yellow alert; body ``{"note": "the queue system was down, back-filled"}``."""
     note = _note(required=True)
+    assert note is not None
     with write() as conn:
-        document = decide(conn, ident, by=g.actor, confirm=False, note=note)
+        document = dismiss_alert(conn, ident, by=g.actor, note=note)
     return jsonify(document)
 
 

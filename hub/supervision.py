@@ -255,6 +255,16 @@ class Supervision:
             raised += self._raise(conn, service, "overdue", now, ended_at=None)
         return raised
 
+    def has_work(self, conn: sqlite3.Connection, now: datetime) -> bool:
+        """Whether events arrived since the last check, or an open service is past due."""
+        (mark,) = conn.execute(
+            "SELECT last_rowid FROM supervision_marks WHERE name = 'service_events'"
+        ).fetchone()
+        if conn.execute(NEW_EVENTS_SQL, (mark, 1)).fetchone() is not None:
+            return True
+        due = conn.execute(OVERDUE_SQL, (format_time(now.astimezone(UTC)), 1)).fetchone()
+        return due is not None
+
     def _on_event(self, conn: sqlite3.Connection, row: tuple[Any, ...], now: datetime) -> int:
         _, ident, event, window, staff, ticket, cast_at, service_id, item = row
         own = service_id or ident  # a start names its own service, or is it
@@ -535,8 +545,11 @@ class SupervisionWatch:
         """One check in a write transaction of its own; the alerts it raised."""
         db = open_database(self.database)
         try:
+            now = self._now()
+            if not self.supervision.has_work(db.conn, now):
+                return 0  # an idle hall: no write lock taken
             with write_transaction(db) as conn:
-                return self.supervision.check(conn, self._now())
+                return self.supervision.check(conn, now)
         finally:
             db.close()
 

@@ -59,6 +59,10 @@ class ServiceItem:
     fees: str | None = None
     windows: tuple[str, ...] = ()
     notes: str | None = None
+    # Service-time supervision (hub/supervision.py): a service of this item that
+    # ends sooner than min_s seconds, or stays open past max_s, raises an alert.
+    min_s: int | None = None
+    max_s: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
         filters_api,
         kiosk_api,
         stats_api,
+        supervision_api,
         tokens,
         warnings_api,
     )
@@ -66,6 +67,7 @@ def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
     warnings_api.init_app(app)
     appeals_api.init_app(app)
     central_api.init_app(app)
+    supervision_api.init_app(app)
     boards_web.init_app(app, config)
     _init_cases(app, config)
     tokens.init_app(app, public=PUBLIC_ENDPOINTS)

@@ -17,6 +17,7 @@ from hub.forwarding import ForwardingSettings, read_forwarding
 from hub.notify.settings import NotifySettings, read_notify
 from hub.quarantine import QuarantineSettings, read_quarantine_settings
 from hub.rules import RuleSettings, read_rule_settings
+from hub.supervision import SupervisionSettings, read_supervision_settings
 from hub.warnings import WarningSettings, read_warning_settings
 
 
@@ -63,6 +64,8 @@ class HubConfig:
     notify: NotifySettings = field(default_factory=NotifySettings)
     # Issue 14: case classes, their stages and the working-day calendar (hub.cases).
     cases: CaseSettings = field(default_factory=CaseSettings)
+    # Issue 14: service-time supervision and presence (hub.supervision, hub.presence).
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
     source: Path | None = None
 
 
@@ -91,6 +94,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
             "rules",
             "notify",
             "cases",
+            "supervision",
         ),
     )
     reader.reject_unknown(
@@ -137,6 +141,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
         quarantine=read_quarantine_settings(reader),
         notify=read_notify(reader, directory),
         cases=read_case_settings(reader),
+        supervision=read_supervision_settings(reader, directory),
         source=reader.path,
     )
 

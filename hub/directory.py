@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from device_agent.configfile import ConfigReader, one_of
+from device_agent.configfile import ConfigReader, in_range, one_of
 from device_agent.directory import (
     DEVICE_KINDS,
     Announcement,
@@ -66,6 +66,8 @@ def read_directory(reader: ConfigReader) -> Directory:
         for window in item.windows:
             if window not in windows:
                 reader.problem(f"service_items[{i}].windows", f"unknown window {window!r}")
+        if item.min_s is not None and item.max_s is not None and item.min_s >= item.max_s:
+            reader.problem(f"service_items[{i}].max_s", f"must exceed min_s ({item.min_s})")
     for w in windows.values():
         i = at["windows", w.id]
         if w.department not in departments:
@@ -141,6 +143,10 @@ _BY_TYPE: dict[str, Callable[[ConfigReader, str], Any]] = {
     "tuple[str, ...]": _texts,
     "date": lambda r, key: _date(r, key, required=True) or date.min,
     "date | None": lambda r, key: _date(r, key, required=False),
+    # Seconds (a service item's supervision limits): at most a week.
+    "int | None": lambda r, key: (
+        r.get(key, int, check=in_range(1, 7 * 86_400)) if r.has(key) else None
+    ),
 }
 # ...except these: checked ids and kinds, a path, a text that may be left out.
 _SPECIAL: dict[tuple[type, str], Callable[[ConfigReader], Any]] = {

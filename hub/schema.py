@@ -659,6 +659,72 @@ CASES = SqlStep(
         BEGIN SELECT RAISE(ABORT, 'a case step is never changed'); END""",
 )
 
+SUPERVISION = SqlStep(
+    "issue 14: service-time supervision: each service's times and limits, and its alerts",
+    "ALTER TABLE service_events ADD COLUMN item TEXT",
+    """
+        CREATE TABLE supervised_services (
+            id TEXT PRIMARY KEY,
+            window TEXT,
+            staff TEXT,
+            ticket TEXT,
+            item TEXT,
+            department TEXT,
+            started_at TEXT,
+            ended_at TEXT,
+            ended_by TEXT CHECK (ended_by IN ('end', 'start', 'sign_out')),
+            min_s INTEGER,
+            max_s INTEGER,
+            limits TEXT CHECK (limits IN ('item', 'department')),
+            due_at TEXT,
+            overdue_raised INTEGER NOT NULL DEFAULT 0
+        )""",
+    "CREATE INDEX supervised_services_window ON supervised_services (window, started_at)",
+    "CREATE INDEX supervised_services_due ON supervised_services (due_at)"
+    " WHERE ended_at IS NULL AND overdue_raised = 0",
+    """
+        CREATE TABLE supervision_alerts (
+            id TEXT PRIMARY KEY,
+            service TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('too_fast', 'overdue')),
+            department TEXT,
+            window TEXT,
+            staff TEXT,
+            ticket TEXT,
+            item TEXT,
+            month TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            seconds REAL NOT NULL,
+            limit_s INTEGER NOT NULL,
+            limits TEXT NOT NULL CHECK (limits IN ('item', 'department')),
+            raised_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'yellow'
+                CHECK (status IN ('yellow', 'red', 'dismissed')),
+            decided_by TEXT,
+            decided_at TEXT,
+            note TEXT,
+            UNIQUE (service, kind)
+        )""",
+    "CREATE INDEX supervision_alerts_month ON supervision_alerts (month, department)",
+    "CREATE INDEX supervision_alerts_raised ON supervision_alerts (raised_at)",
+    "CREATE INDEX supervision_alerts_decided ON supervision_alerts (decided_at)"
+    " WHERE decided_at IS NOT NULL",
+    """
+        CREATE TRIGGER supervision_alerts_kept BEFORE DELETE ON supervision_alerts
+        BEGIN
+            SELECT RAISE(ABORT, 'supervision alerts are never deleted');
+        END""",
+    """
+        CREATE TABLE supervision_marks (
+            name TEXT PRIMARY KEY,
+            last_rowid INTEGER NOT NULL
+        )""",
+    # Supervision starts with the upgrade: services already stored are not judged.
+    "INSERT INTO supervision_marks (name, last_rowid)"
+    " SELECT 'service_events', coalesce(max(rowid), 0) FROM service_events",
+)
+
 # In order; the position of a step (from 1) is the schema version it brings a file to.
 STEPS: list[Migration] = [
     RELEASE_0_1,
@@ -683,4 +749,5 @@ STEPS: list[Migration] = [
     CAST_HOURS,
     NOTICES,
     CASES,
+    SUPERVISION,
 ]

@@ -20,6 +20,7 @@ from hub.forwarding import Forwarder
 from hub.ingest import Ingest
 from hub.notify.sender import NotifySender
 from hub.store import Store
+from hub.supervision import SupervisionWatch
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class HubService:
         self.central = CentralConsumer(config) if config.central.enabled else None
         self.notifier = NotifySender(config) if config.notify.enabled else None
         self.ingest = Ingest(config, self.store)
+        self.supervision = SupervisionWatch(config) if config.supervision.enabled else None
         self.boards = BoardService(config, changed=self.ingest.committed)
         self.app = create_app(config, state=self.ingest.state)
         self.app.config["HALLRATE_BOARD_FEED"] = self.boards.feed
@@ -79,7 +81,7 @@ class HubService:
         ]
         for thread in self._threads:
             thread.start()
-        for part in (self.forwarder, self.central, self.boards, self.notifier):
+        for part in (self.forwarder, self.central, self.boards, self.notifier, self.supervision):
             if part is not None:
                 part.start()
         logger.info("hub %s serving %s", self.config.hall, self.api_url)
@@ -97,7 +99,7 @@ class HubService:
         # Before the HTTP server: ending the wall's event streams frees its threads.
         self.boards.stop()
         self._stop_http()
-        for part in (self.forwarder, self.central, self.notifier):
+        for part in (self.forwarder, self.central, self.notifier, self.supervision):
             if part is not None:
                 part.stop()
         self.store.close()

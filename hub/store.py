@@ -124,8 +124,8 @@ _INSERT_VOTE = """
 
 _INSERT_EVENT = """
     INSERT INTO service_events (id, device, seq, event, window, staff, ticket, ts, cast_at,
-                                sent, received_at, service)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                sent, received_at, service, item)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING"""
 
 _UPSERT_DEVICE_STATE = {
@@ -284,6 +284,7 @@ class Store:
                     e.event.sent,
                     e.received_at,
                     e.event.service,
+                    e.event.item,
                 ),
             )
             if cursor.rowcount:

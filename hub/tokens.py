@@ -43,12 +43,14 @@ _CASES_OFFICE = frozenset({"case_register", "case_assign", "case_handle", "case_
 ROLES: dict[str, frozenset[str]] = {
     # Reads votes, warnings, devices and the quarantine: a dashboard, a report script.
     "reader": frozenset({"read"}),
-    # The hall manager: sees warnings, decides appeals, approves cases' answers (a leader).
-    "manager": frozenset({"read", "acknowledge", "void", "case_approve"}),
+    # The hall manager: sees warnings, decides appeals and supervision alerts, approves
+    # cases' answers (a leader).
+    "manager": frozenset({"read", "acknowledge", "void", "supervise", "case_approve"}),
     # The efficiency office (效能办): follows each warning to closure, accepts held votes,
-    # registers, assigns, checks and archives cases.
-    "office": frozenset({"read", "acknowledge", "action", "close", "accept"}) | _CASES_OFFICE,
-    "admin": frozenset({"read", "acknowledge", "action", "close", "void", "accept"})
+    # decides supervision alerts, registers, assigns, checks and archives cases.
+    "office": frozenset({"read", "acknowledge", "action", "close", "accept", "supervise"})
+    | _CASES_OFFICE,
+    "admin": frozenset({"read", "acknowledge", "action", "close", "void", "accept", "supervise"})
     | _CASES_OFFICE
     | {"case_approve"},
     # The person responsible for a case: handles the cases assigned to this token's name.

@@ -26,9 +26,11 @@ from hub import (
     device_states,
     duty,
     filters,
+    presence,
     quarantine,
     rules,
     stats,
+    supervision,
     warning_pages,
     warnings,
 )
@@ -50,6 +52,8 @@ BOUNDED_SORTS = {
     "filters.kiosk_day",
     # The votes behind one warning (at most its count), into arrival order.
     "warning_pages.vote_details",
+    # One month's supervision alerts, grouped by department, kind and outcome.
+    "supervision.month_counts",
 }
 
 SINCE = "2026-11-20T00:00:00.000+00:00"
@@ -159,6 +163,21 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "cases.source", cases_store.SOURCE_OF_REF_SQL, ["kiosk", "c1"], "kind=? AND ref=?"
     yield "cases.sources", cases_store.SOURCES_SQL, [1], "case_id=?"
     yield "cases.events", cases_store.EVENTS_SQL, [1], "case_id=?"
+    yield "supervision.new_events", supervision.NEW_EVENTS_SQL, [0, 500], IN_ORDER
+    yield "supervision.overdue", supervision.OVERDUE_SQL, [SINCE, 500], "supervised_services_due"
+    at_window = ["w01", SINCE]
+    for name in ("LATEST_AT_WINDOW_SQL", "OPEN_AT_WINDOW_SQL"):
+        sql = getattr(supervision, name)
+        yield f"supervision.{name}", sql, at_window, "supervised_services_window"
+    counts = supervision.MONTH_COUNTS_SQL
+    yield "supervision.month_counts", counts, ["2026-11"], "supervision_alerts_month"
+    signs = ["w01", "2026-11-19T16:00:00.000+00:00", SINCE]
+    yield (
+        "presence.sign_events",
+        presence.SIGN_EVENTS_SQL,
+        signs,
+        "(window=? AND cast_at>? AND cast_at<?)",
+    )
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

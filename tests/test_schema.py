@@ -54,6 +54,8 @@ RELEASED = {
         "cb69bf63cc413d1a",
         # Issue 14: cases, their sources and steps (hub.cases).
         "370f58fd17efc90e",
+        # Issue 14: service-time supervision alerts (hub.supervision).
+        "5e3e56e8761e3dba",
     ],
     "outbox": ["c55cd58696b41e47", "ce6df76515079a01"],
     "kiosk": ["098ca2e9f2eb874a", "771c674365b0d496"],

@@ -447,6 +447,23 @@ def test_trend_and_bar_charts_print_their_values_and_escape_labels(hub, conn):
     assert charts.esc("a\x00b<") == "ab&lt;"
 
 
+def test_the_live_hall_shows_each_window_today(hub, conn):
+    now = datetime(2026, 11, 10, 12, 0, tzinfo=SHANGHAI)
+    per_window: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for v in counted_votes(hub.config.database):
+        if v.window and v.local.date() == now.date():
+            per_window[v.window][0] += 1
+            per_window[v.window][1] += v.level <= 2
+    live = analytics.live_hall(conn, hub.config, now)
+    assert live.day == "2026-11-10"
+    assert {w.window: [w.votes, w.dissatisfied] for w in live.windows if w.votes} == per_window
+    assert [w.on_duty for w in live.windows] == [["s01"], ["s02"], ["s03"]]  # seated there
+    assert live.windows[0].device == "w01-eval"
+    tax = analytics.live_hall(conn, hub.config, now, department="tax")
+    assert [w.window for w in tax.windows] == ["w03"]
+    assert tax.votes == per_window["w03"][0]
+
+
 def test_bad_periods_are_refused(hub, conn):
     with pytest.raises(ValueError):
         analytics.daily_trend(conn, hub.config, "2026-13")

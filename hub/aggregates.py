@@ -170,26 +170,29 @@ def tally(
 
     ``times`` -1 takes the rows back out (``into`` an existing tally), as :func:`move` does.
     """
-    # Votes alike in everything that is counted are added once, times their number:
-    # a batch of hundreds of votes is a few dozen such groups.
+    # Votes alike in everything that is counted (the local hour included) are added
+    # once, times their number: a batch of hundreds of votes is a few dozen such groups.
     groups: Counter[tuple[Any, ...]] = Counter()
+    for window, staff, level, counted, cast_at, voided, dims in rows:
+        key = (window, staff, level, bool(counted), bool(voided), calendar.hour(cast_at), dims)
+        groups[key] += 1
+    days: Counter[tuple[Any, ...]] = Counter()
     hours: Counter[tuple[Any, ...]] = Counter()
     rated: Counter[tuple[Any, ...]] = Counter()
     departments: dict[tuple[str | None, str | None], str | None] = {}
-    for window, staff, level, counted, cast_at, voided, dims in rows:
-        state = (bool(counted), bool(voided))
-        keys = calendar.keys(cast_at)
-        groups[(window, staff, level, *state, keys)] += 1
+    for (window, staff, level, counted, voided, hour, dims), n in groups.items():
+        days[(window, staff, level, counted, voided, hour[:10])] += n
         if (window, staff) not in departments:
             departments[(window, staff)] = attribution.department(window, staff)
-        hours[(departments[(window, staff)], level, *state, calendar.hour(cast_at))] += 1
+        hours[(departments[(window, staff)], level, counted, voided, hour)] += n
         if dims is not None and staff is not None:
-            rated[(staff, dims, *state, keys)] += 1
+            rated[(staff, dims, counted, voided, hour[:7])] += n
     result = Tally() if into is None else into
-    for (window, staff, level, counted, voided, keys), n in groups.items():
+    for (window, staff, level, counted, voided, day), n in days.items():
+        periods = (("day", day), ("month", day[:7]), ("year", day[:4]))
         result.add(
             attribution.subjects(window, staff),
-            keys.items(),
+            periods,
             vote_vector(level, counted, voided),
             n * times,
         )
@@ -198,8 +201,8 @@ def tally(
         if department is not None:
             subjects.append(("hour:department", department))
         result.add(subjects, (("day", hour),), vote_vector(level, counted, voided), n * times)
-    for (staff, dims, counted, voided, keys), n in rated.items():
-        periods = (("month", keys.month), ("year", keys.year))
+    for (staff, dims, counted, voided, month), n in rated.items():
+        periods = (("month", month), ("year", month[:4]))
         for name, value in json.loads(dims).items():
             scope = DIMENSION_SCOPES.get(name)
             if scope is not None:

@@ -81,9 +81,14 @@ class Calendar:
             return self._keys_of_minute(cast_at[:16])
         return self._keys_of(parse_time(cast_at))
 
-    def hour(self, cast_at: int) -> str:
-        """The local hour of a cast time (milliseconds since the epoch): ``2026-11-05T14``."""
-        return self._hour_of_ms_minute(cast_at // 60_000)
+    def hour(self, cast_at: int | str) -> str:
+        """The local hour of a cast time (as :meth:`keys` takes it): ``2026-11-05T14``.
+
+        Its first 10, 7 and 4 characters are the day, month and year keys.
+        """
+        if isinstance(cast_at, int):
+            return self._hour_of_ms_minute(cast_at // 60_000)
+        return parse_time(cast_at).astimezone(self.zone).isoformat()[:13]
 
     def _hour_of_ms_minute_uncached(self, minute: int) -> str:
         # isoformat, not strftime: see _keys_of.

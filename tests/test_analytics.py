@@ -472,3 +472,12 @@ def test_bad_periods_are_refused(hub, conn):
     with pytest.raises(ValueError):
         analytics.rank(conn, hub.config, "hall", MONTH)
     assert exports.filename("monthly", "2026-11/../x", "xlsx") == "hallrate-monthly-2026-11x.xlsx"
+
+
+def test_a_name_typed_as_a_formula_stays_text_in_both_files():
+    rows = [{"staff": "s01", "name": '=HYPERLINK("http://x","点我")', "votes": 3}]
+    text = exports.tally_csv(rows).decode("utf-8")
+    line = list(csv.reader(io.StringIO(text[1:])))[1]
+    assert line[1] == '\'=HYPERLINK("http://x","点我")'
+    cell = load_workbook(io.BytesIO(exports.tally_xlsx(rows, MONTH))).active["B3"]
+    assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")

@@ -12,6 +12,7 @@ name is data, not markup). A page puts the string in its template with
 from __future__ import annotations
 
 import html
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ from hub.analytics import (
     StaffDimensions,
 )
 
-FONT = "font-family=\"'Noto Sans CJK SC','Microsoft YaHei','PingFang SC',sans-serif\""
+_FAMILIES = "'Noto Sans CJK SC','WenQuanYi Micro Hei','Microsoft YaHei','PingFang SC',sans-serif"
+FONT = f'font-family="{_FAMILIES}"'
 INK = "#222"
 GRID = "#ccc"
 BAR = "#2b6cb0"
@@ -66,6 +68,9 @@ def trend_chart(
 
     The x axis names each period (its last part: the day or month number);
     ``warn_below`` draws a dashed line at that share and marks points under it with "!".
+    Bars stand on 0 %; a line's axis starts at the 5 % step below its lowest
+    point (and the warning line), so a change of a point or two shows. A
+    period without votes breaks the line.
     """
     if style not in ("line", "bar"):
         raise ValueError("style: 'line' or 'bar'")
@@ -75,17 +80,24 @@ def trend_chart(
     desc = "; ".join(f"{p.period}: {percent(p.satisfaction)} ({p.votes})" for p in points)
     out = _open(width, height, title, desc or "no votes")
 
-    def y_of(share: float) -> float:
-        return top + plot_h * (1 - share)
+    shares = [p.satisfaction for p in points if p.satisfaction is not None]
+    if warn_below is not None:
+        shares.append(warn_below)
+    base = 0.0
+    if style == "line" and shares:
+        base = max(0.0, math.floor((min(shares) - 0.01) * 20) / 20)
 
-    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+    def y_of(share: float) -> float:
+        return top + plot_h * (1 - (share - base) / (1 - base))
+
+    for tick in [base + (1 - base) * k / 4 for k in range(5)]:
         y = y_of(tick)
         out.append(
             f'<line x1="{left}" y1="{y:.1f}" x2="{width - 8}" y2="{y:.1f}" stroke="{GRID}"/>'
         )
         out.append(
             f'<text x="{left - 4}" y="{y + 4:.1f}" text-anchor="end" fill="{INK}">'
-            f"{int(tick * 100)}%</text>"
+            f"{tick * 100:.4g}%</text>"
         )
     if warn_below is not None:
         y = y_of(warn_below)
@@ -93,7 +105,7 @@ def trend_chart(
             f'<line x1="{left}" y1="{y:.1f}" x2="{width - 8}" y2="{y:.1f}" stroke="{LOW}"'
             ' stroke-dasharray="6 3"/>'
         )
-    line: list[str] = []
+    lines: list[list[str]] = [[]]  # runs of periods with votes
     marks: list[str] = []  # drawn over the line
     for i, p in enumerate(points):
         x = left + step * i + step / 2
@@ -108,6 +120,7 @@ def trend_chart(
         )
         share = p.satisfaction
         if share is None:
+            lines.append([])
             continue
         low = warn_below is not None and share < warn_below
         colour = LOW if low else BAR
@@ -118,17 +131,18 @@ def trend_chart(
                 f' height="{top + plot_h - y:.1f}" fill="{colour}"/>'
             )
         else:
-            line.append(f"{x:.1f},{y:.1f}")
+            lines[-1].append(f"{x:.1f},{y:.1f}")
             marks.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{colour}"/>')
         mark = "!" if low else ""
         marks.append(
             f'<text x="{x:.1f}" y="{y - 6:.1f}" text-anchor="middle" font-size="9"'
-            f' fill="{INK}">{mark}{share * 100:.0f}</text>'
+            f' fill="{INK}">{mark}{share * 100:.1f}</text>'
         )
-    if style == "line" and len(line) > 1:
-        out.append(
-            f'<polyline points="{" ".join(line)}" fill="none" stroke="{BAR}" stroke-width="2"/>'
-        )
+    for run in lines:
+        if len(run) > 1:
+            out.append(
+                f'<polyline points="{" ".join(run)}" fill="none" stroke="{BAR}" stroke-width="2"/>'
+            )
     out += marks
     out.append(
         f'<text x="8" y="{height - 8}" fill="#555" font-size="10">'
@@ -154,8 +168,9 @@ def heatmap_chart(heat: HeatMap, title: str, *, hours: tuple[int, int] = (0, 24)
     first, end = hours
     cell_w, cell_h, left, top = 30, 26, 86, 40
     columns = list(range(first, end))
-    width = left + cell_w * len(columns) + 16
-    height = top + cell_h * 7 + 78
+    # Wide enough for the legend and the footnote below the grid, however few the hours.
+    width = max(left + cell_w * len(columns) + 16, 540)
+    height = top + cell_h * 7 + 100
     peak = heat.peak
     desc = (
         f"{heat.first_day}–{heat.last_day}: {heat.total_dissatisfied} dissatisfied votes; "
@@ -201,16 +216,16 @@ def heatmap_chart(heat: HeatMap, title: str, *, hours: tuple[int, int] = (0, 24)
     )
     bounds = _legend_bounds(peak)
     for i, (low, high) in enumerate(bounds):
-        x = 230 + i * 62
+        x = 8 + i * 70
         shade = _shade(high, peak) if high else SHADES[0]
         text = "0" if high == 0 else (f"{low}" if low == high else f"{low}–{high}")
         out.append(
-            f'<rect x="{x}" y="{legend_y}" width="16" height="16" fill="{shade}"'
-            f' stroke="{GRID}"/><text x="{x + 20}" y="{legend_y + 12}" font-size="10"'
+            f'<rect x="{x}" y="{legend_y + 22}" width="16" height="16" fill="{shade}"'
+            f' stroke="{GRID}"/><text x="{x + 20}" y="{legend_y + 34}" font-size="10"'
             f' fill="{INK}">{text}</text>'
         )
     out.append(
-        f'<text x="8" y="{legend_y + 38}" fill="#555" font-size="10">'
+        f'<text x="8" y="{legend_y + 60}" fill="#555" font-size="10">'
         f"{esc(heat.first_day)} – {esc(heat.last_day)} · 合计 total"
         f" {heat.total_dissatisfied} · 格内数字为票数 numbers in cells are votes</text>"
     )
@@ -241,7 +256,9 @@ class Bar:
 def bars_chart(bars: Sequence[Bar], title: str, *, label_width: int = 170) -> str:
     """Horizontal bars with their labels and values written out (dimensions, rankings)."""
     row_h, top, plot_w = 26, 34, 300
-    width = label_width + plot_w + 190
+    # Room for the longest value text (a CJK character is about 12 px, Latin about 7).
+    longest = max((sum(12 if ord(c) > 0x2E80 else 7 for c in b.text) for b in bars), default=0)
+    width = label_width + plot_w + max(190, longest + 20)
     height = top + row_h * max(1, len(bars)) + 14
     desc = "; ".join(f"{b.label}: {b.text}" for b in bars) or "no data"
     out = _open(width, height, title, desc)

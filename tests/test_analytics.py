@@ -429,7 +429,7 @@ def test_trend_and_bar_charts_print_their_values_and_escape_labels(hub, conn):
         texts = _texts(root)
         for p in points:
             if p.satisfaction is not None:
-                shown = f"{p.satisfaction * 100:.0f}"
+                shown = f"{p.satisfaction * 100:.1f}"
                 assert shown in texts or f"!{shown}" in texts
         assert any(t.startswith("!") for t in texts) == any(
             p.satisfaction is not None and p.satisfaction < 0.9 for p in points

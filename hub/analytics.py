@@ -48,6 +48,11 @@ DIMENSION_SQL = f"SELECT subject, {_LEVELS} FROM breakdown_counts WHERE scope = 
 STAFF_DIMENSION_SQL = (
     f"SELECT {_LEVELS} FROM breakdown_counts WHERE scope = ? AND period = ? AND subject = ?"
 )
+# Services a window ended in a time range (its evaluator's "end" events), for the response rate.
+ENDED_SQL = (
+    "SELECT count(*) FROM service_events"
+    " WHERE window = ? AND event = 'end' AND cast_at >= ? AND cast_at < ?"
+)
 # Each device's last status (the devices table: one row per device of the hall).
 DEVICES_SQL = "SELECT id, status, status_at FROM devices"
 # The warnings a month's votes raised (monthly grain), not withdrawn.
@@ -227,6 +232,7 @@ class StaffDimensions:
     name: str | None
     department: str | None
     dimensions: dict[str, DimensionCount] = field(default_factory=dict)
+    withheld: bool = False  # fewer ratings than the page's minimum: none shown
 
     @property
     def votes(self) -> int:
@@ -235,9 +241,14 @@ class StaffDimensions:
 
 
 def staff_dimensions(
-    conn: sqlite3.Connection, config: HubConfig, staff: str, period: str
+    conn: sqlite3.Connection, config: HubConfig, staff: str, period: str, *, min_votes: int = 0
 ) -> StaffDimensions:
-    """One staff member's ratings per dimension in a month (``2026-11``) or year (``2026``)."""
+    """One staff member's ratings per dimension in a month (``2026-11``) or year (``2026``).
+
+    With ``min_votes`` (the staff page's own view), a period with fewer
+    ratings than that shows none: a few ratings could tell who gave them.
+    ``withheld`` says so.
+    """
     if checked_period(period) == "day":
         raise ValueError("dimensions are counted per month and year, not per day")
     entry = config.directory.staff.get(staff)
@@ -247,8 +258,15 @@ def staff_dimensions(
             STAFF_DIMENSION_SQL, (aggregates.DIMENSION_SCOPES[name], period, staff)
         ).fetchone()
         found[name] = _NO_RATINGS if row is None else _dimension(row)
+    withheld = 0 < max(d.votes for d in found.values()) < min_votes
+    if withheld:
+        found = dict.fromkeys(DIMENSIONS, _NO_RATINGS)
     return StaffDimensions(
-        staff, entry.name if entry else None, entry.department if entry else None, found
+        staff,
+        entry.name if entry else None,
+        entry.department if entry else None,
+        found,
+        withheld,
     )
 
 
@@ -522,11 +540,19 @@ class LiveWindow:
     device: str | None
     device_status: str | None
     device_seen: str | None
+    services_ended: int = 0
 
     @property
     def satisfaction(self) -> float | None:
         """Share of today's counted votes at levels 3–5."""
         return aggregates.satisfaction(self.votes, self.dissatisfied)
+
+    @property
+    def response_rate(self) -> float | None:
+        """Counted votes per service ended today (at most 1); None when no service ended."""
+        if not self.services_ended:
+            return None
+        return min(1.0, self.votes / self.services_ended)
 
 
 @dataclass(frozen=True, slots=True)
@@ -563,7 +589,7 @@ def live_hall(
         for w, entry in directory.windows.items()
         if department is None or entry.department == department
     ]
-    since = calendar.bounds(day)[0]
+    since, until = calendar.bounds(day)
     duty_now = duty.on_duty(sqlite_utils.Database(conn), directory.staff, windows, since=since)
     evaluators = {d.window: d.id for d in directory.devices.values() if d.window is not None}
     states = {row[0]: row[1:] for row in conn.execute(DEVICES_SQL)}
@@ -573,6 +599,7 @@ def live_hall(
         votes, bad = counts.get(window, (0, 0))
         device = evaluators.get(window)
         status, seen = states.get(device, (None, None)) if device else (None, None)
+        ended = conn.execute(ENDED_SQL, (window, since, until)).fetchone()[0]
         rows.append(
             LiveWindow(
                 window,
@@ -584,6 +611,7 @@ def live_hall(
                 device,
                 status,
                 seen,
+                ended,
             )
         )
     if department is not None:

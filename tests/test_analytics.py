@@ -27,12 +27,12 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from device_agent.protocol import Vote, VoteFilter
+from device_agent.protocol import ServiceEvent, Vote, VoteFilter, envelope_id, format_time
 from hub import analytics, charts, exports
 from hub.aggregates import wilson_lower_bound
 from hub.config import load_hub_config
 from hub.counting import Counting
-from hub.store import Store, StoredVote
+from hub.store import Batch, Store, StoredEvent, StoredVote
 from tests.hall import Hall, query
 from tests.recount import SHANGHAI
 from tests.stored_votes import NO_PAUSE, Clock, CountingHub, make_vote
@@ -230,6 +230,13 @@ def test_each_dimension_is_counted_per_staff_member_and_month(hub, conn):
     one = analytics.staff_dimensions(conn, hub.config, "s01", MONTH)
     levels = expected_dimensions(hub.config.database, MONTH)["s01"]["attitude"]
     assert list(one.dimensions["attitude"].levels) == levels
+    rated = one.votes
+    assert rated > 0 and not one.withheld
+    shy = analytics.staff_dimensions(conn, hub.config, "s01", MONTH, min_votes=rated + 1)
+    assert shy.withheld and shy.votes == 0
+    assert all(d.levels == (0, 0, 0, 0, 0) for d in shy.dimensions.values())
+    enough = analytics.staff_dimensions(conn, hub.config, "s01", MONTH, min_votes=rated)
+    assert not enough.withheld and enough.votes == rated
     assert one.dimensions["attitude"].mean == pytest.approx(
         sum((i + 1) * n for i, n in enumerate(levels)) / sum(levels)
     )
@@ -462,6 +469,34 @@ def test_the_live_hall_shows_each_window_today(hub, conn):
     tax = analytics.live_hall(conn, hub.config, now, department="tax")
     assert [w.window for w in tax.windows] == ["w03"]
     assert tax.votes == per_window["w03"][0]
+
+
+def test_the_live_hall_response_rate_is_votes_per_service_ended(tmp_path):
+    hub = _hub(tmp_path / "hall")
+    try:
+        events = []
+        for n, minute in enumerate((0, 10, 20, 30)):  # four services ended at w01 today
+            at = datetime(2026, 11, 10, 9, minute, tzinfo=SHANGHAI).astimezone(UTC)
+            event = ServiceEvent(
+                id=envelope_id("w01-eval", 900 + n, epoch="test0001"),
+                seq=900 + n,
+                ts=format_time(at),
+                device="w01-eval",
+                event="end",
+                window="w01",
+                staff="s01",
+            )
+            events.append(StoredEvent(event, format_time(at), format_time(at)))
+        votes = [make_vote(f"2026-11-10T09:{m:02d}:30+08:00", level=5) for m in (0, 10, 20)]
+        hub.store.commit(Batch(votes=votes, events=events))
+        conn = sqlite3.connect(hub.config.database)
+        live = analytics.live_hall(conn, hub.config, datetime(2026, 11, 10, 12, tzinfo=SHANGHAI))
+        conn.close()
+        w01 = live.windows[0]
+        assert (w01.services_ended, w01.votes, w01.response_rate) == (4, 3, 0.75)
+        assert live.windows[1].response_rate is None
+    finally:
+        hub.close()
 
 
 def test_bad_periods_are_refused(hub, conn):

@@ -162,6 +162,8 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "analytics.dimension", analytics.DIMENSION_SQL, dimension, ONE_PERIOD
     one_staff = [*dimension, "s01"]
     yield "analytics.staff_dimension", analytics.STAFF_DIMENSION_SQL, one_staff, ONE_PERIOD
+    today = ["w01", "2026-11-19T16:00:00.000+00:00", SINCE]
+    yield "analytics.ended", analytics.ENDED_SQL, today, "cast_at>?"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

@@ -725,6 +725,26 @@ SUPERVISION = SqlStep(
     " SELECT 'service_events', coalesce(max(rowid), 0) FROM service_events",
 )
 
+BREAKDOWN_COUNTS = SqlStep(
+    "issue 13: counts per staff rating dimension and per local hour, for the console's charts",
+    """
+        CREATE TABLE breakdown_counts (
+            scope TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            period TEXT NOT NULL,
+            level_1 INTEGER NOT NULL DEFAULT 0,
+            level_2 INTEGER NOT NULL DEFAULT 0,
+            level_3 INTEGER NOT NULL DEFAULT 0,
+            level_4 INTEGER NOT NULL DEFAULT 0,
+            level_5 INTEGER NOT NULL DEFAULT 0,
+            total INTEGER NOT NULL DEFAULT 0,
+            dissatisfied INTEGER NOT NULL DEFAULT 0,
+            filtered INTEGER NOT NULL DEFAULT 0,
+            voided INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (scope, period, subject)
+        ) WITHOUT ROWID""",
+)
+
 # In order; the position of a step (from 1) is the schema version it brings a file to.
 STEPS: list[Migration] = [
     RELEASE_0_1,
@@ -750,4 +770,5 @@ STEPS: list[Migration] = [
     NOTICES,
     CASES,
     SUPERVISION,
+    BREAKDOWN_COUNTS,
 ]

@@ -21,6 +21,7 @@ import pytest
 
 from hub import (
     aggregates,
+    analytics,
     counting,
     county_warnings,
     device_states,
@@ -178,6 +179,20 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
         signs,
         "(window=? AND cast_at>? AND cast_at<?)",
     )
+    # The console's charts and reports (hub.analytics): ranges of the counts' keys.
+    days = ["hall", "2026-11-01", "2026-11-30", "t1", "day"]
+    yield "analytics.trend", analytics.TREND_SQL, days, "scope=? AND period>?"
+    hours = ["hour:department", "2026-11-01T00", "2026-11-30T23", "civil"]
+    yield "analytics.hours", analytics.HOURS_SQL, hours, "scope=? AND period>?"
+    for scope in ("staff", "window", "department"):
+        group = [scope, "2026-11"]
+        yield f"analytics.group_period {scope}", analytics.GROUP_PERIOD_SQL, group, ONE_PERIOD
+    dimension = ["dim:attitude", "2026-11"]
+    yield "analytics.dimension", analytics.DIMENSION_SQL, dimension, ONE_PERIOD
+    one_staff = [*dimension, "s01"]
+    yield "analytics.staff_dimension", analytics.STAFF_DIMENSION_SQL, one_staff, ONE_PERIOD
+    today = ["w01", "2026-11-19T16:00:00.000+00:00", SINCE]
+    yield "analytics.ended", analytics.ENDED_SQL, today, "cast_at>?"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

@@ -56,6 +56,8 @@ RELEASED = {
         "370f58fd17efc90e",
         # Issue 14: service-time supervision alerts (hub.supervision).
         "5e3e56e8761e3dba",
+        # Issue 13: counts per rating dimension and per local hour (hub.analytics).
+        "d8d980fe661b202b",
     ],
     "outbox": ["c55cd58696b41e47", "ce6df76515079a01"],
     "kiosk": ["098ca2e9f2eb874a", "771c674365b0d496"],

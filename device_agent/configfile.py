@@ -217,7 +217,8 @@ def repeats(tables: object, key: str) -> Iterator[tuple[int, str]]:
 
 # A check across the keys of one table, on the table as written (a dict): it runs
 # even when some keys are wrong, so their problems and its own are reported together.
-CrossCheck = Callable[[dict[str, Any], Problems, ValidationInfo], None]
+# It may return values for fields declared ``Field(init=False)`` (set once all is valid).
+CrossCheck = Callable[[dict[str, Any], Problems, ValidationInfo], dict[str, Any] | None]
 
 
 def cross_check(check: CrossCheck) -> Any:
@@ -233,12 +234,14 @@ def cross_check(check: CrossCheck) -> Any:
         except ValidationError as exc:
             details = [_detail(item) for item in exc.errors()]
         problems = Problems()
-        if isinstance(data, dict):
-            check(data, problems, info)
+        derived = check(data, problems, info) if isinstance(data, dict) else None
         for key, message in problems.found:
             details.append({"type": _error(message), "loc": tuple(key.split(".")), "input": data})
         if details:
             raise ValidationError.from_exception_data(cls.__name__, details)
+        # What the check worked out (the targets a secret names): fields the file cannot set.
+        for name, value in (derived or {}).items():
+            object.__setattr__(result, name, value)
         return result
 
     return model_validator(mode="wrap")(classmethod(validate))  # type: ignore[arg-type]
@@ -267,22 +270,33 @@ def fill_secret(section: Any, info: ValidationInfo, name: str, problems: Problem
     """
     if getattr(section, name) is not None:
         return
-    file_name, env_name = getattr(section, f"{name}_file"), getattr(section, f"{name}_env")
-    secret = None
+    table = {key: getattr(section, f"{name}{key}") for key in ("_file", "_env")}
+    secret = read_secret(
+        {f"{name}{key}": value for key, value in table.items()}, info, name, problems
+    )
+    object.__setattr__(section, name, secret)
+
+
+def read_secret(
+    data: dict[str, Any], info: ValidationInfo, name: str, problems: Problems
+) -> Secret | None:
+    """The secret ``{name}_file`` or ``{name}_env`` of a table (as written) names, if any."""
+    file_name, env_name = data.get(f"{name}_file", ""), data.get(f"{name}_env", "")
+    if not isinstance(file_name, str) or not isinstance(env_name, str):
+        return None  # the field reports it
     if file_name and env_name:
         problems.add(name, f"give {name}_file or {name}_env, not both")
     elif file_name:
         secret_path = (base_of(info) / file_name).resolve()
         try:
-            secret = Secret(secret_path.read_text().strip())
+            return Secret(secret_path.read_text().strip())
         except OSError as exc:
             problems.add(f"{name}_file", f"cannot read {secret_path}: {exc.strerror}")
     elif env_name:
         if env_name in os.environ:
-            secret = Secret(os.environ[env_name])
-        else:
-            problems.add(f"{name}_env", f"environment variable {env_name} is not set")
-    object.__setattr__(section, name, secret)
+            return Secret(os.environ[env_name])
+        problems.add(f"{name}_env", f"environment variable {env_name} is not set")
+    return None
 
 
 def secret_from_file_or_env(name: str) -> Any:

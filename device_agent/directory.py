@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Annotated
 
 from pydantic import ConfigDict
+
+from device_agent.configfile import Int, between
 
 DEVICE_KINDS = ("evaluator", "kiosk")
 # When the hub checks its directory file (hub/directory.py), a key no entry has is a typo.
 FILE_ENTRY = ConfigDict(extra="forbid")
+# A service's time limit in seconds: at most a week.
+Seconds = Annotated[Int, between(1, 7 * 86_400)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +76,10 @@ class ServiceItem:
     fees: str | None = None
     windows: tuple[str, ...] = ()
     notes: str | None = None
+    # Service-time supervision (hub/supervision.py): a service of this item that
+    # ends sooner than min_s seconds, or stays open past max_s, raises an alert.
+    min_s: Seconds | None = None
+    max_s: Seconds | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,7 +47,7 @@ LEVELS = {
     1: "very dissatisfied",
 }
 DISSATISFIED = frozenset({1, 2})
-OMITTED_WHEN_NONE = ("filter", "service")
+OMITTED_WHEN_NONE = ("filter", "service", "item")
 
 
 def envelope_id(device: str, seq: int, *, epoch: str) -> str:
@@ -119,6 +119,8 @@ class ServiceEvent:
     v: int = VERSION
     # The id of the service's ``start`` event (on its ``start`` and ``end`` events).
     service: str | None = None
+    # The directory's service item being done (on ``start`` or ``end``), when the device knows it.
+    item: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +250,7 @@ def decode_service_event(payload: bytes, *, topic_device: str | None = None) -> 
         staff=fields.optional_id("staff"),
         ticket=fields.optional_text("ticket", MAX_TICKET_CHARS),
         service=fields.optional_envelope_id("service"),
+        item=fields.optional_id("item"),
     )
 
 

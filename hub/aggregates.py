@@ -14,10 +14,20 @@ wrong device clock by ingest) in the hall's time zone, however late it
 arrives. A vote whose ``counted`` is 0 (an anti-manipulation rule filtered
 it) adds only to ``filtered``; a voided vote (an upheld appeal) only to
 ``voided``.
+
+Beside them, ``breakdown_counts`` (issue 13) holds the same columns for
+finer cuts the console charts: ``dim:attitude`` / ``dim:efficiency`` /
+``dim:style`` per staff member and month or year — a kiosk vote's rating of
+each dimension counted as a level of its own — and ``hour:hall`` /
+``hour:department`` per local hour (``2026-11-05T14``), for the hour ×
+weekday heat map. They are tallied by the same :func:`tally`, written by the
+same :func:`write_deltas` in the same transaction, moved by :func:`move`
+when a vote is voided or judged again, and recounted by ``hub rebuild``.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 from collections import Counter
@@ -25,6 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from device_agent.protocol import DIMENSIONS
 from hub.directory import Directory
 from hub.periods import Calendar
 
@@ -46,6 +57,11 @@ MARK = "votes"
 
 # Subject and period of a counts row: (scope, subject, period key).
 CountKey = tuple[str, str, str]
+
+# The finer cuts kept in ``breakdown_counts`` (any scope not in SCOPES).
+BREAKDOWN_TABLE = "breakdown_counts"
+DIMENSION_SCOPES = {name: f"dim:{name}" for name in DIMENSIONS}
+HOUR_SCOPES = ("hour:hall", "hour:department")
 
 
 def counts_table_sql(name: str) -> str:
@@ -138,26 +154,81 @@ class Tally:
                     self.staff_periods.add((subject, period))
 
 
-# One stored vote as counted: window, staff, level, counted, cast_at (ms), voided.
-VoteRow = tuple[str | None, str | None, int, int, int, int]
+# One stored vote as counted: window, staff, level, counted, cast_at (ms), voided, dims (JSON).
+VoteRow = tuple[str | None, str | None, int, int, int, int, str | None]
 
 
-def tally(rows: Iterable[VoteRow], attribution: Attribution, calendar: Calendar) -> Tally:
-    """Count ``(window, staff, level, counted, cast_at, voided)`` rows into a :class:`Tally`."""
-    # Votes alike in everything that is counted are added once, times their number:
-    # a batch of hundreds of votes is a few dozen such groups.
+def tally(
+    rows: Iterable[VoteRow],
+    attribution: Attribution,
+    calendar: Calendar,
+    *,
+    into: Tally | None = None,
+    times: int = 1,
+) -> Tally:
+    """Count ``(window, staff, level, counted, cast_at, voided, dims)`` rows into a :class:`Tally`.
+
+    ``times`` -1 takes the rows back out (``into`` an existing tally), as :func:`move` does.
+    """
+    # Votes alike in everything that is counted (the local hour included) are added
+    # once, times their number: a batch of hundreds of votes is a few dozen such groups.
     groups: Counter[tuple[Any, ...]] = Counter()
-    for window, staff, level, counted, cast_at, voided in rows:
-        groups[(window, staff, level, bool(counted), bool(voided), calendar.keys(cast_at))] += 1
-    result = Tally()
-    for (window, staff, level, counted, voided, keys), times in groups.items():
+    for window, staff, level, counted, cast_at, voided, dims in rows:
+        key = (window, staff, level, bool(counted), bool(voided), calendar.hour(cast_at), dims)
+        groups[key] += 1
+    days: Counter[tuple[Any, ...]] = Counter()
+    hours: Counter[tuple[Any, ...]] = Counter()
+    rated: Counter[tuple[Any, ...]] = Counter()
+    departments: dict[tuple[str | None, str | None], str | None] = {}
+    for (window, staff, level, counted, voided, hour, dims), n in groups.items():
+        days[(window, staff, level, counted, voided, hour[:10])] += n
+        if (window, staff) not in departments:
+            departments[(window, staff)] = attribution.department(window, staff)
+        hours[(departments[(window, staff)], level, counted, voided, hour)] += n
+        if dims is not None and staff is not None:
+            rated[(staff, dims, counted, voided, hour[:7])] += n
+    result = Tally() if into is None else into
+    for (window, staff, level, counted, voided, day), n in days.items():
+        periods = (("day", day), ("month", day[:7]), ("year", day[:4]))
         result.add(
             attribution.subjects(window, staff),
-            keys.items(),
+            periods,
             vote_vector(level, counted, voided),
-            times,
+            n * times,
         )
+    for (department, level, counted, voided, hour), n in hours.items():
+        subjects = [("hour:hall", attribution.hall)]
+        if department is not None:
+            subjects.append(("hour:department", department))
+        result.add(subjects, (("day", hour),), vote_vector(level, counted, voided), n * times)
+    for (staff, dims, counted, voided, month), n in rated.items():
+        periods = (("month", month), ("year", month[:4]))
+        for name, value in json.loads(dims).items():
+            scope = DIMENSION_SCOPES.get(name)
+            if scope is not None:
+                result.add(
+                    [(scope, staff)], periods, vote_vector(value, counted, voided), n * times
+                )
     return result
+
+
+def move(
+    change: Tally,
+    attribution: Attribution,
+    calendar: Calendar,
+    vote: tuple[str | None, str | None, int, int, str | None],
+    *,
+    before: tuple[bool, bool],
+    after: tuple[bool, bool],
+) -> None:
+    """Add to ``change`` what moving one vote from ``before`` to ``after`` does to every count.
+
+    ``vote`` is ``(window, staff, level, cast_at, dims)``; a state is ``(counted, voided)``.
+    """
+    window, staff, level, cast_at, dims = vote
+    for (counted, voided), times in ((before, -1), (after, 1)):
+        row = (window, staff, level, int(counted), cast_at, int(voided), dims)
+        tally([row], attribution, calendar, into=change, times=times)
 
 
 def _upsert_sql() -> str:
@@ -171,20 +242,34 @@ def _upsert_sql() -> str:
 
 
 _UPSERT = _upsert_sql()
+_BREAKDOWN_UPSERT = (
+    f"INSERT INTO {BREAKDOWN_TABLE} (scope, subject, period, {', '.join(COUNT_COLUMNS)})"
+    f" VALUES ({', '.join('?' * (_WIDTH + 3))}) ON CONFLICT (scope, period, subject)"
+    f" DO UPDATE SET {', '.join(f'{c} = {c} + excluded.{c}' for c in COUNT_COLUMNS)}"
+)
+
+
+def table_of(scope: str) -> str:
+    """The table that keeps a scope's rows: ``counts``, or ``breakdown_counts`` for finer cuts."""
+    return "counts" if scope in SCOPES else BREAKDOWN_TABLE
 
 
 def write_deltas(conn: sqlite3.Connection, deltas: dict[CountKey, list[int]]) -> None:
-    """Add count changes to the ``counts`` table (one prepared statement for all rows)."""
+    """Add count changes to ``counts`` and ``breakdown_counts`` (a prepared statement each)."""
     # Keys come from Calendar, so the length of a key tells its grain.
     grains = {10: "day", 7: "month", 4: "year"}
-    conn.executemany(
-        _UPSERT,
-        [
-            (scope, subject, period, grains[len(period)], *values)
-            for (scope, subject, period), values in deltas.items()
-            if any(values)
-        ],
-    )
+    main: list[tuple[Any, ...]] = []
+    finer: list[tuple[Any, ...]] = []
+    for (scope, subject, period), values in deltas.items():
+        if not any(values):
+            continue
+        if scope in SCOPES:
+            main.append((scope, subject, period, grains[len(period)], *values))
+        else:
+            finer.append((scope, subject, period, *values))
+    conn.executemany(_UPSERT, main)
+    if finer:
+        conn.executemany(_BREAKDOWN_UPSERT, finer)
 
 
 def apply(conn: sqlite3.Connection, attribution: Attribution, calendar: Calendar) -> Tally:
@@ -193,7 +278,7 @@ def apply(conn: sqlite3.Connection, attribution: Attribution, calendar: Calendar
     mark = row[0] if row else 0
     rows = conn.execute(
         "SELECT v.rowid, v.window, v.staff, v.level, v.counted, v.cast_at,"
-        " EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = v.id) FROM votes v"
+        " EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = v.id), v.dims FROM votes v"
         " WHERE v.rowid > ? ORDER BY v.rowid",
         (mark,),
     ).fetchall()
@@ -226,7 +311,7 @@ def all_vote_rows(
     """The votes after rowid ``after`` (up to ``up_to``), in arrival order, as a cursor."""
     sql = (
         "SELECT v.window, v.staff, v.level, v.counted, v.cast_at,"
-        " EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = v.id) FROM votes v"
+        " EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = v.id), v.dims FROM votes v"
         " WHERE v.rowid > ?"
     )
     params: tuple[Any, ...] = (after,)
@@ -237,10 +322,13 @@ def all_vote_rows(
 
 
 def read_counts(conn: sqlite3.Connection) -> dict[CountKey, tuple[int, ...]]:
-    """Every counts row with a non-zero number, keyed by subject and period."""
+    """Every counts row (and breakdown row) with a non-zero number, keyed by subject and period."""
     names = ", ".join(COUNT_COLUMNS)
     found: dict[CountKey, tuple[int, ...]] = {}
-    for row in conn.execute(f"SELECT scope, subject, period, {names} FROM counts"):
+    for row in conn.execute(
+        f"SELECT scope, subject, period, {names} FROM counts"
+        f" UNION ALL SELECT scope, subject, period, {names} FROM {BREAKDOWN_TABLE}"
+    ):
         values = tuple(row[3:])
         if any(values):
             found[(row[0], row[1], row[2])] = values

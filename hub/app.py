@@ -51,6 +51,7 @@ def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
         filters_api,
         kiosk_api,
         stats_api,
+        supervision_api,
         tokens,
         warnings_api,
     )
@@ -66,7 +67,9 @@ def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
     warnings_api.init_app(app)
     appeals_api.init_app(app)
     central_api.init_app(app)
+    supervision_api.init_app(app)
     boards_web.init_app(app, config)
+    _init_cases(app, config)
     tokens.init_app(app, public=PUBLIC_ENDPOINTS)
 
     @app.errorhandler(HTTPException)
@@ -76,3 +79,16 @@ def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
         return jsonify({"error": exc.name, "detail": exc.description}), exc.code, headers
 
     return app
+
+
+def _init_cases(app: Flask, config: HubConfig) -> None:
+    """The cases API, and a case for each warning's notice the office records."""
+    from hub.cases import api as cases_api
+    from hub.cases.chain import Cases, open_for_warning
+    from hub.db import COUNTING_KEY
+
+    book = Cases(config.cases, config.timezone)
+    cases_api.init_app(app, book)
+    app.extensions[COUNTING_KEY].engine.on_notice = lambda conn, warning, by, what: (
+        open_for_warning(book, conn, warning, by=by, what=what)
+    )

@@ -66,7 +66,7 @@ def void_vote(
     if note is not None and len(note) > MAX_NOTE_CHARS:
         raise StateError(f"note: at most {MAX_NOTE_CHARS} characters")
     row = conn.execute(
-        "SELECT window, staff, level, counted, cast_at FROM votes WHERE id = ?", (vote_id,)
+        "SELECT window, staff, level, counted, cast_at, dims FROM votes WHERE id = ?", (vote_id,)
     ).fetchone()
     if row is None:
         raise UnknownRecord(f"no vote {vote_id!r}")
@@ -82,12 +82,16 @@ def void_vote(
         "INSERT INTO vote_voids (vote_id, reason, note, by, at) VALUES (?, ?, ?, ?, ?)",
         (vote_id, reason, note, by, at),
     )
-    window, staff, level, counted, cast_at = row
+    window, staff, level, counted, cast_at, dims = row
     change = aggregates.Tally()
-    subjects = counting.attribution.subjects(window, staff)
-    periods = counting.calendar.keys(cast_at).items()
-    change.add(subjects, periods, aggregates.vote_vector(level, bool(counted), False), -1)
-    change.add(subjects, periods, aggregates.vote_vector(level, bool(counted), True))
+    aggregates.move(
+        change,
+        counting.attribution,
+        counting.calendar,
+        (window, staff, level, cast_at, dims),
+        before=(bool(counted), False),
+        after=(bool(counted), True),
+    )
     aggregates.write_deltas(conn, change.deltas)
     cause = {"void": vote_id, "reason": reason}
     changed = counting.engine.review(conn, change.staff_periods, by=by, cause=cause)
@@ -136,13 +140,26 @@ def accept_vote(
         raise StateError(f"note: at most {MAX_NOTE_CHARS} characters")
     row = conn.execute(
         "SELECT rowid, device, channel, window, staff, ticket, level, cast_at, received_at,"
-        " hub_rule, EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = votes.id)"
+        " hub_rule, EXISTS (SELECT 1 FROM vote_voids x WHERE x.vote_id = votes.id), dims"
         " FROM votes WHERE id = ?",
         (vote_id,),
     ).fetchone()
     if row is None:
         raise UnknownRecord(f"no vote {vote_id!r}")
-    rowid, device, channel, window, staff, ticket, level, cast_at, received_at, rule, voided = row
+    (
+        rowid,
+        device,
+        channel,
+        window,
+        staff,
+        ticket,
+        level,
+        cast_at,
+        received_at,
+        rule,
+        voided,
+        dims,
+    ) = row
     if rule not in ACCEPTABLE:
         held = ", ".join(sorted(ACCEPTABLE))
         raise StateError(f"vote {vote_id} is not held by the hub ({held}); nothing to accept")
@@ -168,10 +185,14 @@ def accept_vote(
     if verdict is not None:
         return Accepted(vote_id, rule, at, False, verdict.rule)
     change = aggregates.Tally()
-    subjects = counting.attribution.subjects(window, staff)
-    periods = counting.calendar.keys(cast_at).items()
-    change.add(subjects, periods, aggregates.vote_vector(level, False, bool(voided)), -1)
-    change.add(subjects, periods, aggregates.vote_vector(level, True, bool(voided)))
+    aggregates.move(
+        change,
+        counting.attribution,
+        counting.calendar,
+        (window, staff, level, cast_at, dims),
+        before=(False, bool(voided)),
+        after=(True, bool(voided)),
+    )
     aggregates.write_deltas(conn, change.deltas)
     cause = {"accepted": vote_id}
     changed = counting.engine.review(conn, change.staff_periods, by=by, cause=cause)

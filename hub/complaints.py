@@ -78,6 +78,8 @@ class Handling:
     filed_at: str
     answer: str | None
     updated_at: str
+    # The complaint's id, for its case (hub.cases): never shown to the citizen.
+    ident: str = ""
 
 
 def lookup_complaint(db: sqlite_utils.Database, code: str, password: str) -> Handling | None:
@@ -88,7 +90,7 @@ def lookup_complaint(db: sqlite_utils.Database, code: str, password: str) -> Han
     code exists.
     """
     rows = db.execute(
-        "SELECT secret, status, category, cast_at, answer, updated_at FROM complaints"
+        "SELECT secret, status, category, cast_at, answer, updated_at, id FROM complaints"
         " WHERE code = ? ORDER BY rowid",
         (code,),
     ).fetchall()
@@ -101,7 +103,7 @@ def lookup_complaint(db: sqlite_utils.Database, code: str, password: str) -> Han
             found = rest
     if found is None:
         return None
-    status, category, cast_at, answer, updated_at = found
+    status, category, cast_at, answer, updated_at, ident = found
     published = answer if status in ("answered", "closed", "merged") else None
     return Handling(
         status=status,
@@ -109,6 +111,7 @@ def lookup_complaint(db: sqlite_utils.Database, code: str, password: str) -> Han
         filed_at=cast_at,
         answer=published,
         updated_at=updated_at,
+        ident=ident,
     )
 
 

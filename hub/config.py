@@ -28,11 +28,14 @@ from device_agent.errors import ConfigError
 from device_agent.mqtt import BrokerSettings
 from device_agent.topics import DEFAULT_BASE, ID_PATTERN
 from hub.boards.layout import BoardLayout, board_id_problems
+from hub.cases.settings import CaseSettings
 from hub.central import CentralSettings
 from hub.directory import Directory, load_directory
 from hub.forwarding import ForwardingSettings
+from hub.notify.settings import NotifySettings
 from hub.quarantine import QuarantineSettings
 from hub.rules import RuleSettings
+from hub.supervision import SupervisionSettings
 from hub.warnings import WarningSettings
 
 
@@ -91,6 +94,12 @@ class HubFile:
     rules: RuleSettings = field(default_factory=RuleSettings)
     # Issue 10: how much of what the hub refuses it keeps (hub.quarantine).
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+    # Issue 13: who is told of warnings and offline devices, through apprise (hub.notify).
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    # Issue 14: case classes, their stages and the working-day calendar (hub.cases).
+    cases: CaseSettings = field(default_factory=CaseSettings)
+    # Issue 14: service-time supervision and presence (hub.supervision, hub.presence).
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
 
     _cross = cross_check(_hub_problems)
 
@@ -114,6 +123,9 @@ class HubConfig:
     boards: tuple[BoardLayout, ...]
     rules: RuleSettings
     quarantine: QuarantineSettings
+    notify: NotifySettings = field(default_factory=NotifySettings)
+    cases: CaseSettings = field(default_factory=CaseSettings)
+    supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
     source: Path | None = None
 
 
@@ -162,5 +174,8 @@ def load_hub_config(path: str | Path) -> HubConfig:
         boards=checked.boards,
         rules=checked.rules,
         quarantine=checked.quarantine,
+        notify=checked.notify,
+        cases=checked.cases,
+        supervision=checked.supervision,
         source=path,
     )

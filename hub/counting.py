@@ -22,6 +22,7 @@ from hub import aggregates
 from hub.aggregates import Attribution
 from hub.config import HubConfig
 from hub.forwarding import ForwardingQueue
+from hub.notify.notices import NoticeQueue
 from hub.periods import Calendar
 from hub.rebuild import Pacing, Progress, Rebuilt, rebuild
 from hub.rules import HubRules
@@ -58,11 +59,18 @@ class Counting:
             clock_skew_s=config.ingest.clock_skew_s,
         )
         self.outbox = ForwardingQueue(config.forwarding.channels, now=now)
+        # Issue 13: a warning's notices are queued with it, sent by hub.notify.sender.
+        self.notices = (
+            NoticeQueue(config.notify, config.directory, timezone=config.timezone, now=now)
+            if config.notify.enabled
+            else None
+        )
         self.engine = WarningEngine(
             config.warnings.rules,
             attribution=self.attribution,
             calendar=self.calendar,
             outbox=self.outbox,
+            notices=self.notices,
             now=now,
         )
 

@@ -29,6 +29,7 @@ from device_agent.directory import (
     Department,
     Device,
     Directory,
+    Seconds,
     ServiceItem,
     Staff,
     Window,
@@ -42,11 +43,21 @@ __all__ = [
     "Device",
     "Directory",
     "DirectoryFile",
+    "Seconds",
     "ServiceItem",
     "Staff",
     "Window",
     "load_directory",
+    "order_problems",
 ]
+
+
+def order_problems(data: dict[str, Any], problems: Problems, prefix: str = "") -> None:
+    """A service's shortest time (``min_s``) below its longest (``max_s``), as written."""
+    low, high = data.get("min_s"), data.get("max_s")
+    if type(low) is int and type(high) is int and low >= high:
+        problems.add(f"{prefix}max_s", f"must exceed min_s ({low})")
+
 
 T = TypeVar("T", Department, Window, Staff, Device, ServiceItem, Announcement)
 
@@ -70,6 +81,7 @@ def _reference_problems(data: dict[str, Any], problems: Problems, info: Validati
             if isinstance(department, str) and department not in departments:
                 problems.add(f"{key}[{i}].department", f"unknown department {department!r}")
     for i, item in enumerate(entries["service_items"]):
+        order_problems(item, problems, f"service_items[{i}].")
         listed = item.get("windows")
         for window in listed if isinstance(listed, list) else ():
             if isinstance(window, str) and window not in windows:

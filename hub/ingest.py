@@ -249,7 +249,10 @@ class Ingest:
             self._quarantine(message, device, record_id, str(exc), received_at)
 
     def _check_event(self, event: ServiceEvent) -> None:
-        """Refuse an event for another window or someone the hall does not know."""
+        """Refuse an event for another window, someone or an item the hall does not know."""
+        if event.item is not None and event.item not in self.config.directory.service_items:
+            reason = f"{event.item!r} is not a service item in the hall's directory"
+            raise ProtocolError(reason, field="item", id=event.id)
         if self.store.rules is None:
             return
         problem = self.store.rules.event_problem(event.device, event.window, event.staff)

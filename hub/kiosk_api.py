@@ -24,6 +24,8 @@ from flask import Blueprint, Response, abort, current_app, jsonify, request, sen
 from flask.typing import ResponseReturnValue
 
 from device_agent.protocol import format_time
+from hub.cases.api import book as cases_book
+from hub.cases.chain import citizen_view
 from hub.complaints import lookup_complaint
 from hub.db import get_db, hub_config
 from hub.directory import Directory
@@ -148,13 +150,16 @@ def complaint_lookup() -> ResponseReturnValue:
         limits.failed(code)
         # The same answer for an unknown code and a wrong password.
         return jsonify({"error": "Not Found", "detail": "no complaint with this code"}), 404
+    # Issue 14: the complaint's case decides its status and answer, and adds the steps.
+    case = citizen_view(cases_book(), get_db().conn, found.ident)
     return jsonify(
         {
-            "status": found.status,
+            "status": found.status if case is None else case["status"],
             "category": found.category,
             "filed_at": found.filed_at,
-            "answer": found.answer,
-            "updated_at": found.updated_at,
+            "answer": found.answer if case is None else case["answer"],
+            "updated_at": found.updated_at if case is None else case["updated_at"],
+            "case": case,
         }
     )
 

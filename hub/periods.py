@@ -70,6 +70,7 @@ class Calendar:
         # Offsets are whole minutes, so every cast time in one minute shares its keys.
         self._keys_of_minute = lru_cache(maxsize=65536)(self._keys_of_minute_uncached)
         self._keys_of_ms_minute = lru_cache(maxsize=65536)(self._keys_of_ms_minute_uncached)
+        self._hour_of_ms_minute = lru_cache(maxsize=65536)(self._hour_of_ms_minute_uncached)
 
     def keys(self, cast_at: int | str) -> PeriodKeys:
         """The period keys of a cast time (milliseconds since the epoch, or ISO 8601 text)."""
@@ -79,6 +80,19 @@ class Calendar:
         if cast_at.endswith("+00:00") and len(cast_at) >= 16:
             return self._keys_of_minute(cast_at[:16])
         return self._keys_of(parse_time(cast_at))
+
+    def hour(self, cast_at: int | str) -> str:
+        """The local hour of a cast time (as :meth:`keys` takes it): ``2026-11-05T14``.
+
+        Its first 10, 7 and 4 characters are the day, month and year keys.
+        """
+        if isinstance(cast_at, int):
+            return self._hour_of_ms_minute(cast_at // 60_000)
+        return parse_time(cast_at).astimezone(self.zone).isoformat()[:13]
+
+    def _hour_of_ms_minute_uncached(self, minute: int) -> str:
+        # isoformat, not strftime: see _keys_of.
+        return instants.moment(minute * 60_000).astimezone(self.zone).isoformat()[:13]
 
     def _keys_of_minute_uncached(self, minute: str) -> PeriodKeys:
         return self._keys_of(datetime.fromisoformat(minute).replace(tzinfo=UTC))

@@ -307,14 +307,19 @@ def _count_moved(
     for candidate, was_counted in moved:
         if candidate.rowid > mark:
             continue  # counted later, with its new verdict
-        voided = conn.execute(
-            "SELECT 1 FROM vote_voids WHERE vote_id = ?", (candidate.id,)
+        voided, dims = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM vote_voids WHERE vote_id = ?), dims FROM votes"
+            " WHERE rowid = ?",
+            (candidate.id, candidate.rowid),
         ).fetchone()
-        subjects = counting.attribution.subjects(candidate.window, candidate.staff)
-        periods = counting.calendar.keys(candidate.cast_at).items()
-        level = candidate.level
-        change.add(subjects, periods, aggregates.vote_vector(level, was_counted, bool(voided)), -1)
-        change.add(subjects, periods, aggregates.vote_vector(level, not was_counted, bool(voided)))
+        aggregates.move(
+            change,
+            counting.attribution,
+            counting.calendar,
+            (candidate.window, candidate.staff, candidate.level, candidate.cast_at, dims),
+            before=(was_counted, bool(voided)),
+            after=(not was_counted, bool(voided)),
+        )
     aggregates.write_deltas(conn, change.deltas)
 
 
@@ -424,22 +429,24 @@ def _changed_since_read(
     rows = conn.execute(
         "SELECT v.rowid, v.window, v.staff, v.level, v.counted, v.cast_at,"
         " (SELECT x.rowid FROM vote_voids x WHERE x.vote_id = v.id),"
-        " (SELECT a.rowid FROM vote_acceptances a WHERE a.vote_id = v.id)"
+        " (SELECT a.rowid FROM vote_acceptances a WHERE a.vote_id = v.id), v.dims"
         " FROM votes v WHERE v.rowid <= ? AND v.id IN ("
         "   SELECT vote_id FROM vote_voids WHERE rowid > ?"
         "   UNION SELECT vote_id FROM vote_acceptances WHERE rowid > ?)",
         (chunks[-1].up_to, first.voids, first.acceptances),
     ).fetchall()
-    for rowid, window, staff, level, counted, cast_at, void, acceptance in rows:
+    for rowid, window, staff, level, counted, cast_at, void, acceptance, dims in rows:
         seen = chunks[bisect.bisect_left(bounds, rowid)]
         was_voided = void is not None and void <= seen.voids
         was_counted = bool(counted) and (acceptance is None or acceptance <= seen.acceptances)
-        subjects = counting.attribution.subjects(window, staff)
-        periods = counting.calendar.keys(cast_at).items()
-        before = aggregates.vote_vector(level, was_counted, was_voided)
-        now = aggregates.vote_vector(level, bool(counted), void is not None)
-        change.add(subjects, periods, before, -1)
-        change.add(subjects, periods, now)
+        aggregates.move(
+            change,
+            counting.attribution,
+            counting.calendar,
+            (window, staff, level, cast_at, dims),
+            before=(was_counted, was_voided),
+            after=(bool(counted), void is not None),
+        )
     return change
 
 
@@ -474,10 +481,11 @@ def _swap(
 def _drop_empty_rows(conn: sqlite3.Connection, part: dict[CountKey, list[int]]) -> None:
     """Delete the rows the difference brought to all zeros, as a full rewrite would have."""
     empty = " AND ".join(f"{name} = 0" for name in aggregates.COUNT_COLUMNS)
-    conn.executemany(
-        f"DELETE FROM counts WHERE scope = ? AND subject = ? AND period = ? AND {empty}",
-        list(part),
-    )
+    for table in ("counts", aggregates.BREAKDOWN_TABLE):
+        conn.executemany(
+            f"DELETE FROM {table} WHERE scope = ? AND subject = ? AND period = ? AND {empty}",
+            [key for key in part if aggregates.table_of(key[0]) == table],
+        )
 
 
 def _review_all(pacer: _Pacer, counting: Counting, *, by: str) -> list[str]:

@@ -11,7 +11,9 @@ A released step is never edited: a hub in a hall has already run it, and an
 edit would give new and upgraded hubs different schemas. To change the schema,
 append a step. ``tests/test_schema.py`` records a checksum of every step and
 fails when one changes. Most steps are plain SQL (:class:`SqlStep`); the two
-that rewrite stored rows are functions. Each statement's text is exactly what
+that rewrite stored rows are functions, and since they call live helpers
+(``hub.quarantine.stored_row``, ``hub.instants.ms_of_text``) the test also pins
+the rows they write from the oldest release's file. Each statement's text is exactly what
 the released code sent SQLite, odd indentation included, because
 ``sqlite_master`` keeps it and new files must match upgraded ones.
 """
@@ -556,6 +558,193 @@ CAST_HOURS = SqlStep(
     "DROP TABLE cast_days",
 )
 
+NOTICES = SqlStep(
+    "issue 13: notices queued for apprise with their outcome, and the device outages noticed",
+    """
+        CREATE TABLE notices (
+            id INTEGER PRIMARY KEY,
+            key TEXT NOT NULL UNIQUE,
+            event TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            role TEXT NOT NULL,
+            department TEXT,
+            target TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            done_at TEXT,
+            last_error TEXT
+        )""",
+    # The sender reads the pending notices in the order they were queued.
+    "CREATE INDEX notices_pending ON notices (id) WHERE status = 'pending'",
+    """
+        CREATE TABLE device_outages (
+            device TEXT PRIMARY KEY,
+            since TEXT NOT NULL,
+            noticed_at TEXT NOT NULL
+        )""",
+)
+
+CASES = SqlStep(
+    "issue 14: cases from every source, their chain of steps and its audit log",
+    """
+        CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            class TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('registered', 'assigned', 'in_progress',
+                'drafted', 'approved', 'answered', 'checked', 'archived', 'merged')),
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            department TEXT,
+            assignee TEXT,
+            received_on TEXT NOT NULL,
+            registered_at TEXT NOT NULL,
+            stage INTEGER NOT NULL DEFAULT 0,
+            stage_started_on TEXT,
+            stage_due_on TEXT,
+            due_on TEXT,
+            draft TEXT,
+            answer TEXT,
+            answered_at TEXT,
+            rating TEXT,
+            merged_into INTEGER REFERENCES cases (id),
+            events INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL,
+            CHECK ((status = 'merged') = (merged_into IS NOT NULL))
+        )""",
+    "CREATE INDEX cases_stage_due ON cases (stage_due_on) WHERE stage_due_on IS NOT NULL",
+    "CREATE INDEX cases_status ON cases (status, id)",
+    """
+        CREATE TABLE case_sources (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases (id),
+            first_case INTEGER NOT NULL REFERENCES cases (id),
+            kind TEXT NOT NULL CHECK (kind IN ('kiosk', 'phone', 'letter', 'hotline',
+                'website', 'visit', 'warning')),
+            ref TEXT,
+            received_on TEXT NOT NULL,
+            registered_by TEXT NOT NULL,
+            registered_at TEXT NOT NULL,
+            contact TEXT,
+            text TEXT NOT NULL,
+            UNIQUE (kind, ref)
+        )""",
+    "CREATE INDEX case_sources_case ON case_sources (case_id)",
+    """
+        CREATE TABLE case_events (
+            case_id INTEGER NOT NULL REFERENCES cases (id),
+            seq INTEGER NOT NULL,
+            event TEXT NOT NULL,
+            from_status TEXT,
+            to_status TEXT NOT NULL,
+            at TEXT NOT NULL,
+            by TEXT NOT NULL,
+            note TEXT,
+            detail TEXT NOT NULL,
+            PRIMARY KEY (case_id, seq)
+        ) WITHOUT ROWID""",
+    # A case is never deleted, and its audit log is never rewritten.
+    """
+        CREATE TRIGGER cases_kept BEFORE DELETE ON cases
+        BEGIN SELECT RAISE(ABORT, 'a case is never deleted'); END""",
+    """
+        CREATE TRIGGER case_events_kept BEFORE DELETE ON case_events
+        BEGIN SELECT RAISE(ABORT, 'a case step is never deleted'); END""",
+    """
+        CREATE TRIGGER case_events_fixed BEFORE UPDATE ON case_events
+        BEGIN SELECT RAISE(ABORT, 'a case step is never changed'); END""",
+)
+
+SUPERVISION = SqlStep(
+    "issue 14: service-time supervision: each service's times and limits, and its alerts",
+    "ALTER TABLE service_events ADD COLUMN item TEXT",
+    """
+        CREATE TABLE supervised_services (
+            id TEXT PRIMARY KEY,
+            window TEXT,
+            staff TEXT,
+            ticket TEXT,
+            item TEXT,
+            department TEXT,
+            started_at TEXT,
+            ended_at TEXT,
+            ended_by TEXT CHECK (ended_by IN ('end', 'start', 'sign_out')),
+            min_s INTEGER,
+            max_s INTEGER,
+            limits TEXT CHECK (limits IN ('item', 'department')),
+            due_at TEXT,
+            overdue_raised INTEGER NOT NULL DEFAULT 0
+        )""",
+    "CREATE INDEX supervised_services_window ON supervised_services (window, started_at)",
+    "CREATE INDEX supervised_services_due ON supervised_services (due_at)"
+    " WHERE ended_at IS NULL AND overdue_raised = 0",
+    """
+        CREATE TABLE supervision_alerts (
+            id TEXT PRIMARY KEY,
+            service TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('too_fast', 'overdue')),
+            department TEXT,
+            window TEXT,
+            staff TEXT,
+            ticket TEXT,
+            item TEXT,
+            month TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            seconds REAL NOT NULL,
+            limit_s INTEGER NOT NULL,
+            limits TEXT NOT NULL CHECK (limits IN ('item', 'department')),
+            raised_at TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'yellow'
+                CHECK (status IN ('yellow', 'red', 'dismissed')),
+            decided_by TEXT,
+            decided_at TEXT,
+            note TEXT,
+            UNIQUE (service, kind)
+        )""",
+    "CREATE INDEX supervision_alerts_month ON supervision_alerts (month, department)",
+    "CREATE INDEX supervision_alerts_raised ON supervision_alerts (raised_at)",
+    "CREATE INDEX supervision_alerts_decided ON supervision_alerts (decided_at)"
+    " WHERE decided_at IS NOT NULL",
+    """
+        CREATE TRIGGER supervision_alerts_kept BEFORE DELETE ON supervision_alerts
+        BEGIN
+            SELECT RAISE(ABORT, 'supervision alerts are never deleted');
+        END""",
+    """
+        CREATE TABLE supervision_marks (
+            name TEXT PRIMARY KEY,
+            last_rowid INTEGER NOT NULL
+        )""",
+    # Supervision starts with the upgrade: services already stored are not judged.
+    "INSERT INTO supervision_marks (name, last_rowid)"
+    " SELECT 'service_events', coalesce(max(rowid), 0) FROM service_events",
+)
+
+BREAKDOWN_COUNTS = SqlStep(
+    "issue 13: counts per staff rating dimension and per local hour, for the console's charts",
+    """
+        CREATE TABLE breakdown_counts (
+            scope TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            period TEXT NOT NULL,
+            level_1 INTEGER NOT NULL DEFAULT 0,
+            level_2 INTEGER NOT NULL DEFAULT 0,
+            level_3 INTEGER NOT NULL DEFAULT 0,
+            level_4 INTEGER NOT NULL DEFAULT 0,
+            level_5 INTEGER NOT NULL DEFAULT 0,
+            total INTEGER NOT NULL DEFAULT 0,
+            dissatisfied INTEGER NOT NULL DEFAULT 0,
+            filtered INTEGER NOT NULL DEFAULT 0,
+            voided INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (scope, period, subject)
+        ) WITHOUT ROWID""",
+)
+
 # In order; the position of a step (from 1) is the schema version it brings a file to.
 STEPS: list[Migration] = [
     RELEASE_0_1,
@@ -578,4 +767,8 @@ STEPS: list[Migration] = [
     COUNTS_BY_PERIOD,
     SIGN_EVENTS,
     CAST_HOURS,
+    NOTICES,
+    CASES,
+    SUPERVISION,
+    BREAKDOWN_COUNTS,
 ]

@@ -12,12 +12,15 @@ from waitress.wasyncore import close_all
 
 from hub.app import create_app
 from hub.boards.service import BoardService
+from hub.cases.chain import Cases
 from hub.central import CentralConsumer
 from hub.config import HubConfig
 from hub.counting import Counting
 from hub.forwarding import Forwarder
 from hub.ingest import Ingest
+from hub.notify.sender import NotifySender
 from hub.store import Store
+from hub.supervision import SupervisionWatch
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +43,14 @@ class HubService:
             counting=self.counting if config.warnings.enabled else None,
             rules=self.counting.rules,
             quarantine=config.quarantine,
+            cases=Cases(config.cases, config.timezone),
         )
         forwarding = config.forwarding.channels
         self.forwarder = Forwarder(config, summary=self.counting.summary) if forwarding else None
         self.central = CentralConsumer(config) if config.central.enabled else None
+        self.notifier = NotifySender(config) if config.notify.enabled else None
         self.ingest = Ingest(config, self.store)
+        self.supervision = SupervisionWatch(config) if config.supervision.enabled else None
         self.boards = BoardService(config, changed=self.ingest.committed)
         self.app = create_app(config, state=self.ingest.state)
         self.app.config["HALLRATE_BOARD_FEED"] = self.boards.feed
@@ -75,7 +81,7 @@ class HubService:
         ]
         for thread in self._threads:
             thread.start()
-        for part in (self.forwarder, self.central, self.boards):
+        for part in (self.forwarder, self.central, self.boards, self.notifier, self.supervision):
             if part is not None:
                 part.start()
         logger.info("hub %s serving %s", self.config.hall, self.api_url)
@@ -93,7 +99,7 @@ class HubService:
         # Before the HTTP server: ending the wall's event streams frees its threads.
         self.boards.stop()
         self._stop_http()
-        for part in (self.forwarder, self.central):
+        for part in (self.forwarder, self.central, self.notifier, self.supervision):
             if part is not None:
                 part.stop()
         self.store.close()

@@ -26,6 +26,7 @@ import orjson
 from device_agent.protocol import ServiceEvent, Vote, encode
 from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
 from hub import quarantine, vote_rows
+from hub.cases.chain import Cases, open_complaint_cases
 from hub.complaints import StoredComplaint, store_complaints
 from hub.errors import BatchError, StoreError
 from hub.instants import ms_of_text
@@ -123,8 +124,8 @@ _INSERT_VOTE = """
 
 _INSERT_EVENT = """
     INSERT INTO service_events (id, device, seq, event, window, staff, ticket, ts, cast_at,
-                                sent, received_at, service)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                sent, received_at, service, item)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT (id) DO NOTHING"""
 
 _UPSERT_DEVICE_STATE = {
@@ -146,6 +147,7 @@ class Store:
         counting: Counting | None = None,
         rules: HubRules | None = None,
         quarantine: QuarantineSettings | None = None,
+        cases: Cases | None = None,
     ) -> None:
         self.path = Path(path)
         self.db = open_database(self.path)
@@ -155,6 +157,8 @@ class Store:
         # The hub's own rules (hub.rules); without them every unfiltered vote counts.
         self.rules = rules
         self.quarantine = quarantine or QuarantineSettings()
+        # Issue 14: each new kiosk complaint opens a case (hub.cases).
+        self.cases = cases
 
     def close(self) -> None:
         """Close the file."""
@@ -173,6 +177,8 @@ class Store:
                 stored_events = self._store_events(conn, batch.events)
                 outcome = self._store_votes(conn, batch.votes)
                 stored_complaints = store_complaints(conn, batch.complaints)
+                if self.cases is not None and stored_complaints:
+                    open_complaint_cases(self.cases, conn, batch.complaints, stored_complaints)
                 for stored, records in (
                     (stored_events, [e.event.id for e in batch.events]),
                     (stored_complaints, [c.complaint.id for c in batch.complaints]),
@@ -278,6 +284,7 @@ class Store:
                     e.event.sent,
                     e.received_at,
                     e.event.service,
+                    e.event.item,
                 ),
             )
             if cursor.rowcount:

@@ -37,14 +37,24 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# Issue 14, cases (hub.cases.chain.PERMISSIONS): register, assign (and archive, merge),
+# handle (start, draft, send the answer), approve (or send back), check (回访).
+_CASES_OFFICE = frozenset({"case_register", "case_assign", "case_handle", "case_check"})
 ROLES: dict[str, frozenset[str]] = {
     # Reads votes, warnings, devices and the quarantine: a dashboard, a report script.
     "reader": frozenset({"read"}),
-    # The hall manager: sees warnings, decides appeals.
-    "manager": frozenset({"read", "acknowledge", "void"}),
-    # The efficiency office (效能办): follows each warning to closure, accepts held votes.
-    "office": frozenset({"read", "acknowledge", "action", "close", "accept"}),
-    "admin": frozenset({"read", "acknowledge", "action", "close", "void", "accept"}),
+    # The hall manager: sees warnings, decides appeals and supervision alerts, approves
+    # cases' answers (a leader).
+    "manager": frozenset({"read", "acknowledge", "void", "supervise", "case_approve"}),
+    # The efficiency office (效能办): follows each warning to closure, accepts held votes,
+    # decides supervision alerts, registers, assigns, checks and archives cases.
+    "office": frozenset({"read", "acknowledge", "action", "close", "accept", "supervise"})
+    | _CASES_OFFICE,
+    "admin": frozenset({"read", "acknowledge", "action", "close", "void", "accept", "supervise"})
+    | _CASES_OFFICE
+    | {"case_approve"},
+    # The person responsible for a case: handles the cases assigned to this token's name.
+    "handler": frozenset({"read", "case_handle"}),
 }
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 PREFIX = "hrt_"
@@ -154,6 +164,7 @@ def _authorize(permission: str) -> None:
     if permission not in ROLES.get(who[1], frozenset()):
         abort(403, description=f"role {who[1]!r} may not {permission}")
     g.actor = who[0]
+    g.actor_role = who[1]
 
 
 def _unauthorized(description: str, *, error: str | None = None) -> None:

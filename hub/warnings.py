@@ -39,6 +39,7 @@ from device_agent.protocol import format_time
 from hub.aggregates import Attribution, dissatisfied
 from hub.errors import StateError, UnknownRecord
 from hub.forwarding import ForwardingQueue
+from hub.notify.notices import NoticeQueue
 from hub.periods import Calendar, grain_of
 
 LEVEL_NAME = re.compile(r"[A-Za-z0-9]{1,8}")
@@ -47,6 +48,7 @@ MAX_ACTION_CHARS = 64
 MAX_NOTE_CHARS = 2000
 CHUNK = 400  # staff ids per IN (...), under SQLite's parameter limit with the periods
 Threshold = Annotated[Int, between(1, 1_000_000)]
+NOTIFIED_EVENTS = ("raised", "reinstated")  # the events the roles are told of (hub.notify)
 
 
 def _action_problem(value: str) -> str | None:
@@ -161,13 +163,20 @@ class WarningEngine:
         attribution: Attribution,
         calendar: Calendar,
         outbox: ForwardingQueue | None = None,
+        notices: NoticeQueue | None = None,
         now: Callable[[], datetime],
     ) -> None:
         self.rules = tuple(rules)
         self.attribution = attribution
         self.calendar = calendar
         self.outbox = outbox
+        self.notices = notices
         self._now = now
+        # Issue 14: called with (conn, warning, by, what) when the office records the
+        # notice sent (预警告知函, 限期整改); hub.cases opens the notice's case.
+        self.on_notice: Callable[[sqlite3.Connection, dict[str, Any], str, str], object] | None = (
+            None
+        )
 
     # Raising, reinstating, withdrawing, superseding.
 
@@ -422,7 +431,7 @@ class WarningEngine:
             raise StateError("what: say what was done")
         if len(what) > MAX_NOTE_CHARS:
             raise StateError(f"what: at most {MAX_NOTE_CHARS} characters")
-        return self._step(
+        row = self._step(
             conn,
             ident,
             allowed=("acknowledged", "actioned"),
@@ -431,6 +440,9 @@ class WarningEngine:
             detail={"what": what},
             event="action",
         )
+        if self.on_notice is not None:
+            self.on_notice(conn, row, by, what)
+        return row
 
     def close(
         self, conn: sqlite3.Connection, ident: str, *, by: str, note: str | None = None
@@ -506,6 +518,9 @@ class WarningEngine:
             document["event"] = {"seq": seq, "name": name, "at": at, "by": by, "detail": detail}
             document["message_id"] = f"{ident}.{seq}"
             self.outbox.enqueue(conn, "warning", document["message_id"], document)
+        if self.notices is not None and name in NOTIFIED_EVENTS:
+            # Queued in this transaction; hub.notify.sender does the network, later.
+            self.notices.warning(conn, ident, seq)
 
     def _stamp(self) -> str:
         return format_time(self._now())

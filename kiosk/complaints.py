@@ -219,6 +219,9 @@ def lookup() -> ResponseReturnValue:
         filed_at=_local_time(found.filed_at, resources),
         updated_at=_local_time(found.updated_at, resources) if found.updated_at else None,
         answer=found.answer,
+        step=found.step,
+        steps=found.steps,
+        due_on=found.due_on,
     )
 
 

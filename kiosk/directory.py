@@ -96,6 +96,16 @@ def _optional_date(body: dict[str, Any], key: str) -> date | None:
     return _date(body, key) if body.get(key.rsplit(".", 1)[-1]) else None
 
 
+def _optional_int(body: dict[str, Any], key: str) -> int | None:
+    # The hub keeps a service item's supervision limits to itself; a kiosk's copy has none.
+    value = body.get(key.rsplit(".", 1)[-1])
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise DirectoryError(f"{key}: must be an integer or null")
+    return value
+
+
 # How a field of the shared model is read from the hub's JSON, by its declared type.
 _READERS: dict[str, Callable[[dict[str, Any], str], Any]] = {
     "str": _text,
@@ -103,6 +113,7 @@ _READERS: dict[str, Callable[[dict[str, Any], str], Any]] = {
     "tuple[str, ...]": _texts,
     "date": _date,
     "date | None": _optional_date,
+    "Seconds | None": _optional_int,
 }
 
 T = TypeVar("T", Department, Window, Staff, ServiceItem, Announcement)

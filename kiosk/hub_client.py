@@ -32,6 +32,10 @@ class Handling:
     filed_at: str
     answer: str | None
     updated_at: str | None
+    # Issue 14: the case's current step, its steps as (step, date) and the planned deadline.
+    step: str | None = None
+    steps: tuple[tuple[str, str], ...] = ()
+    due_on: str | None = None
 
 
 class HubClient:
@@ -83,13 +87,16 @@ class HubClient:
         if status != 200:
             raise HubUnavailable(f"the hub answered {status} to a lookup")
         found = _json(body)
+        case = found.get("case")
         try:
+            progress = _progress(case) if isinstance(case, dict) else {}
             return Handling(
                 status=str(found["status"]),
                 category=str(found["category"]),
                 filed_at=str(found["filed_at"]),
                 answer=None if found.get("answer") is None else str(found["answer"]),
                 updated_at=None if found.get("updated_at") is None else str(found["updated_at"]),
+                **progress,
             )
         except (KeyError, TypeError) as exc:
             raise HubUnavailable(f"the hub's lookup answer lacks {exc}") from None
@@ -116,6 +123,15 @@ class HubClient:
         if len(body) > limit:
             raise HubUnavailable(f"the hub's answer to {path} exceeds {limit} bytes")
         return status, body, content_type
+
+
+def _progress(case: dict[str, Any]) -> dict[str, Any]:
+    """The case's step, steps and deadline from a lookup answer."""
+    return {
+        "step": str(case["step"]),
+        "steps": tuple((str(s["step"]), str(s["on"])) for s in case["steps"]),
+        "due_on": None if case.get("due_on") is None else str(case["due_on"]),
+    }
 
 
 def _json(body: bytes) -> dict[str, Any]:

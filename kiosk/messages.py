@@ -231,6 +231,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "status.closed": ("已办结", "Closed"),
     "status.merged": ("已合并办理", "Merged with a similar complaint"),
     "status.forwarding": ("正在转交", "Being forwarded"),
+    # Issue 14: the steps of a complaint's case, as the lookup shows them.
+    "lookup.steps": ("办理过程", "Steps"),
+    "lookup.due": ("办理期限", "Due by"),
+    "step.registered": ("已受理", "Received"),
+    "step.assigned": ("已交办", "Assigned"),
+    "step.in_progress": ("办理中", "Being handled"),
+    "step.answered": ("已答复", "Answered"),
+    "step.checked": ("已回访", "Followed up"),
+    "step.archived": ("已办结", "Closed"),
+    "step.merged": ("已合并办理", "Merged with a similar complaint"),
     # The on-screen keypad.
     "keypad.delete": ("退格", "Delete"),
     "keypad.clear": ("清空", "Clear"),

@@ -37,6 +37,7 @@ def make_vote(
     seq: int | None = None,
     received: str | None = None,
     channel: str = "window",
+    dims: dict[str, int] | None = None,
 ) -> StoredVote:
     """A window vote cast at ``cast`` (ISO 8601 with an offset), as ingest would store it.
 
@@ -57,7 +58,7 @@ def make_vote(
         staff=staff,
         ticket=f"T{n}",
         level=level,
-        dims={"attitude": level, "efficiency": level, "style": level}
+        dims=(dims or {"attitude": level, "efficiency": level, "style": level})
         if channel == "kiosk"
         else None,
     )

@@ -150,3 +150,25 @@ def test_a_closed_test_client_leaves_no_socket_or_thread(mosquitto, no_collector
         return ThirdParty(mosquitto.port).close
 
     assert_left_nothing(run)
+
+
+def test_a_stopped_hub_that_sent_notices_leaves_no_socket_or_thread(hall, mosquitto, no_collector):
+    from tests.test_notify import Firmware, Receiver, free_port, notify_config
+
+    receiver = Receiver(free_port())
+    receiver.start()
+    firmware = ThirdParty(mosquitto.port)
+    try:
+
+        def run() -> Callable[[], None]:
+            config = load_hub_config(hall.hub_config(extra=notify_config(hall, receiver.port)))
+            hub = HubService(config)
+            hub.start()
+            Firmware(firmware, hall).vote_dissatisfied(2)
+            wait_until(lambda: len(receiver.notices) == 2, message="two notices delivered")
+            return hub.stop
+
+        assert_left_nothing(run)
+    finally:
+        firmware.close()
+        receiver.stop()

@@ -22,6 +22,7 @@ from flask.testing import FlaskClient
 from device_agent.protocol import DIMENSIONS
 from hallrate.broker import free_port
 from hallrate.check_config import check
+from hub.cases.chain import PUBLIC_STEP, STEP_NAMES
 from hub.complaints import STATUSES
 from hub.service import HubService
 from kiosk.config import load_kiosk_config
@@ -94,6 +95,7 @@ def test_every_sentence_a_template_asks_for_exists_in_both_languages():
     # Keys put together in templates and views.
     used |= {f"dim.{d}" for d in DIMENSIONS} | {f"level.{n}" for n in range(1, 6)}
     used |= {f"status.{s}" for s in (*STATUSES, "forwarding")}
+    used |= {f"step.{PUBLIC_STEP.get(s, s)}" for s in STEP_NAMES}
     used |= {"rate.repeat_ahead", "rate.enough", "busy", "store_failed", "complaint.enough"}
     used |= {"lookup.too_many", "lookup.bad_code", "lookup.not_found", "lookup.unavailable"}
     assert used - set(MESSAGES) == set()

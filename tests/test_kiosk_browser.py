@@ -11,13 +11,16 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from hallrate.broker import free_port
-from hub.complaints import record_progress
+from hub.cases import chain
+from hub.cases.chain import Actor, Cases
 from hub.service import HubService
 from kiosk.service import KioskService
 from tests.hall import query, wait_until
@@ -288,7 +291,7 @@ def test_the_kiosk_works_while_the_hub_is_stopped(page, tmp_path, mosquitto):
         hub.stop()
 
 
-def test_a_complaints_code_and_password_show_its_status(page, hall, kiosk):
+def test_a_complaints_code_and_password_show_its_status(page, hall, hub, kiosk):
     page.goto(kiosk.url)
     page.click("[data-tile=complaints]")
     page.click("[data-tile=new-complaint]")
@@ -320,19 +323,36 @@ def test_a_complaints_code_and_password_show_its_status(page, hall, kiosk):
     look_up("246813")
     assert page.inner_text("[data-status]") == "已受理"
     assert page.inner_text("[data-answer]") == "还没有答复，请耐心等待。"
+    today = datetime.now(ZoneInfo(hub.config.timezone)).date().isoformat()
+    assert page.inner_text("[data-steps]") == f"{today} 已受理"
+    assert page.inner_text("[data-due]") > today
 
-    # The handlers answer it (what the manager dashboard will do).
+    # Issue 14: its case goes along the chain (as the office and the handler do by API).
+    book = Cases(hub.config.cases, hub.config.timezone)
+    office, handler = Actor("office-li", "office"), Actor("zhang", "handler")
     with hub_database(hall) as conn:
-        record_progress(
-            conn,
-            complaint_id,
-            status="answered",
-            answer="<b>已核实</b>\n窗口已增派人手。",
-            at="2026-11-23T02:00:00.000+00:00",
-        )
+        (case,) = conn.execute(
+            "SELECT case_id FROM case_sources WHERE ref = ?", (complaint_id,)
+        ).fetchone()
+        chain.assign(book, conn, case, office, department="civil", assignee="zhang")
+    look_up("246813")
+    assert page.inner_text("[data-status]") == "已交办"  # not 已受理 forever
+    assert page.inner_text("[data-answer]") == "还没有答复，请耐心等待。"
+
+    with hub_database(hall) as conn:
+        chain.start(book, conn, case, handler)
+        chain.draft(book, conn, case, handler, answer="<b>已核实</b>\n窗口已增派人手。")
+        chain.answer(book, conn, case, handler)
     look_up("246813")
     assert page.inner_text("[data-status]") == "已答复"
     assert page.inner_text("[data-answer]") == "<b>已核实</b>\n\n窗口已增派人手。"
+    assert page.inner_text("[data-steps]").split("\n") == [
+        f"{today} 已受理",
+        f"{today} 已交办",
+        f"{today} 办理中",
+        f"{today} 已答复",
+    ]
+    assert page.locator("[data-due]").count() == 0  # answered: no deadline left to show
 
 
 def test_a_staff_name_like_a_script_renders_as_text(page, kiosk):

@@ -190,6 +190,18 @@ def test_a_complaint_is_stored_and_looked_up_without_its_contact(hub, hall, devi
         "filed_at": "2026-11-22T01:00:00.000+00:00",
         "answer": None,
         "updated_at": body["updated_at"],
+        # Issue 14: its case, registered on the day it was filed, due 7 working days later.
+        "case": {
+            "id": body["case"]["id"],
+            "status": "received",
+            "step": "registered",
+            "step_name": "已受理 Registered",
+            "steps": [{"step": "registered", "name": "已受理 Registered", "on": "2026-11-22"}],
+            "due_on": "2026-12-01",
+            "answer": None,
+            "answered_on": None,
+            "updated_at": body["updated_at"],
+        },
     }
     assert body["updated_at"].endswith("+00:00")
     assert "13900000000" not in json.dumps(body)

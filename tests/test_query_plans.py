@@ -21,18 +21,23 @@ import pytest
 
 from hub import (
     aggregates,
+    analytics,
     counting,
     county_warnings,
     device_states,
     duty,
     filters,
+    presence,
     quarantine,
     rules,
     stats,
+    supervision,
     warning_pages,
     warnings,
 )
+from hub.cases import store as cases_store
 from hub.instants import HOUR_MS, ms_of_text
+from hub.notify import notices
 from hub.periods import Calendar
 from hub.store import known_votes_sql
 from hub.vote_pages import PageQuery, page_sql
@@ -48,6 +53,8 @@ BOUNDED_SORTS = {
     "filters.kiosk_day",
     # The votes behind one warning (at most its count), into arrival order.
     "warning_pages.vote_details",
+    # One month's supervision alerts, grouped by department, kind and outcome.
+    "supervision.month_counts",
 }
 
 SINCE = "2026-11-20T00:00:00.000+00:00"
@@ -149,6 +156,43 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     one = ["hall-1", "s01-III-2026-11"]
     yield "county_warnings.warning", county_warnings.WARNING_SQL, one, "id=?"
     yield "county_warnings.events", county_warnings.EVENTS_SQL, one, "warning_id=?"
+    # The console's notice log, newest first (the sender's reads walk the partial index of
+    # pending notices, which max_pending bounds).
+    yield "notify.notice_log", notices.NOTICE_LOG_SQL, [10**9, 50], "rowid<?"
+    # Issue 14: the reminders' read of open cases by deadline, and one case's rows.
+    yield "cases.due", cases_store.DUE_SQL, ["2026-12-01"], "stage_due_on"
+    yield "cases.source", cases_store.SOURCE_OF_REF_SQL, ["kiosk", "c1"], "kind=? AND ref=?"
+    yield "cases.sources", cases_store.SOURCES_SQL, [1], "case_id=?"
+    yield "cases.events", cases_store.EVENTS_SQL, [1], "case_id=?"
+    yield "supervision.new_events", supervision.NEW_EVENTS_SQL, [0, 500], IN_ORDER
+    yield "supervision.overdue", supervision.OVERDUE_SQL, [SINCE, 500], "supervised_services_due"
+    at_window = ["w01", SINCE]
+    for name in ("LATEST_AT_WINDOW_SQL", "OPEN_AT_WINDOW_SQL"):
+        sql = getattr(supervision, name)
+        yield f"supervision.{name}", sql, at_window, "supervised_services_window"
+    counts = supervision.MONTH_COUNTS_SQL
+    yield "supervision.month_counts", counts, ["2026-11"], "supervision_alerts_month"
+    signs = ["w01", "2026-11-19T16:00:00.000+00:00", SINCE]
+    yield (
+        "presence.sign_events",
+        presence.SIGN_EVENTS_SQL,
+        signs,
+        "(window=? AND cast_at>? AND cast_at<?)",
+    )
+    # The console's charts and reports (hub.analytics): ranges of the counts' keys.
+    days = ["hall", "2026-11-01", "2026-11-30", "t1", "day"]
+    yield "analytics.trend", analytics.TREND_SQL, days, "scope=? AND period>?"
+    hours = ["hour:department", "2026-11-01T00", "2026-11-30T23", "civil"]
+    yield "analytics.hours", analytics.HOURS_SQL, hours, "scope=? AND period>?"
+    for scope in ("staff", "window", "department"):
+        group = [scope, "2026-11"]
+        yield f"analytics.group_period {scope}", analytics.GROUP_PERIOD_SQL, group, ONE_PERIOD
+    dimension = ["dim:attitude", "2026-11"]
+    yield "analytics.dimension", analytics.DIMENSION_SQL, dimension, ONE_PERIOD
+    one_staff = [*dimension, "s01"]
+    yield "analytics.staff_dimension", analytics.STAFF_DIMENSION_SQL, one_staff, ONE_PERIOD
+    today = ["w01", "2026-11-19T16:00:00.000+00:00", SINCE]
+    yield "analytics.ended", analytics.ENDED_SQL, today, "cast_at>?"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

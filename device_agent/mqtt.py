@@ -356,9 +356,9 @@ class MqttClient:
         self._subscribe_mid: int | None = None
         self._stopping = threading.Event()
         self._closed = False
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._wake_r.setblocking(False)
-        self._wake_w.setblocking(False)
+        # The loop's wake-up, opened when it starts: a client never run holds no socket.
+        self._wake_r: socket.socket | None = None
+        self._wake_w: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._delay = float(settings.reconnect_min_s)
         self._next_attempt = 0.0
@@ -455,9 +455,11 @@ class MqttClient:
 
     def wake(self) -> None:
         """Make the loop's ``select`` return now (from any thread)."""
-        # Full: a wake-up is already waiting. Closed: the loop is over anyway.
-        with contextlib.suppress(OSError):
-            self._wake_w.send(b"\0")
+        # Full: a wake-up is already waiting. Closed or not open: no loop to wake.
+        wake = self._wake_w
+        if wake is not None:
+            with contextlib.suppress(OSError):
+                wake.send(b"\0")
 
     # Running.
 
@@ -514,7 +516,8 @@ class MqttClient:
         deadline = time.monotonic() + GOODBYE_S
         if self.status_topic is not None and self.connected:
             info = client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
-            self._drive(info.is_published, deadline)
+            if info.rc == paho.MQTT_ERR_SUCCESS:  # else the link just dropped: the will says it
+                self._drive(info.is_published, deadline)
         if client.socket() is not None:
             client.disconnect()
             self._drive(lambda: client.socket() is None, deadline)
@@ -523,8 +526,9 @@ class MqttClient:
             sock.close()
         self._connected.clear()
         self._subscribed.clear()
-        self._wake_r.close()
-        self._wake_w.close()
+        for sock in (self._wake_r, self._wake_w):
+            if sock is not None:
+                sock.close()
 
     # The loop.
 
@@ -536,6 +540,9 @@ class MqttClient:
 
     def _begin(self) -> None:
         self._ready = True
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         settings = self.settings
         properties = None
         if self.client.protocol == paho.MQTTv5:
@@ -585,13 +592,15 @@ class MqttClient:
                 )
 
     def _sleep(self, seconds: float) -> None:
+        assert self._wake_r is not None  # opened by _begin
         readable, _, _ = select.select([self._wake_r], [], [], max(0.0, seconds))
         if readable:
             self._drain_wake()
 
     def _drain_wake(self) -> None:
         with contextlib.suppress(OSError):
-            self._wake_r.recv(4096)
+            if self._wake_r is not None:
+                self._wake_r.recv(4096)
 
     def _serve_socket(self, sock: object, wait: float) -> None:
         """One select on the broker's socket and the wake-up, then paho's read, write, misc."""
@@ -600,12 +609,11 @@ class MqttClient:
         buffered = bool(pending is not None and pending())  # TLS bytes already decrypted
         writes = [sock] if client.want_write() else []
         try:
-            readable, _, _ = select.select(
-                [sock, self._wake_r], writes, [], 0.0 if buffered else max(0.0, wait)
-            )
+            reads = [sock] if self._wake_r is None else [sock, self._wake_r]
+            readable, _, _ = select.select(reads, writes, [], 0.0 if buffered else max(0.0, wait))
         except (OSError, ValueError, TypeError):
             readable = []  # the socket closed under us: loop_misc notices
-        if self._wake_r in readable:
+        if self._wake_r is not None and self._wake_r in readable:
             self._drain_wake()
         if buffered or sock in readable:
             client.loop_read()
@@ -630,7 +638,12 @@ class MqttClient:
 
     def _drive(self, done: Callable[[], bool], deadline: float) -> None:
         """Turn the loop by hand until ``done()`` or ``deadline`` (the goodbye)."""
-        while not done() and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            try:
+                if done():
+                    return
+            except (RuntimeError, ValueError):
+                return  # the message was lost with the connection
             sock = self.client.socket()
             if sock is None:
                 return

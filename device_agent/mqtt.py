@@ -1,11 +1,11 @@
-"""A thin, trap-free setup of paho-mqtt's v2 client for agents and the hub.
+"""Broker settings, TLS, and the one MQTT client base every role speaks through.
 
-Everything that makes a session durable lives here, so no caller can forget
-it: a fixed client id, no clean start, a session expiry of days, a will on
-the retained status topic, and asynchronous connection with reconnect delays
-so a device that boots before its broker keeps trying instead of dying.
-TLS, when configured, always verifies the broker's certificate and name.
-"""
+Everything that makes a session durable lives in :class:`MqttClient`, so no
+role can forget it: a fixed client id, no clean start, a session expiry of
+days, a will on the retained status topic, subscriptions made again on every
+connection, and reconnection with doubling delays so a device that boots
+before its broker keeps trying instead of dying. TLS, when configured,
+always verifies the broker's certificate and name."""
 
 from __future__ import annotations
 
@@ -343,8 +343,9 @@ class MqttClient:
         client.on_subscribe = self._on_subscribe
         client.on_publish = self._on_publish
         client.on_message = self._on_unexpected
-        # A packet queued from any thread wakes the loop's select (paho's external loop).
-        client.on_socket_register_write = lambda client, userdata, sock: self.wake()
+        # A packet queued from another thread wakes the loop's select (paho's external
+        # loop); one queued by the loop's own thread is written before it next sleeps.
+        client.on_socket_register_write = self._on_register_write
         self.client = client
         self._manual_ack = manual_ack
         self._subscriptions: dict[str, _Subscription] = {}
@@ -369,6 +370,7 @@ class MqttClient:
         self._tracking = 0
         self._early: dict[int, paho.ReasonCode] = {}
         self._ready = False
+        self._loop_thread: int | None = None
 
     # What the roles use.
 
@@ -488,6 +490,7 @@ class MqttClient:
         loop may sleep before the next turn.
         """
         self._begin()
+        self._loop_thread = threading.get_ident()
         idle = True
         while not self._stopping.is_set():
             wait = self._idle_wait_s()
@@ -603,11 +606,18 @@ class MqttClient:
                 self._wake_r.recv(4096)
 
     def _serve_socket(self, sock: object, wait: float) -> None:
-        """One select on the broker's socket and the wake-up, then paho's read, write, misc."""
+        """One select on the broker's socket and the wake-up, then paho's read, write, misc.
+
+        What this thread queued (acknowledgements, receipts, a ping) is written
+        at once rather than after one more turn: a wake-up saved each time.
+        """
         client = self.client
+        self._write()
+        if client.socket() is None:
+            return
         pending = getattr(sock, "pending", None)
         buffered = bool(pending is not None and pending())  # TLS bytes already decrypted
-        writes = [sock] if client.want_write() else []
+        writes = [sock] if client.want_write() else []  # what the socket would not take yet
         try:
             reads = [sock] if self._wake_r is None else [sock, self._wake_r]
             readable, _, _ = select.select(reads, writes, [], 0.0 if buffered else max(0.0, wait))
@@ -617,10 +627,14 @@ class MqttClient:
             self._drain_wake()
         if buffered or sock in readable:
             client.loop_read()
-        if client.socket() is not None and client.want_write():
-            client.loop_write()
+        self._write()
         if client.socket() is not None:
             client.loop_misc()
+        self._write()
+
+    def _write(self) -> None:
+        if self.client.socket() is not None and self.client.want_write():
+            self.client.loop_write()
 
     def _nothing_waiting(self) -> bool:
         """True when no byte from the broker waits to be read (nor in TLS's buffer)."""
@@ -740,6 +754,10 @@ class MqttClient:
                 self._early[mid] = reason_code  # publish() has not returned this mid yet
         if done is not None:
             self._call([done], reason_code)
+
+    def _on_register_write(self, client: paho.Client, userdata: object, sock: object) -> None:
+        if threading.get_ident() != self._loop_thread:
+            self.wake()
 
     def _deliver(self, subscription: _Subscription, message: paho.MQTTMessage) -> None:
         try:

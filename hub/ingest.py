@@ -125,7 +125,6 @@ class Ingest:
         self.state = IngestState()
         self._now = now
         self._pending = _Pending()
-        self._stop = threading.Event()
         # Set after every commit: the LED boards' scheduler waits on it, never ingest on them.
         self.committed = threading.Event()
         self._skew = timedelta(seconds=config.ingest.clock_skew_s)

@@ -11,7 +11,7 @@ The hub and the kiosk import from it only its public surface, the names in
 - storage: ``storage`` (WAL SQLite, write transactions, migrations);
 - config loading: ``configfile`` (config files declared as typed sections, every problem at
   once) and ``config`` (the outbox settings a kiosk shares with a window);
-- the MQTT client base: ``mqtt`` (broker settings, TLS, connect and close);
+- the MQTT client base: ``mqtt`` (broker settings, TLS, ``MqttClient``: one connection per process);
 - the agent's sending side a kiosk runs: ``sender`` (the resend loop over
   the durable outbox);
 - ``runner``: the one process runner (signals, systemd, exit statuses).
@@ -133,12 +133,8 @@ SURFACE: dict[str, frozenset[str]] = {
             "ONLINE",
             "PROTOCOLS",
             "BrokerSettings",
-            "apply_tls",
-            "close_client",
-            "connect_async",
+            "MqttClient",
             "is_failure",
-            "new_client",
-            "wake_loop",
         }
     ),
     "sender": frozenset({"SenderThread"}),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import queue
-import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,15 +18,7 @@ import paho.mqtt.client as paho
 
 from device_agent import __version__
 from device_agent.errors import ProtocolError
-from device_agent.mqtt import (
-    OFFLINE,
-    ONLINE,
-    BrokerSettings,
-    close_client,
-    connect_async,
-    is_failure,
-    new_client,
-)
+from device_agent.mqtt import BrokerSettings, MqttClient
 from device_agent.outbox import Pending
 from device_agent.protocol import Receipt, decode_receipt, format_time
 from device_agent.topics import DeviceTopic, Topics
@@ -84,7 +75,7 @@ COMMAND_EVENTS = {
 
 
 class DeviceLink:
-    """One device's connection to the hall broker."""
+    """One device's connection to the hall broker: its topics on an :class:`MqttClient`."""
 
     def __init__(
         self,
@@ -100,51 +91,44 @@ class DeviceLink:
         self.device = device
         self._events = events
         self._started_at = started_at
-        self._connected = threading.Event()
-        self._stopping = False
         # Extra fields of the retained ``info`` document (the agent adds config_version).
         self.info: dict[str, Any] = {}
-        self.client = new_client(
+        self.connection = MqttClient(
             settings,
             client_id=device,
             status_topic=topics.device(device, DeviceTopic.STATUS),
         )
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
-        self.client.on_publish = self._on_publish
+        self.connection.subscribe(topics.device(device, DeviceTopic.RECEIPT), 1, self._on_receipt)
+        for kind, event in COMMAND_EVENTS.items():
+            self.connection.subscribe(
+                topics.device(device, kind),
+                1,
+                lambda message, event=event: self._command(event, message),
+            )
+        self._session_present = False
+        self.connection.when_connected(self._on_connected)
+        self.connection.when_subscribed(self._on_subscribed)
+        self.connection.when_disconnected(self._on_disconnected)
 
     @property
     def connected(self) -> bool:
-        """Whether the broker has accepted this session."""
-        return self._connected.is_set()
+        """Whether the broker has this session and its subscriptions: receipts can come back."""
+        return self.connection.subscribed
 
     def start(self) -> None:
         """Connect in the background; never raises when the broker is down."""
-        connect_async(self.client, self.settings)
-        self.client.loop_start()
+        self.connection.start()
 
     def stop(self) -> None:
         """Mark the device offline (the will is not sent on a clean stop) and disconnect."""
-        self._stopping = True
-        if self.connected:
-            info = self.client.publish(
-                self.topics.device(self.device, DeviceTopic.STATUS), OFFLINE, qos=1, retain=True
-            )
-            try:
-                info.wait_for_publish(timeout=2)
-            except (RuntimeError, ValueError) as exc:
-                # The link dropped since ``connected`` was read: the will says offline.
-                logger.info("%s: offline status not sent: %s", self.device, exc)
-        close_client(self.client)
-        self._connected.clear()
+        self.connection.stop()
 
     def send(self, record: Pending, *, sent: datetime) -> bool:
         """Publish one outbox record at QoS 1; False when the link is down."""
         if not self.connected:
             return False
         topic = self.topics.device(self.device, RECORD_TOPICS[record.kind])
-        info = self.client.publish(topic, record.payload(format_time(sent)), qos=1)
+        info = self.connection.publish(topic, record.payload(format_time(sent)), qos=1)
         return info.rc == paho.MQTT_ERR_SUCCESS
 
     def publish_info(self) -> None:
@@ -156,95 +140,32 @@ class DeviceLink:
         """Publish a small JSON document (info, telemetry, config report) on topic ``kind``."""
         if self.connected:
             payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-            self.client.publish(
+            self.connection.publish(
                 self.topics.device(self.device, kind),
                 payload,
                 qos=0 if kind == DeviceTopic.TELEMETRY else 1,
                 retain=retain,
             )
 
-    # paho callbacks: network thread, must never raise.
+    # The connection's hooks and handlers: its loop thread; each only makes an event.
 
-    def _on_connect(
-        self,
-        client: paho.Client,
-        userdata: object,
-        flags: paho.ConnectFlags,
-        reason_code: paho.ReasonCode,
-        properties: object,
+    def _on_connected(self, session_present: bool) -> None:
+        self._session_present = session_present
+
+    def _on_subscribed(self) -> None:
+        self.publish_info()
+        self._events.put(Connected(self._session_present))
+
+    def _on_disconnected(self, reason: str) -> None:
+        self._events.put(Disconnected(reason))
+
+    def _command(
+        self, event: type[ConfigArrived | ServiceCommandArrived], message: paho.MQTTMessage
     ) -> None:
-        try:
-            if is_failure(reason_code):
-                logger.warning("broker refused %s: %s", self.device, reason_code)
-                return
-            client.subscribe(self.topics.device(self.device, DeviceTopic.RECEIPT), qos=1)
-            for kind in COMMAND_EVENTS:
-                client.subscribe(self.topics.device(self.device, kind), qos=1)
-            client.publish(
-                self.topics.device(self.device, DeviceTopic.STATUS), ONLINE, qos=1, retain=True
-            )
-            self._connected.set()
-            self.publish_info()
-            logger.info(
-                "%s connected to %s:%d (session present: %s)",
-                self.device,
-                self.settings.host,
-                self.settings.port,
-                flags.session_present,
-            )
-            self._events.put(Connected(bool(flags.session_present)))
-        except Exception:
-            logger.exception("on_connect failed")
+        self._events.put(event(bytes(message.payload)))
 
-    def _on_disconnect(
-        self,
-        client: paho.Client,
-        userdata: object,
-        flags: paho.DisconnectFlags,
-        reason_code: paho.ReasonCode,
-        properties: object,
-    ) -> None:
+    def _on_receipt(self, message: paho.MQTTMessage) -> None:
         try:
-            was_connected = self.connected
-            self._connected.clear()
-            if was_connected and not self._stopping:
-                logger.warning("%s lost the broker: %s", self.device, reason_code)
-            if was_connected:
-                self._events.put(Disconnected(str(reason_code)))
-        except Exception:
-            logger.exception("on_disconnect failed")
-
-    def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
-        try:
-            for kind, event in COMMAND_EVENTS.items():
-                if message.topic == self.topics.device(self.device, kind):
-                    self._events.put(event(bytes(message.payload)))
-                    return
-            if message.topic != self.topics.device(self.device, DeviceTopic.RECEIPT):
-                # amqtt 0.12 (the demo's embedded broker) sends a connecting client
-                # the retained messages matching *any* client's subscriptions, such
-                # as other devices' status and info: only our own receipts count.
-                logger.debug("ignoring a message on %s", message.topic)
-                return
             self._events.put(ReceiptArrived(decode_receipt(message.payload)))
         except ProtocolError as exc:
             logger.warning("ignoring a malformed receipt on %s: %s", message.topic, exc)
-        except Exception:
-            logger.exception("on_message failed")
-
-    def _on_publish(
-        self,
-        client: paho.Client,
-        userdata: object,
-        mid: int,
-        reason_code: paho.ReasonCode,
-        properties: object,
-    ) -> None:
-        # A broker acknowledgement is not storage; only a receipt clears the
-        # outbox. A refusal here (an ACL deny, MQTT 5) means the record will
-        # never be receipted: say so loudly, the resend timer keeps trying.
-        try:
-            if is_failure(reason_code):
-                logger.error("broker refused a publish from %s: %s", self.device, reason_code)
-        except Exception:
-            logger.exception("on_publish failed")

@@ -36,7 +36,7 @@ from device_agent.configfile import (
     section,
 )
 from device_agent.errors import ProtocolError
-from device_agent.mqtt import close_client, connect_async, is_failure, new_client
+from device_agent.mqtt import MqttClient
 from device_agent.protocol import ENVELOPE_ID, Receipt, encode, format_time, parse_time
 from device_agent.storage import open_database, write_transaction
 from device_agent.topics import (
@@ -213,55 +213,36 @@ class CentralConsumer:
         self._lock = threading.Lock()
         self.db = open_database(config.database)
         self.accepted = 0
-        self.client = new_client(
+        # Its own connection: central's account on the county broker, whose ACL
+        # lets it read every hall's warnings and write their receipts.
+        self.connection = MqttClient(
             config.broker.account("central"),
             client_id=f"{config.client_id}-central",
-            status_topic=None,
             manual_ack=True,
         )
-        self.client.on_connect = self._on_connect
-        self.client.on_message = self._on_message
+        template = self.settings.base_topic
+        for kind in (HubTopic.WARNING, HubTopic.SUMMARY):
+            self.connection.subscribe(
+                every_hall_hub(kind, template=template), 1, self._on_message, manual_ack=True
+            )
 
     def start(self) -> None:
-        """Connect and consume in paho's own thread."""
-        connect_async(self.client, self.config.broker)
-        self.client.loop_start()
+        """Connect and consume in the connection's own thread."""
+        self.connection.start()
 
     def stop(self) -> None:
         """Disconnect; unacknowledged messages are redelivered at the next start."""
-        close_client(self.client)
+        self.connection.stop()
         self.db.close()
 
-    def _on_connect(
-        self,
-        client: paho.Client,
-        userdata: object,
-        flags: paho.ConnectFlags,
-        reason_code: paho.ReasonCode,
-        properties: object,
-    ) -> None:
-        try:
-            if is_failure(reason_code):
-                logger.error("broker refused central: %s", reason_code)
-                return
-            template = self.settings.base_topic
-            client.subscribe(
-                [
-                    (every_hall_hub(HubTopic.WARNING, template=template), 1),
-                    (every_hall_hub(HubTopic.SUMMARY, template=template), 1),
-                ]
-            )
-        except Exception:
-            logger.exception("central on_connect failed")
-
-    def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+    def _on_message(self, message: paho.MQTTMessage) -> None:
         try:
             self._consume(message)
         except Exception:
             # Not acknowledged: the broker redelivers it after a reconnect.
             logger.exception("central could not store a message on %s", message.topic)
             return
-        client.ack(message.mid, message.qos)
+        self.connection.ack(message.mid, message.qos)
 
     def _consume(self, message: paho.MQTTMessage) -> None:
         template = self.settings.base_topic
@@ -282,4 +263,4 @@ class CentralConsumer:
         self.accepted += 1
         receipt = Receipt(ids=[message_id], status="stored")
         topic = Topics.for_hall(hall, template=template).hub(HubTopic.RECEIPT)
-        self.client.publish(topic, encode(receipt), qos=1)
+        self.connection.publish(topic, encode(receipt), qos=1)

@@ -17,14 +17,15 @@ from typing import Any
 
 import click
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion
 
 from device_agent.errors import ProtocolError
-from device_agent.mqtt import PROTOCOLS, apply_tls, close_client, is_failure
+from device_agent.mqtt import MqttClient, is_failure
 from device_agent.topics import DeviceTopic, Topics, check_id
 from hub.config import HubConfig
 
 logger = logging.getLogger(__name__)
+
+CONNECT_S = 10.0  # how long to wait for the broker's connection and SUBACK
 
 
 class DeviceConfigError(RuntimeError):
@@ -56,7 +57,7 @@ def set_device_config(
     reported = threading.Event()
     report: dict[str, Any] = {}
 
-    def on_message(client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+    def on_report(message: paho.MQTTMessage) -> None:
         try:
             body = json.loads(message.payload)
             if isinstance(body, dict) and body.get("config_version") == version:
@@ -66,27 +67,19 @@ def set_device_config(
             logger.warning("ignoring a malformed config report on %s", message.topic)
 
     # A one-shot tool: a clean session of its own, never the hub's client id.
-    client = paho.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=f"{config.client_id}-device-config",
-        protocol=PROTOCOLS[config.broker.protocol],
-    )
     settings = config.broker.account("device-config")
-    apply_tls(client, settings)
-    if settings.username:
-        password = settings.password.reveal() if settings.password else None
-        client.username_pw_set(settings.username, password)
-    client.on_message = on_message
+    connection = MqttClient(
+        settings, client_id=f"{config.client_id}-device-config", persistent=False
+    )
+    connection.subscribe(report_topic, 1, on_report)
+    connection.start()
     try:
-        client.connect(settings.host, settings.port, keepalive=settings.keepalive_s)
-    except OSError as exc:
-        raise DeviceConfigError(
-            f"cannot reach the broker at {settings.host}:{settings.port}: {exc}"
-        ) from exc
-    client.loop_start()
-    try:
-        client.subscribe(report_topic, qos=1)
-        info = client.publish(
+        if not connection.wait_subscribed(min(timeout, CONNECT_S)):
+            raise DeviceConfigError(
+                f"cannot reach the broker at {settings.host}:{settings.port}"
+                " (or it refused this account)"
+            )
+        info = connection.publish(
             topics.device(device, DeviceTopic.CONFIG_SET),
             json.dumps(document, ensure_ascii=False),
             qos=1,
@@ -101,7 +94,7 @@ def set_device_config(
                 " it will apply it when it next connects"
             )
     finally:
-        close_client(client)
+        connection.stop()
     return report
 
 

@@ -51,7 +51,7 @@ from device_agent.configfile import (
     section,
 )
 from device_agent.errors import ProtocolError
-from device_agent.mqtt import close_client, connect_async, is_failure, new_client
+from device_agent.mqtt import MqttClient
 from device_agent.protocol import decode_receipt, format_time
 from device_agent.storage import open_database, write_transaction
 from device_agent.topics import HubTopic, Topics
@@ -193,6 +193,7 @@ class Forwarder:
         *,
         summary: Callable[[sqlite3.Connection], dict[str, Any]] | None = None,
         clock: Callable[[], float] = time.time,
+        connection: MqttClient | None = None,
     ) -> None:
         self.config = config
         self.settings = config.forwarding
@@ -212,22 +213,25 @@ class Forwarder:
         self._opener = urllib.request.build_opener(
             urllib.request.HTTPSHandler(context=context), _RefuseRedirects
         )
-        self.client: paho.Client | None = None
+        # MQTT: the hub's own connection to the hall broker when the hub passes
+        # it (its account may write the hub's topics); else one of its own.
+        self.connection: MqttClient | None = None
+        self._owns_connection = False
         if self.settings.mqtt:
-            self.client = new_client(
-                config.broker.account("forward"),
-                client_id=f"{config.client_id}-forward",
-                status_topic=None,
-            )
-            self.client.on_connect = self._on_connect
-            self.client.on_disconnect = self._on_disconnect
-            self.client.on_message = self._on_message
+            if connection is None:
+                connection = MqttClient(
+                    config.broker.account("forward"), client_id=f"{config.client_id}-forward"
+                )
+                self._owns_connection = True
+            self.connection = connection
+            connection.subscribe(self.topics.hub(HubTopic.RECEIPT), 1, self._on_receipt)
+            connection.when_subscribed(self._on_subscribed)
+            connection.when_disconnected(self._on_disconnected)
 
     def start(self) -> None:
-        """Connect (MQTT) and start the sending thread."""
-        if self.client is not None:
-            connect_async(self.client, self.config.broker)
-            self.client.loop_start()
+        """Start the sending thread (and a connection of its own)."""
+        if self.connection is not None and self._owns_connection:
+            self.connection.start()
         self._thread = threading.Thread(target=self._run, name="hub-forward", daemon=True)
         self._thread.start()
 
@@ -236,8 +240,8 @@ class Forwarder:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=15)
-        if self.client is not None:
-            close_client(self.client)
+        if self.connection is not None and self._owns_connection:
+            self.connection.stop()
 
     def _run(self) -> None:
         db = open_database(self.config.database)
@@ -291,7 +295,7 @@ class Forwarder:
         # stay (counted in the depth) rather than fail, and block, every round.
         channels = ["webhook"] if self.settings.webhook_url is not None else []
         # MQTT rows wait while the broker is away; they must not crowd out the webhook's.
-        if self.client is not None and self.state.connected:
+        if self.connection is not None and self.state.connected:
             channels.append("mqtt")
         rows = db.execute(
             "SELECT rowid, channel, kind, message_id, payload, attempts FROM forward_outbox"
@@ -337,9 +341,9 @@ class Forwarder:
             )
 
     def _publish(self, kind: str, payload: str) -> None:
-        assert self.client is not None
+        assert self.connection is not None
         topic = self.topics.hub(HubTopic.WARNING if kind == "warning" else HubTopic.SUMMARY)
-        self.client.publish(topic, payload.encode(), qos=1, retain=kind == "summary")
+        self.connection.publish(topic, payload.encode(), qos=1, retain=kind == "summary")
 
     def _post(self, kind: str, body: bytes) -> None:
         settings = self.settings
@@ -368,44 +372,21 @@ class Forwarder:
         if not 200 <= status < 300:
             raise ForwardingError(f"central answered {status}")
 
-    # paho callbacks (paho's thread): they only hand over, and never raise.
+    # The connection's hooks and handler (its loop thread): they only hand over.
 
-    def _on_connect(
-        self,
-        client: paho.Client,
-        userdata: object,
-        flags: paho.ConnectFlags,
-        reason_code: paho.ReasonCode,
-        properties: object,
-    ) -> None:
-        try:
-            if is_failure(reason_code):
-                logger.error("broker refused the forwarder: %s", reason_code)
-                return
-            self.state.connected = True
-            client.subscribe(self.topics.hub(HubTopic.RECEIPT), qos=1)
-            self._resend.set()
-        except Exception:
-            logger.exception("forwarder on_connect failed")
+    def _on_subscribed(self) -> None:
+        # Central's receipts can come back now: resend everything unconfirmed.
+        self.state.connected = True
+        self._resend.set()
 
-    def _on_disconnect(
-        self,
-        client: paho.Client,
-        userdata: object,
-        flags: paho.DisconnectFlags,
-        reason_code: paho.ReasonCode,
-        properties: object,
-    ) -> None:
+    def _on_disconnected(self, reason: str) -> None:
         self.state.connected = False
 
-    def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+    def _on_receipt(self, message: paho.MQTTMessage) -> None:
         try:
             receipt = decode_receipt(message.payload)
         except ProtocolError as exc:
             logger.warning("ignored a malformed receipt from central: %s", exc)
-            return
-        except Exception:
-            logger.exception("reading a receipt from central failed")
             return
         if receipt.status == "stored":
             self._receipts.put(list(receipt.ids))

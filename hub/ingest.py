@@ -1,7 +1,8 @@
 """The hub's ingest loop: messages in, one commit per batch, then acks and receipts.
 
-One thread runs paho's network loop and the database writes, so there is no
-hand-off between threads on the hot path. Messages are classified as they
+One thread runs the hub's MQTT connection (:class:`~device_agent.mqtt.MqttClient`,
+shared with the LED boards and forwarding) and the database writes, so there
+is no hand-off between threads on the hot path. Messages are classified as they
 arrive (:meth:`Ingest.classify`) and collected into a batch. The batch is
 committed in one transaction as soon as the broker has nothing more waiting
 on the socket (group commit: a lone vote is stored at once, and under load
@@ -15,7 +16,6 @@ acknowledged, and devices resend what was not receipted.
 from __future__ import annotations
 
 import logging
-import select
 import threading
 import time
 from collections import defaultdict
@@ -27,15 +27,7 @@ import orjson
 import paho.mqtt.client as paho
 
 from device_agent.errors import ProtocolError
-from device_agent.mqtt import (
-    OFFLINE,
-    ONLINE,
-    close_client,
-    connect_async,
-    is_failure,
-    new_client,
-    wake_loop,
-)
+from device_agent.mqtt import MqttClient
 from device_agent.protocol import (
     ENVELOPE_ID,
     MAX_PAYLOAD_BYTES,
@@ -122,8 +114,10 @@ class Ingest:
         config: HubConfig,
         store: Store,
         *,
+        connection: MqttClient | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        """``connection``: the hub's connection (:func:`hall_connection`), else one of its own."""
         self.config = config
         self.store = store
         self.topics = Topics.for_hall(config.hall, template=config.base_topic)
@@ -131,67 +125,37 @@ class Ingest:
         self.state = IngestState()
         self._now = now
         self._pending = _Pending()
-        self._stop = threading.Event()
         # Set after every commit: the LED boards' scheduler waits on it, never ingest on them.
         self.committed = threading.Event()
         self._skew = timedelta(seconds=config.ingest.clock_skew_s)
-        self.client = new_client(
-            config.broker,
-            client_id=config.client_id,
-            status_topic=self.topics.hub(HubTopic.STATUS),
-            manual_ack=True,
-        )
-        self.client.on_connect = self._on_connect
-        self.client.on_disconnect = self._on_disconnect
-        self.client.on_message = self._on_message
+        self.connection = connection if connection is not None else hall_connection(config)
+        self.client = self.connection.client
+        for kind, qos in SUBSCRIPTIONS.items():
+            self.connection.subscribe(
+                self.topics.all_devices(kind), qos, self._on_message, manual_ack=True
+            )
+        self.connection.when_connected(self._on_connected)
+        self.connection.when_disconnected(self._on_disconnected)
 
     def stop(self) -> None:
         """Ask :meth:`run` to commit what it holds and return."""
-        self._stop.set()
-        wake_loop(self.client)
+        self.connection.stop()
 
     def run(self) -> None:
-        """Serve until :meth:`stop`: network, batching, commits, reconnects."""
-        settings = self.config.broker
-        connect_async(self.client, settings, receive_maximum=self.config.ingest.receive_maximum)
-        delay = settings.reconnect_min_s
-        next_attempt = 0.0
-        while not self._stop.is_set():
-            self.state.last_loop = time.monotonic()
-            self.state.turns += 1
-            if self.client.socket() is None:
-                self._flush_if_due()
-                if time.monotonic() < next_attempt:
-                    self._stop.wait(min(self._wait_s(), next_attempt - time.monotonic()))
-                    continue
-                try:
-                    self.client.reconnect()
-                    delay = settings.reconnect_min_s
-                except OSError as exc:
-                    logger.warning(
-                        "hub cannot reach the broker at %s:%d: %s",
-                        settings.host,
-                        settings.port,
-                        exc,
-                    )
-                    next_attempt = time.monotonic() + delay
-                    delay = min(delay * 2, settings.reconnect_max_s)
-                continue
-            # Sleeps until the broker sends something, the open batch is due, or stop().
-            self.client.loop(timeout=self._wait_s())
-            # Awake again: the health check's clock measures work, not the sleep.
-            self.state.last_loop = time.monotonic()
-            self._flush_if_due(idle=self._nothing_waiting())
-        self._flush(final=True)
-        if self.state.connected:
-            info = self.client.publish(
-                self.topics.hub(HubTopic.STATUS), OFFLINE, qos=1, retain=True
-            )
-            for _ in range(20):
-                if info.is_published():
-                    break
-                self.client.loop(timeout=0.05)
-        close_client(self.client)
+        """Serve until :meth:`stop`: network, batching, commits, reconnects; then say offline."""
+        try:
+            self.connection.run(turn=self._turn)
+            self._flush(final=True)
+        finally:
+            self.connection.close()
+
+    def _turn(self, idle: bool) -> float:
+        """After each turn of the connection's loop: commit when due; how long it may sleep."""
+        # Awake again: the health check's clock measures work, not the sleep.
+        self.state.last_loop = time.monotonic()
+        self.state.turns += 1
+        self._flush_if_due(idle=idle)
+        return self._wait_s()
 
     # Classifying one message (pure: no I/O, easy to test).
 
@@ -323,20 +287,6 @@ class Ingest:
         due = pending.opened + self.config.ingest.batch_ms / 1000
         return max(0.0, due - time.monotonic())
 
-    def _nothing_waiting(self) -> bool:
-        """True when no byte from the broker waits to be read (nor in TLS's buffer)."""
-        sock = self.client.socket()
-        if sock is None:
-            return True
-        pending = getattr(sock, "pending", None)
-        if pending is not None and pending():
-            return False
-        try:
-            readable, _, _ = select.select([sock], [], [], 0)
-        except (OSError, ValueError):
-            return True  # a socket closing under us: commit what we hold
-        return not readable
-
     def _flush_if_due(self, *, idle: bool = False) -> None:
         pending = self._pending
         now = time.monotonic()
@@ -456,51 +406,17 @@ class Ingest:
     def _publish_receipt(self, device: str, receipt: Receipt) -> None:
         self.client.publish(self.topics.device(device, DeviceTopic.RECEIPT), encode(receipt), qos=1)
 
-    # paho callbacks: they run inside client.loop() in this thread, and never raise.
+    # The connection's hooks and handler: they run inside its loop, in this thread.
 
-    def _on_connect(
-        self,
-        client: paho.Client,
-        userdata: object,
-        flags: paho.ConnectFlags,
-        reason_code: paho.ReasonCode,
-        properties: object,
-    ) -> None:
-        try:
-            if is_failure(reason_code):
-                logger.error("broker refused the hub: %s", reason_code)
-                return
-            self.state.connected = True
-            client.subscribe(
-                [(self.topics.all_devices(kind), qos) for kind, qos in SUBSCRIPTIONS.items()]
-            )
-            client.publish(self.topics.hub(HubTopic.STATUS), ONLINE, qos=1, retain=True)
-            logger.info(
-                "hub %s connected (session present: %s)",
-                self.config.client_id,
-                flags.session_present,
-            )
-        except Exception:
-            logger.exception("on_connect failed")
+    def _on_connected(self, session_present: bool) -> None:
+        self.state.connected = True
 
-    def _on_disconnect(
-        self,
-        client: paho.Client,
-        userdata: object,
-        flags: paho.DisconnectFlags,
-        reason_code: paho.ReasonCode,
-        properties: object,
-    ) -> None:
-        try:
-            if self.state.connected and not self._stop.is_set():
-                logger.warning("hub lost the broker: %s", reason_code)
-            self.state.connected = False
-            # Unacknowledged messages will be redelivered by the broker on reconnect.
-            self._pending.acks.clear()
-        except Exception:
-            logger.exception("on_disconnect failed")
+    def _on_disconnected(self, reason: str) -> None:
+        self.state.connected = False
+        # Unacknowledged messages will be redelivered by the broker on reconnect.
+        self._pending.acks.clear()
 
-    def _on_message(self, client: paho.Client, userdata: object, message: paho.MQTTMessage) -> None:
+    def _on_message(self, message: paho.MQTTMessage) -> None:
         try:
             self.classify(message, self._now())
         except Exception:
@@ -516,6 +432,22 @@ class Ingest:
                 )
             except Exception:
                 logger.exception("quarantining a message failed")
+
+
+def hall_connection(config: HubConfig) -> MqttClient:
+    """The hub's one connection to the hall broker: ingest's, the boards' and forwarding's.
+
+    Its will and status are the hub's; it acknowledges by hand (after ingest's
+    commit), and lets the broker have ``receive_maximum`` messages in flight.
+    """
+    topics = Topics.for_hall(config.hall, template=config.base_topic)
+    return MqttClient(
+        config.broker,
+        client_id=config.client_id,
+        status_topic=topics.hub(HubTopic.STATUS),
+        manual_ack=True,
+        receive_maximum=config.ingest.receive_maximum,
+    )
 
 
 def _receipts(ids: list[str], reasons: dict[str, str] | None = None) -> Iterator[Receipt]:

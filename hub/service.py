@@ -45,13 +45,19 @@ class HubService:
             quarantine=config.quarantine,
             cases=Cases(config.cases, config.timezone),
         )
+        self.ingest = Ingest(config, self.store)
+        # One connection to the hall broker: ingest runs it; the boards and forwarding share it.
+        connection = self.ingest.connection
         forwarding = config.forwarding.channels
-        self.forwarder = Forwarder(config, summary=self.counting.summary) if forwarding else None
+        self.forwarder = (
+            Forwarder(config, summary=self.counting.summary, connection=connection)
+            if forwarding
+            else None
+        )
         self.central = CentralConsumer(config) if config.central.enabled else None
         self.notifier = NotifySender(config) if config.notify.enabled else None
-        self.ingest = Ingest(config, self.store)
         self.supervision = SupervisionWatch(config) if config.supervision.enabled else None
-        self.boards = BoardService(config, changed=self.ingest.committed)
+        self.boards = BoardService(config, changed=self.ingest.committed, connection=connection)
         self.app = create_app(config, state=self.ingest.state)
         self.app.config["HALLRATE_BOARD_FEED"] = self.boards.feed
         # The server's socket map is ours (create_server's ``map``), so stopping

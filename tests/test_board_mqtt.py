@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 
+from device_agent.mqtt import MqttClient
 from device_agent.protocol import parse_time
 from device_agent.topics import BoardTopic, DeviceTopic, Topics
 from hub.boards.drivers.mqtt import FramePublisher, MqttDriver
 from hub.boards.frames import Frame, Page
 from hub.boards.width import width
 from hub.config import load_hub_config
-from tests.hall import wait_until
+from tests.hall import Hall, wait_until
 from tests.thirdparty import vote_payload
 
 BOARDS = """
@@ -90,13 +91,20 @@ def _frame(board: str) -> Frame:
     return Frame(board, 1, (page,), "2026-11-22T08:00:00Z", 8, 1)
 
 
+def _publisher(hall: Hall) -> tuple[MqttClient, FramePublisher]:
+    """A frame publisher on a connection of its own to the hall broker."""
+    config = load_hub_config(hall.hub_config())
+    connection = MqttClient(config.broker, client_id=f"{config.client_id}-boards")
+    return connection, FramePublisher(config, connection)
+
+
 def test_a_frame_published_while_paho_reports_an_acknowledgement_does_not_deadlock(
     hall, third_party
 ):
     # paho calls on_publish holding its own lock on its messages, and publish()
     # takes that lock: the publisher must not hold its own lock across publish().
-    publisher = FramePublisher(load_hub_config(hall.hub_config()))
-    client = publisher.client
+    connection, publisher = _publisher(hall)
+    client = connection.client
     handle_ack = client.on_publish
     acking, go = threading.Event(), threading.Event()
 
@@ -107,7 +115,7 @@ def test_a_frame_published_while_paho_reports_an_acknowledgement_does_not_deadlo
         handle_ack(*args)
 
     client.on_publish = on_publish
-    publisher.start()
+    connection.start()
     publisher.publish(_frame("wall-a"))
     assert acking.wait(20), "wall-a's frame was never acknowledged"
 
@@ -134,15 +142,15 @@ def test_a_frame_published_while_paho_reports_an_acknowledgement_does_not_deadlo
         )
     finally:
         if not other.is_alive():
-            publisher.close()
+            connection.stop()
 
 
 def test_the_same_pages_are_not_published_again_under_a_new_number(hall, third_party):
-    publisher = FramePublisher(load_hub_config(hall.hub_config()))
+    connection, publisher = _publisher(hall)
     topic = publisher.topics.board("wall-a", BoardTopic.FRAME)
     controller = third_party(hall.port)
     controller.subscribe(topic)
-    publisher.start()
+    connection.start()
     try:
         driver = MqttDriver(publisher)
         first = _frame("wall-a")
@@ -155,4 +163,4 @@ def test_the_same_pages_are_not_published_again_under_a_new_number(hall, third_p
         wait_until(lambda: publisher.acknowledged == 2, message="both acknowledged")
         assert [m.json()["seq"] for m in controller.messages(topic)] == [1, 3]
     finally:
-        publisher.close()
+        connection.stop()

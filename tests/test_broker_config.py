@@ -23,7 +23,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from device_agent.configfile import Secret
-from device_agent.mqtt import BrokerSettings, connect_async, new_client
+from device_agent.mqtt import BrokerSettings, MqttClient
 from hallrate.broker import find_mosquitto, free_port, wait_for_port
 from hub.config import load_hub_config
 from hub.device_config import set_device_config
@@ -36,9 +36,7 @@ MOSQUITTO = ROOT / "firmware_config" / "mosquitto"
 SAMPLE = ROOT / "firmware_config" / "sample-hall"
 PASSWORDS = {
     "hub-qinghe": "hub-secret",
-    # The hub's extra connections: accounts of their own, with the hub's password.
-    "hub-qinghe-boards": "hub-secret",
-    "hub-qinghe-forward": "hub-secret",
+    # hallrate device-config, beside the hub: an account of its own, the hub's password.
     "hub-qinghe-device-config": "hub-secret",
     "w01-eval": "w01-secret",
     "w02-eval": "w02-secret",
@@ -221,7 +219,7 @@ def vote(device: str, seq: int) -> str:
     )
 
 
-def test_the_hubs_connections_each_log_in_as_their_own_account(
+def test_the_hub_speaks_for_ingest_boards_and_forwarding_over_one_connection(
     hub_on_hall_broker, hall_broker, clients
 ):
     monitor, _, seen = connect(hall_broker.port, "monitor", client_id="monitor")
@@ -237,9 +235,9 @@ def test_the_hubs_connections_each_log_in_as_their_own_account(
         message="the hub's status, a board frame and the hall summary",
     )
     log = hall_broker.log.read_text()
-    for account in ("hub-qinghe", "hub-qinghe-boards", "hub-qinghe-forward"):
-        assert f"as {account} " in log
-    # One account, one connection: none of the three threw another off.
+    # The hub's own account carries its status, the boards' frames and forwarding.
+    assert log.count("as hub-qinghe ") == 1
+    assert "hub-qinghe-boards" not in log and "hub-qinghe-forward" not in log
     assert "already connected" not in log
     assert hub_on_hall_broker.service.ingest.state.connected
 
@@ -348,34 +346,45 @@ def tls_settings(broker: HallBroker, user: str, **tls: object) -> BrokerSettings
 
 def connacks(settings: BrokerSettings, *, within: float) -> list:
     """The CONNACK reason codes a client of ``settings`` gets within ``within`` seconds."""
-    client = new_client(settings, client_id=settings.username or "x", status_topic=None)
+    connection = MqttClient(settings, client_id=settings.username or "x")
     codes: list = []
-    client.on_connect = lambda c, u, flags, reason, props: codes.append(reason)
-    connect_async(client, settings)
-    client.loop_start()
+    on_connect = connection.client.on_connect
+
+    def record(client: paho.Client, userdata: object, flags, reason, properties) -> None:
+        codes.append(reason)
+        on_connect(client, userdata, flags, reason, properties)
+
+    connection.client.on_connect = record
+    connection.start()
     try:
         deadline = time.monotonic() + within
         while not codes and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
-        client.disconnect()
-        client.loop_stop()
+        connection.stop()
     return codes
+
+
+def handshake_error(settings: BrokerSettings, port: int) -> pytest.ExceptionInfo:
+    """The TLS error a synchronous connection with ``settings`` ends with."""
+    connection = MqttClient(settings, client_id=settings.username or "x")
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError) as raised:
+            connection.client.connect("127.0.0.1", port)
+    finally:
+        connection.stop()
+    return raised
 
 
 def test_a_client_that_does_not_trust_the_hall_ca_is_refused(hall_broker, tmp_path, caplog):
     stranger = make_hall_ca(tmp_path / "stranger", hall="elsewhere")
-    client = new_client(
-        tls_settings(hall_broker, "w01-eval", ca_file=stranger.ca),
-        client_id="w01-eval",
-        status_topic=None,
-    )
-    with pytest.raises(ssl.SSLCertVerificationError, match="certificate verify failed"):
-        client.connect("127.0.0.1", hall_broker.tls_port)
+    stranger_settings = tls_settings(hall_broker, "w01-eval", ca_file=stranger.ca)
+    raised = handshake_error(stranger_settings, hall_broker.tls_port)
+    assert raised.match("certificate verify failed")
     # A device retrying in the background says why in its log.
     with caplog.at_level(logging.WARNING, logger="device_agent.mqtt"):
         assert connacks(tls_settings(hall_broker, "w01-eval", ca_file=stranger.ca), within=2) == []
-    assert "w01-eval cannot connect to the broker" in caplog.text
+    assert "w01-eval cannot reach the broker" in caplog.text
     assert "certificate verify failed" in caplog.text
     # Trusting the hall's CA, the same account gets in.
     codes = connacks(tls_settings(hall_broker, "w01-eval", ca_file=hall_broker.ca.ca), within=10)
@@ -387,9 +396,7 @@ def test_the_broker_name_is_checked_against_the_server_name(hall_broker):
     wrong = tls_settings(
         hall_broker, "w01-eval", ca_file=hall_broker.ca.ca, server_name="other.qinghe.test"
     )
-    client = new_client(wrong, client_id="w01-eval", status_topic=None)
-    with pytest.raises(ssl.SSLCertVerificationError, match="Hostname mismatch"):
-        client.connect("127.0.0.1", hall_broker.tls_port)
+    assert handshake_error(wrong, hall_broker.tls_port).match("Hostname mismatch")
     right = tls_settings(
         hall_broker, "w01-eval", ca_file=hall_broker.ca.ca, server_name="hub.qinghe.test"
     )

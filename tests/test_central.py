@@ -17,7 +17,6 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from device_agent.errors import ProtocolError
-from device_agent.mqtt import close_client
 from device_agent.protocol import Vote, encode, envelope_id, format_time
 from device_agent.storage import open_database, write_transaction
 from hallrate.broker import MosquittoBroker, free_port
@@ -36,6 +35,7 @@ from hub.forwarding import (
 )
 from hub.store import Store
 from tests.hall import Hall, get_json, query, wait_until
+from tests.thirdparty import start_loop, stop_loop
 
 BRIDGE_EXAMPLE = Path(__file__).parent.parent / "firmware_config/mosquitto/bridge-to-central.conf"
 FORWARD = "[forwarding]\nmqtt = true\nretry_min_s = 0.5\nretry_max_s = 2\nsummary_interval_s = 1\n"
@@ -70,7 +70,7 @@ class Devices:
         )
         self.client.connect("127.0.0.1", port)
         self.client.subscribe(f"hallrate/{hall.id}/hub/status", qos=1)
-        self.client.loop_start()
+        self._loop = start_loop(self.client)
         # The hub announces itself after subscribing: from then on no vote goes unheard.
         assert self.online.wait(20), "the hall hub never came online"
 
@@ -93,7 +93,7 @@ class Devices:
             self.client.publish(topic, encode(vote, sent=now), qos=1).wait_for_publish(10)
 
     def close(self) -> None:
-        close_client(self.client)
+        stop_loop(self.client, self._loop)
 
 
 def central_config(hall_id: str, secret_file: str | None = None) -> str:
@@ -349,7 +349,7 @@ def test_rows_left_for_a_channel_no_longer_configured_do_not_block_the_others(tm
     watcher.on_subscribe = lambda *args: subscribed.set()
     watcher.connect("127.0.0.1", mosquitto.port)
     watcher.subscribe(f"hallrate/{hall.id}/hub/warning", qos=1)
-    watcher.loop_start()
+    loop = start_loop(watcher)
     forwarder = Forwarder(config)
     try:
         assert subscribed.wait(10), "the watcher never subscribed"
@@ -359,7 +359,7 @@ def test_rows_left_for_a_channel_no_longer_configured_do_not_block_the_others(tm
         assert forwarder.state.last_error is None
     finally:
         forwarder.stop()
-        close_client(watcher)
+        stop_loop(watcher, loop)
     assert [r[0] for r in outbox(hall)] == [
         "t-warning-000000000001",
         "t-warning-000000000002",

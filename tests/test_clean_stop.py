@@ -77,8 +77,9 @@ def test_a_stopped_hub_leaves_no_socket_or_thread(hall, no_collector):
         hub = HubService(load_hub_config(hall.hub_config(extra=FORWARD + BOARDS)))
         hub.start()
         wait_until(lambda: hub.ingest.state.connected, message="the hub connected")
-        assert hub.forwarder is not None and hub.forwarder.client is not None
-        wait_until(hub.forwarder.client.is_connected, message="the forwarder connected")
+        forwarder = hub.forwarder
+        assert forwarder is not None
+        wait_until(lambda: forwarder.state.connected, message="the forwarder connected")
         return hub.stop
 
     assert_left_nothing(run)
@@ -105,7 +106,8 @@ def test_a_stopped_central_leaves_no_socket_or_thread(tmp_path, mosquitto, no_co
         hub = HubService(load_hub_config(county.hub_config(extra=extra)))
         hub.start()
         assert hub.central is not None
-        wait_until(hub.central.client.is_connected, message="central connected")
+        central = hub.central
+        wait_until(lambda: central.connection.subscribed, message="central subscribed")
         return hub.stop
 
     assert_left_nothing(run)

@@ -110,7 +110,8 @@ def test_a_link_that_drops_as_it_stops_still_stops(tmp_path):
     try:
         # The moment between paho closing the socket and on_disconnect clearing the flag:
         # the offline status cannot be published, and stopping must go on regardless.
-        agent.link._connected.set()
+        agent.link.connection._connected.set()
+        agent.link.connection._subscribed.set()
         agent.link.stop()
         assert not agent.link.connected
     finally:

@@ -16,11 +16,29 @@ from typing import Any
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from device_agent.mqtt import close_client
 from device_agent.topics import HubTopic, Topics
 from tests.hall import wait_until
 
 _ids = itertools.count(1)
+
+
+def start_loop(client: paho.Client) -> threading.Thread:
+    """Run ``client``'s network loop in a thread of its own, after ``client.connect()``.
+
+    ``loop_forever`` rather than ``loop_start``: paho opens the socket pair that
+    wakes its loop only for ``loop_start`` and ``loop``, and closes it only when
+    the client is collected; this way there is none to leak.
+    """
+    thread = threading.Thread(target=client.loop_forever, name="third-party-loop", daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_loop(client: paho.Client, thread: threading.Thread) -> None:
+    """Disconnect ``client`` and wait for the loop of :func:`start_loop` to end."""
+    client.disconnect()
+    thread.join(timeout=10)
+    assert not thread.is_alive(), "the third party's loop did not end"
 
 
 def vote_payload(device: str, seq: int, *, level: int = 4, **fields: object) -> bytes:
@@ -76,7 +94,7 @@ class ThirdParty:
         self.client.on_message = self._on_message
         self.client.on_subscribe = self._on_subscribe
         self.client.connect("127.0.0.1", port, keepalive=30)
-        self.client.loop_start()
+        self._loop = start_loop(self.client)
         wait_until(self.client.is_connected, timeout=10, message="third party connected")
 
     def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
@@ -113,4 +131,4 @@ class ThirdParty:
         )
 
     def close(self) -> None:
-        close_client(self.client)
+        stop_loop(self.client, self._loop)

@@ -9,6 +9,7 @@ from datetime import datetime
 
 import sqlite_utils
 
+from device_agent.mqtt import MqttClient
 from device_agent.storage import open_reader
 from hub.boards.content import Snapshot, read_snapshot
 from hub.boards.drivers.base import BoardDriver
@@ -37,8 +38,11 @@ class BoardService:
         *,
         changed: threading.Event | None = None,
         now: Callable[[], datetime] | None = None,
+        connection: MqttClient | None = None,
     ) -> None:
+        """``connection``: the hub's connection to the hall broker (boards with driver mqtt)."""
         self.config = config
+        self._connection = connection
         self.feed = WallFeed(max_streams=wall_streams(config.api.threads))
         self.calendar = Calendar(config.timezone)
         self.publisher: FramePublisher | None = None
@@ -72,8 +76,10 @@ class BoardService:
             assert layout.serial is not None
             return SerialDriver(layout, layout.serial)
         if layout.driver == "mqtt":
+            if self._connection is None:
+                raise ValueError(f"board {layout.id} needs the hub's MQTT connection")
             if self.publisher is None:
-                self.publisher = FramePublisher(self.config)
+                self.publisher = FramePublisher(self.config, self._connection)
             return MqttDriver(self.publisher)
         return None  # "web": the wall feed every board has is its only output
 
@@ -94,8 +100,6 @@ class BoardService:
         """Open the outputs and start the scheduler's thread (nothing to do without boards)."""
         if not self.config.boards:
             return
-        if self.publisher is not None:
-            self.publisher.start()
         for driver in self.drivers.values():
             driver.start()
         self._thread = threading.Thread(target=self.scheduler.run, name="hub-boards", daemon=True)
@@ -110,7 +114,5 @@ class BoardService:
             self._thread.join(timeout=10)
         for driver in self.drivers.values():
             driver.close()
-        if self.publisher is not None:
-            self.publisher.close()
         if self._db is not None:
             self._db.close()

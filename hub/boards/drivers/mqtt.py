@@ -1,11 +1,9 @@
 """Networked LED controllers: each board's frame, retained on ``{base}/board/{id}/frame``.
 
-The hub's ingest client belongs to the ingest thread, so the boards publish
-through a small paho client of their own (client id ``{hub client id}-boards``)
-whose network loop runs in paho's background thread; paho's ``publish`` may
-be called from the scheduler's thread while that loop runs. Frames are
-retained at QoS 1, so a controller that (re)connects gets the current frame
-at once.
+The boards publish through the hub's connection to the hall broker (its
+:class:`~device_agent.mqtt.MqttClient`, whose ``publish`` may be called from
+the scheduler's thread). Frames are retained at QoS 1, so a controller that
+(re)connects gets the current frame at once.
 
 Each board has at most one frame in flight: a newer frame waits for the
 broker's acknowledgement of the previous one and then goes out alone, as the
@@ -21,8 +19,8 @@ import threading
 
 import paho.mqtt.client as paho
 
-from device_agent.mqtt import close_client, connect_async, is_failure, new_client
-from device_agent.topics import BoardTopic, HubTopic, Topics
+from device_agent.mqtt import MqttClient, is_failure
+from device_agent.topics import BoardTopic, Topics
 from hub.boards.drivers.base import BoardDriver
 from hub.boards.frames import Frame
 from hub.config import HubConfig
@@ -31,35 +29,19 @@ logger = logging.getLogger(__name__)
 
 
 class FramePublisher:
-    """One MQTT connection that keeps every MQTT board's newest frame retained."""
+    """Keeps every MQTT board's newest frame retained, over the hub's connection."""
 
-    def __init__(self, config: HubConfig) -> None:
+    def __init__(self, config: HubConfig, connection: MqttClient) -> None:
         self.topics = Topics.for_hall(config.hall, template=config.base_topic)
-        self._settings = config.broker
-        # Never held while calling paho: paho holds its own lock while it calls
-        # on_publish, which takes this one, so the two threads would deadlock.
+        self.connection = connection
+        # Never held while calling the connection: its loop thread calls the
+        # acknowledgement back with paho's lock held, and takes this one.
         self._lock = threading.Lock()
         self._latest: dict[str, Frame] = {}
-        self._busy: set[str] = set()  # boards with a frame handed to paho, not acknowledged
-        self._in_flight: dict[int, str] = {}  # mid -> board
-        self._early: dict[int, paho.ReasonCode] = {}  # acknowledged before its mid was noted
+        self._busy: set[str] = set()  # boards with a frame handed over, not acknowledged
         self._waiting: set[str] = set()  # boards whose newest frame is not sent yet
         self.acknowledged = 0
-        self.client = new_client(
-            config.broker.account("boards"),
-            client_id=f"{config.client_id}-boards",
-            status_topic=self.topics.hub(HubTopic.STATUS),
-        )
-        # The hub's status belongs to the ingest client: this one must not
-        # mark the hub offline when it alone goes away.
-        self.client.will_clear()
-        self.client.on_connect = self._on_connect
-        self.client.on_publish = self._on_publish
-
-    def start(self) -> None:
-        """Connect in the background; a frame published before that waits for the connection."""
-        connect_async(self.client, self._settings)
-        self.client.loop_start()
+        connection.when_connected(self._on_connected)
 
     def publish(self, frame: Frame) -> None:
         """Make ``frame`` its board's retained frame, as soon as the previous one is through."""
@@ -68,85 +50,46 @@ class FramePublisher:
             self._waiting.add(frame.board)
         self._send_waiting(frame.board)
 
-    def close(self) -> None:
-        """Disconnect; retained frames stay on the broker for the controllers."""
-        close_client(self.client)
-
     def _send_waiting(self, board: str) -> None:
-        # Called without the lock held: paho's publish takes paho's own lock.
-        while True:
-            with self._lock:
-                if board not in self._waiting or board in self._busy:
-                    return
-                self._waiting.discard(board)
-                self._busy.add(board)
-                frame = self._latest[board]
-            try:
-                info = self.client.publish(
-                    self.topics.board(board, BoardTopic.FRAME), frame.encode(), qos=1, retain=True
-                )
-            except Exception:
-                with self._lock:
-                    self._busy.discard(board)
-                    self._waiting.add(board)
-                raise
-            # Queued by paho even while disconnected (rc NO_CONN): sent on reconnection.
-            with self._lock:
-                reason = self._early.pop(info.mid, None)
-                if reason is None:
-                    self._in_flight[info.mid] = board
-                    return
-                # Acknowledged before publish() returned: a newer frame may wait.
-                self._acknowledge(board, reason)
-
-    def _acknowledge(self, board: str, reason_code: paho.ReasonCode) -> None:
-        self._busy.discard(board)
-        if is_failure(reason_code):
-            logger.error("broker refused board %s's frame: %s", board, reason_code)
-        else:
-            self.acknowledged += 1
-
-    def _on_publish(
-        self,
-        client: paho.Client,
-        userdata: object,
-        mid: int,
-        reason_code: paho.ReasonCode,
-        properties: object,
-    ) -> None:
-        try:
-            with self._lock:
-                board = self._in_flight.pop(mid, None)
-                if board is None:
-                    # publish() has not returned this mid yet; it finishes the job.
-                    self._early[mid] = reason_code
-                    return
-                self._acknowledge(board, reason_code)
-            self._send_waiting(board)
-        except Exception:
-            logger.exception("boards on_publish failed")
-
-    def _on_connect(
-        self,
-        client: paho.Client,
-        userdata: object,
-        flags: paho.ConnectFlags,
-        reason_code: paho.ReasonCode,
-        properties: object,
-    ) -> None:
-        try:
-            if is_failure(reason_code):
-                logger.error("broker refused the boards' client: %s", reason_code)
+        # Called without the lock held: publishing takes paho's own lock.
+        with self._lock:
+            if board not in self._waiting or board in self._busy:
                 return
-            # A broker that lost its retained messages gets every board's frame
-            # again; a board with a frame in flight gets it after that one's ack.
-            with self._lock:
-                boards = list(self._latest)
-                self._waiting.update(boards)
-            for board in boards:
-                self._send_waiting(board)
+            self._waiting.discard(board)
+            self._busy.add(board)
+            frame = self._latest[board]
+        try:
+            # Queued by paho even while disconnected: sent on reconnection.
+            self.connection.publish(
+                self.topics.board(board, BoardTopic.FRAME),
+                frame.encode(),
+                qos=1,
+                retain=True,
+                done=lambda reason_code: self._acknowledged(board, reason_code),
+            )
         except Exception:
-            logger.exception("boards on_connect failed")
+            with self._lock:
+                self._busy.discard(board)
+                self._waiting.add(board)
+            raise
+
+    def _acknowledged(self, board: str, reason_code: paho.ReasonCode) -> None:
+        with self._lock:
+            self._busy.discard(board)
+            if is_failure(reason_code):
+                logger.error("broker refused board %s's frame: %s", board, reason_code)
+            else:
+                self.acknowledged += 1
+        self._send_waiting(board)  # a newer frame may wait
+
+    def _on_connected(self, session_present: bool) -> None:
+        # A broker that lost its retained messages gets every board's frame
+        # again; a board with a frame in flight gets it after that one's ack.
+        with self._lock:
+            boards = list(self._latest)
+            self._waiting.update(boards)
+        for board in boards:
+            self._send_waiting(board)
 
 
 class MqttDriver(BoardDriver):

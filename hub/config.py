@@ -11,6 +11,7 @@ from device_agent.mqtt import BrokerSettings, read_broker
 from device_agent.topics import DEFAULT_BASE, ID_PATTERN
 from hub.boards.layout import BoardLayout, read_boards
 from hub.central import CentralSettings, read_central
+from hub.console.settings import ConsoleSettings, read_console_settings
 from hub.directory import Directory, read_directory
 from hub.forwarding import ForwardingSettings, read_forwarding
 from hub.quarantine import QuarantineSettings, read_quarantine_settings
@@ -57,6 +58,8 @@ class HubConfig:
     rules: RuleSettings = field(default_factory=RuleSettings)
     # Issue 10: how much of what the hub refuses it keeps (hub.quarantine).
     quarantine: QuarantineSettings = field(default_factory=QuarantineSettings)
+    # Issue 13: the console's sessions and live hall (hub.console).
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     source: Path | None = None
 
 
@@ -83,6 +86,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
             "boards",
             "quarantine",
             "rules",
+            "console",
         ),
     )
     reader.reject_unknown(
@@ -127,6 +131,7 @@ def read_hub_config(reader: ConfigReader) -> HubConfig:
         boards=read_boards(reader, directory),
         rules=read_rule_settings(reader),
         quarantine=read_quarantine_settings(reader),
+        console=read_console_settings(reader),
         source=reader.path,
     )
 

@@ -50,6 +50,7 @@ RELEASED = {
         "97a5d681dab561f1",
         "d6d56948858c1dbd",
         "d4e22fadd3042cbe",
+        "3fddd7a7a28ecbc6",  # issue 13: console accounts
     ],
     "outbox": ["c55cd58696b41e47", "ce6df76515079a01"],
     "kiosk": ["098ca2e9f2eb874a", "771c674365b0d496"],

@@ -1,0 +1,142 @@
+"""The console in a real headless Chromium, against a real broker and hub.
+
+A manager logs in (a wrong password first), watches the live hall update as a
+vote arrives over MQTT, and sees a warning raised by votes appear as a notice;
+a staff member is refused the live hall. The hub's cookies are Secure: Chromium
+keeps them on http://127.0.0.1, a secure context like https.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from device_agent.storage import write_transaction
+from device_agent.topics import DeviceTopic, Topics
+from hub.console import accounts
+from hub.store import Store
+from tests.hall import Hall
+from tests.test_kiosk_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.thirdparty import vote_payload
+
+PASSWORD = "manager password"
+# Two dissatisfied votes a month raise a warning; a window is red from 2 votes below 90%.
+SETTINGS = (
+    '[warnings]\n[[warnings.rules]]\nlevel = "III"\nmonthly = 2\naction = "告诫"\n\n'
+    "[console]\nred_below = 0.9\nred_min_votes = 2\n"
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run the tests with `make test`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def add_users(hall: Hall) -> None:
+    store = Store(hall.database)
+    try:
+        with write_transaction(store.db) as conn:
+            accounts.add_user(conn, "boss", PASSWORD, role="manager", display_name="王经理")
+            accounts.add_user(conn, "clerk", PASSWORD, role="staff", staff="s01")
+    finally:
+        store.close()
+
+
+def log_in(page: Page, url: str, name: str, password: str = PASSWORD) -> None:
+    page.fill("input[name=user]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+
+
+@pytest.fixture
+def hub(hall, start_hub):
+    add_users(hall)
+    return start_hub(hall, extra=SETTINGS)
+
+
+def test_a_manager_logs_in_after_a_wrong_password(page, hub):
+    page.goto(hub.api_url + "/")
+    expect(page).to_have_url(hub.api_url + "/console/login?next=/console/")
+    log_in(page, hub.api_url, "boss", "not my password")
+    expect(page.locator(".error")).to_have_text("用户名或密码不正确。")
+    log_in(page, hub.api_url, "boss")
+    expect(page).to_have_url(hub.api_url + "/console/")
+    expect(page.locator("h1")).to_contain_text("实时大厅")
+    expect(page.locator(".user")).to_have_text("王经理 · 大厅负责人")
+    expect(page.locator("[data-window]")).to_have_count(3)
+    # The session cookie is the browser's, kept as Secure, HttpOnly and SameSite=Strict.
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "hallrate_console"]
+    assert cookie["secure"] and cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    # Logging out ends it.
+    page.click("form.logout button")
+    expect(page.locator(".info")).to_have_text("已退出登录。")
+    page.goto(hub.api_url + "/console/")
+    expect(page).to_have_url(hub.api_url + "/console/login?next=/console/")
+
+
+def test_the_live_hall_updates_as_votes_arrive_and_a_warning_shows_as_a_notice(
+    page, hall, hub, third_party
+):
+    page.goto(hub.api_url + "/console/")
+    log_in(page, hub.api_url, "boss")
+    card = page.locator('[data-window="w01"]')
+    expect(card.locator('[data-field="votes"]')).to_have_text("0")
+    expect(card.locator(".red-mark")).to_be_hidden()
+    expect(page.locator("#notices .notice")).to_have_count(0)
+    # Marks this very page: a reload would lose it.
+    page.evaluate("window.notReloaded = true")
+    page.wait_for_function(
+        "document.body.dataset.events && !document.body.classList.contains('disconnected')"
+    )
+
+    firmware = third_party(hall.port)
+    topics = Topics.for_hall(hall.id)
+    firmware.wait_for_hub(topics)
+    vote_topic = topics.device("w01-eval", DeviceTopic.VOTE)
+    firmware.publish(vote_topic, vote_payload("w01-eval", 1, level=5, staff="s01"))
+    expect(card.locator('[data-field="votes"]')).to_have_text("1")
+    expect(card.locator('[data-field="satisfaction"]')).to_have_text("100.0%")
+    expect(page.locator('[data-hall="votes"]')).to_have_text("1")
+    assert page.evaluate("window.notReloaded") is True
+
+    # Two dissatisfied votes for 职员1 this month: a warning, and the window turns red.
+    firmware.publish(vote_topic, vote_payload("w01-eval", 2, level=1, staff="s01"))
+    firmware.publish(vote_topic, vote_payload("w01-eval", 3, level=2, staff="s01"))
+    notice = page.locator("#notices .notice")
+    expect(notice).to_have_count(1)
+    expect(notice).to_contain_text("新预警：职员1（民政）III，本期不满意 2 次")
+    expect(card.locator('[data-field="votes"]')).to_have_text("3")
+    expect(card.locator('[data-field="satisfaction"]')).to_have_text("33.3%")
+    expect(card.locator(".red-mark")).to_be_visible()
+    expect(card).to_have_class("window red")
+    expect(page.locator('[data-hall="red"]')).to_have_text("1")
+    assert page.evaluate("window.notReloaded") is True
+    notice.locator("button").click()
+    expect(notice).to_have_count(0)
+
+
+def test_a_staff_member_is_refused_the_live_hall(page, hub):
+    page.goto(hub.api_url + "/console/")
+    log_in(page, hub.api_url, "clerk")
+    expect(page.locator(".error")).to_have_text("您的账号无权查看此页面。")
+    expect(page.locator("[data-window]")).to_have_count(0)
+    expect(page.locator(".nav a")).to_have_count(0)
+    response = page.goto(hub.api_url + "/console/")
+    assert response is not None and response.status == 403

@@ -29,10 +29,12 @@ ENDED_SQL = (
     "SELECT count(*) FROM service_events"
     " WHERE window = ? AND event = 'end' AND cast_at >= ? AND cast_at < ?"
 )
-# The services the window's votes rated in a period (cast_at is milliseconds here).
+# The services the window's votes rated in a period (cast_at is milliseconds here):
+# its counted votes that name a service. A device counts one vote per service and
+# stores a repeat press as filtered (counted = 0), so each service counts once.
 RATED_SQL = (
-    "SELECT count(DISTINCT service) FROM votes"
-    " WHERE window = ? AND cast_at >= ? AND cast_at < ? AND service IS NOT NULL"
+    "SELECT count(*) FROM votes WHERE window = ? AND cast_at >= ? AND cast_at < ?"
+    " AND service IS NOT NULL AND counted = 1"
 )
 
 

@@ -127,7 +127,13 @@ def test_the_live_hall_updates_as_votes_arrive_and_a_warning_shows_as_a_notice(
     expect(card.locator(".red-mark")).to_be_visible()
     expect(card).to_have_class("window red")
     expect(page.locator('[data-hall="red"]')).to_have_text("1")
+    expect(page.locator('[data-hall="red_names"]')).to_have_text("1号窗口")
     assert page.evaluate("window.notReloaded") is True
+    # On a phone the same page fits the screen's width: nothing to scroll sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    overflow = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    assert page.evaluate(overflow) <= 0
+    expect(notice).to_be_visible()
     notice.locator("button").click()
     expect(notice).to_have_count(0)
 

@@ -122,6 +122,7 @@ class LiveHall:
                 "ended": self.ended,
                 "rated": self.rated,
                 "red": self.red,
+                "red_names": [short_name(w.name) for w in self.windows if w.red],
             },
             "windows": [
                 {
@@ -149,6 +150,11 @@ class LiveHall:
                 for w in self.windows
             ],
         }
+
+
+def short_name(name: str) -> str:
+    """A window's name up to its first space: ``6号窗口`` of ``6号窗口 不动产登记``."""
+    return name.split(" ", 1)[0]
 
 
 def _outbox_depth(telemetry: str | None) -> int | None:

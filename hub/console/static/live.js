@@ -40,6 +40,7 @@
     set(root.querySelector('[data-hall="response"]'),
         pct(hall.ended ? Math.min(1, hall.rated / hall.ended) : null));
     set(root.querySelector('[data-hall="red"]'), hall.red);
+    set(root.querySelector('[data-hall="red_names"]'), hall.red_names.join("、"));
     root.querySelector('[data-hall-box="red"]').classList.toggle("alert", hall.red > 0);
     set(root.querySelector('[data-field="updated"]'), fill(d.updated, { time: data.updated }));
     data.windows.forEach(function (w) {

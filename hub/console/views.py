@@ -61,7 +61,7 @@ EVERY_ROLE = accounts.ROLES
 @public
 def login() -> ResponseReturnValue:
     """The login form; a right password opens a session and goes where the user was headed."""
-    target = safe_next(request.values.get("next"))
+    target = request.values.get("next") or ""
     if request.method == "GET":
         notice = {"expired": "login.expired", "out": "login.logged_out"}.get(
             request.args.get("why", "")
@@ -95,12 +95,12 @@ def login() -> ResponseReturnValue:
             lifetime = timedelta(hours=hub_config().console.session_hours)
             token = accounts.open_session(conn, found, lifetime=lifetime, address=where)
             accounts.audit(conn, found.name, "login", address=where)
-    if token is None:
+    if token is None or found is None:
         page = render_template(
             "console/login.html", next=target, error=t("login.failed"), notice=None, user=name
         )
         return page, 401
-    response = redirect(target)
+    response = redirect(safe_next(target, found))
     response.set_cookie(
         SESSION_COOKIE,
         token,

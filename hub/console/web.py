@@ -135,13 +135,24 @@ def csrf_token() -> str:
     return token
 
 
-def safe_next(target: str | None) -> str:
-    """Where to go after login: a console path of this site, never another site."""
+def safe_next(target: str | None, who: accounts.User | None = None) -> str:
+    """Where to go after login: a console path of this site, never another site.
+
+    Without one, ``who``'s home: the first menu entry their role sees.
+    """
     if target and target.startswith(PREFIX + "/") and not target.startswith("//"):
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target
-    return url_for("console.live")
+    return home(who)
+
+
+def home(who: accounts.User | None) -> str:
+    """The first page of the menu ``who`` sees (the live hall for a stranger)."""
+    from hub.console.nav import entries_for
+
+    entries = entries_for(who) if who is not None else []
+    return url_for(entries[0].endpoint if entries else "console.live")
 
 
 def _session() -> accounts.Session | None:
@@ -224,4 +235,5 @@ def context() -> dict[str, Any]:
         "nav_entries": entries_for(who) if who is not None else [],
         "csrf_token": csrf_token,
         "csrf_field": CSRF_FIELD,
+        "home_url": home(who),
     }

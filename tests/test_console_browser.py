@@ -102,9 +102,7 @@ def test_the_live_hall_updates_as_votes_arrive_and_a_warning_shows_as_a_notice(
     expect(page.locator("#notices .notice")).to_have_count(0)
     # Marks this very page: a reload would lose it.
     page.evaluate("window.notReloaded = true")
-    page.wait_for_function(
-        "document.body.dataset.events && !document.body.classList.contains('disconnected')"
-    )
+    expect(page.locator("body")).to_have_attribute("data-live", "stream")
 
     firmware = third_party(hall.port)
     topics = Topics.for_hall(hall.id)
@@ -146,3 +144,35 @@ def test_a_staff_member_is_refused_the_live_hall(page, hub):
     expect(page.locator(".nav a")).to_have_count(0)
     response = page.goto(hub.api_url + "/console/")
     assert response is not None and response.status == 403
+
+
+def test_every_open_page_shows_the_notice_even_when_no_stream_is_free(
+    browser, hall, start_hub, third_party
+):
+    """Two pages, one event stream allowed: the second polls, and both show the warning."""
+    add_users(hall)
+    hub = start_hub(hall, extra=SETTINGS + "streams = 1\n")
+    pages = []
+    for _ in range(2):
+        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        page.goto(hub.api_url + "/console/")
+        log_in(page, hub.api_url, "boss")
+        expect(page.locator("h1")).to_contain_text("实时大厅")
+        pages.append(page)
+    # The first page holds the only stream; the second was refused one and polls.
+    expect(pages[0].locator("body")).to_have_attribute("data-live", "stream")
+    expect(pages[1].locator("body")).to_have_attribute("data-live", "poll")
+    assert hub.console_feed.streams == 1
+    firmware = third_party(hall.port)
+    topics = Topics.for_hall(hall.id)
+    firmware.wait_for_hub(topics)
+    vote_topic = topics.device("w01-eval", DeviceTopic.VOTE)
+    firmware.publish(vote_topic, vote_payload("w01-eval", 1, level=1, staff="s01"))
+    firmware.publish(vote_topic, vote_payload("w01-eval", 2, level=1, staff="s01"))
+    for page in pages:
+        expect(page.locator("#notices .notice")).to_contain_text("新预警：职员1")
+        expect(page.locator('[data-window="w01"] [data-field="votes"]')).to_have_text("2")
+    for page in pages:
+        page.context.close()

@@ -99,8 +99,10 @@ class ConsoleFeed(WallFeed):
             return self._version, [n for n in self.notices if n.version > after]
 
     def start(self) -> None:
-        """Start the watcher thread (once)."""
-        if self._thread is None:
+        """Start the watcher thread (once, whichever request asks first)."""
+        with self._changed:
+            if self._thread is not None or self._closed:
+                return
             self._thread = threading.Thread(target=self._watch, name="console-feed", daemon=True)
             self._thread.start()
 

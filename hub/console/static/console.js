@@ -42,6 +42,7 @@
             changed();
           }
           version = data.version;
+          body.dataset.live = "poll";
         }
       })
       .catch(function () {})
@@ -56,6 +57,7 @@
       if (opened && version !== null && data.version !== version) changed();
       opened = true;
       version = data.version;
+      body.dataset.live = "stream";
       body.classList.remove("disconnected");
     });
     source.addEventListener("notice", function (e) { showNotice(JSON.parse(e.data)); });

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,13 +31,20 @@ PASSWORD = "correct horse 1"
 TEMPLATES = Path(__file__).resolve().parent.parent / "hub" / "console" / "templates"
 
 
-def add_user(config: HubConfig, name: str, role: str, **fields: str) -> None:
+@contextmanager
+def transaction(config: HubConfig):
+    """A write transaction on the hub's database, as ``hallrate user`` opens one."""
     store = Store(config.database)
     try:
         with write_transaction(store.db) as conn:
-            accounts.add_user(conn, name, PASSWORD, role=role, **fields)
+            yield conn
     finally:
         store.close()
+
+
+def add_user(config: HubConfig, name: str, role: str, **fields: str) -> None:
+    with transaction(config) as conn:
+        accounts.add_user(conn, name, PASSWORD, role=role, **fields)
 
 
 @pytest.fixture
@@ -146,6 +154,18 @@ def test_logout_ends_the_session_on_the_server(app, config):
     other.set_cookie("hallrate_console", cookie.value, path="/console")
     assert other.get("/console/").status_code == 302
     assert ("boss", "logout", None, None) in audit_rows(config)
+
+
+def test_an_expired_session_asks_for_the_login_again(app, config):
+    client = app.test_client()
+    log_in(client, "office")
+    assert client.get("/console/").status_code == 200
+    with transaction(config) as conn:
+        conn.execute("UPDATE console_sessions SET expires_at = '2020-01-01T00:00:00.000+00:00'")
+    answer = client.get("/console/")
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "/console/login?next=/console/&why=expired"
+    assert "登录已过期，请重新登录。" in client.get(answer.headers["Location"]).text
 
 
 def test_five_failed_logins_lock_the_name_from_that_address(app, config):

@@ -173,9 +173,12 @@ def _guard() -> ResponseReturnValue | None:
         _check_form_token()
         return None
     if session is None:
+        # A cookie whose session ended (expired, logged out elsewhere, password changed).
+        why = "expired" if request.cookies.get(SESSION_COOKIE) else None
         if request.method == "GET":
-            return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
-        return redirect(url_for("console.login"))
+            target = request.full_path.rstrip("?")
+            return redirect(url_for("console.login", next=target, why=why))
+        return redirect(url_for("console.login", why=why))
     roles = getattr(view, ROLES_ATTR, frozenset())
     if session.user.role not in roles:
         return _error_page(_Forbidden())

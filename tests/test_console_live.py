@@ -141,3 +141,47 @@ def test_the_live_hall_shows_each_window_today(
         message="window 1's device offline",
     )
     assert "离线" in manager.get("/console/").text
+
+
+def test_a_department_head_is_told_only_of_their_departments_warnings(
+    tmp_path, mosquitto, start_hub, third_party
+):
+    hall = TwoDepartmentHall(tmp_path / "hall", mosquitto.port)
+    store = Store(hall.database)
+    with write_transaction(store.db) as conn:
+        accounts.add_user(conn, "boss", PASSWORD, role="manager")
+        accounts.add_user(conn, "head", PASSWORD, role="dept_head", department="civil")
+        accounts.add_user(conn, "taxman", PASSWORD, role="staff", staff="s03")
+        accounts.add_user(conn, "clerk", PASSWORD, role="staff", staff="s01")
+    store.close()
+    rules = '[warnings]\n[[warnings.rules]]\nlevel = "III"\nmonthly = 2\naction = "告诫"\n'
+    hub = start_hub(hall, extra=rules)
+    clients = {name: session(hub.app, name) for name in ("boss", "head", "taxman", "clerk")}
+    # Each page's first poll: where its notices start.
+    start = {
+        name: c.get("/console/notices.json").get_json()["version"] for name, c in clients.items()
+    }
+
+    firmware = third_party(hall.port)
+    topics = Topics.for_hall(hall.id)
+    firmware.wait_for_hub(topics)
+    # Two dissatisfied votes for 职员3 of 税务 raise a warning.
+    for seq in (1, 2):
+        vote = vote_payload("w03-eval", seq, level=1, staff="s03")
+        firmware.publish(topics.device("w03-eval", DeviceTopic.VOTE), vote)
+
+    def notices(name: str) -> list[dict]:
+        after = start[name]
+        return clients[name].get(f"/console/notices.json?after={after}").get_json()["notices"]
+
+    wait_until(lambda: notices("boss"), timeout=20, message="the manager's notice")
+    (notice,) = notices("boss")
+    assert (notice["staff_name"], notice["department_name"], notice["level"]) == (
+        "职员3",
+        "税务",
+        "III",
+    )
+    assert notice["text"] == "新预警：职员3（税务）III，本期不满意 2 次"
+    assert notices("taxman") == [notice]
+    # The head of 民政 and another staff member are not told.
+    assert notices("head") == [] and notices("clerk") == []

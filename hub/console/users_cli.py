@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 import sqlite3
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -68,9 +68,25 @@ def _transaction(config: str) -> Iterator[sqlite3.Connection]:
         store.close()
 
 
-def _refused(exc: Exception) -> int:
-    print(f"hallrate user: {exc}", file=sys.stderr)
-    return 1
+def _change(
+    config: str,
+    action: str,
+    name: str,
+    change: Callable[[sqlite3.Connection], object],
+    *,
+    done: str,
+    note: str | None = None,
+) -> int:
+    """Make one change and its audit entry in one transaction; 1 (and why) when refused."""
+    try:
+        with _transaction(config) as conn:
+            change(conn)
+            accounts.audit(conn, _actor(), action, target=name, note=note)
+    except (StateError, UnknownRecord) as exc:
+        print(f"hallrate user: {exc}", file=sys.stderr)
+        return 1
+    print(done)
+    return 0
 
 
 @command.command("add", help="Add a user of the console.")
@@ -93,22 +109,22 @@ def add_command(
 ) -> int:
     """``hallrate user add NAME --role ROLE``."""
     password = _password(password_file)
-    try:
-        with _transaction(config) as conn:
-            accounts.add_user(
-                conn,
-                name,
-                password,
-                role=role,
-                department=department,
-                staff=staff,
-                display_name=display_name,
-            )
-            accounts.audit(conn, _actor(), "user_add", target=name, note=role)
-    except (StateError, UnknownRecord) as exc:
-        return _refused(exc)
-    print(f"added {name} ({role})")
-    return 0
+    return _change(
+        config,
+        "user_add",
+        name,
+        lambda conn: accounts.add_user(
+            conn,
+            name,
+            password,
+            role=role,
+            department=department,
+            staff=staff,
+            display_name=display_name,
+        ),
+        done=f"added {name} ({role})",
+        note=role,
+    )
 
 
 @command.command("passwd", help="Set a user's password (and enable them); ends their sessions.")
@@ -118,14 +134,13 @@ def add_command(
 def passwd_command(name: str, password_file: str | None, config: str) -> int:
     """``hallrate user passwd NAME``."""
     password = _password(password_file)
-    try:
-        with _transaction(config) as conn:
-            accounts.set_password(conn, name, password)
-            accounts.audit(conn, _actor(), "user_passwd", target=name)
-    except (StateError, UnknownRecord) as exc:
-        return _refused(exc)
-    print(f"password of {name} changed; their sessions ended")
-    return 0
+    return _change(
+        config,
+        "user_passwd",
+        name,
+        lambda conn: accounts.set_password(conn, name, password),
+        done=f"password of {name} changed; their sessions ended",
+    )
 
 
 @command.command("disable", help="Disable a user; ends their sessions.")
@@ -133,14 +148,13 @@ def passwd_command(name: str, password_file: str | None, config: str) -> int:
 @_config_option
 def disable_command(name: str, config: str) -> int:
     """``hallrate user disable NAME``."""
-    try:
-        with _transaction(config) as conn:
-            accounts.disable_user(conn, name)
-            accounts.audit(conn, _actor(), "user_disable", target=name)
-    except (StateError, UnknownRecord) as exc:
-        return _refused(exc)
-    print(f"disabled {name}; their sessions ended")
-    return 0
+    return _change(
+        config,
+        "user_disable",
+        name,
+        lambda conn: accounts.disable_user(conn, name),
+        done=f"disabled {name}; their sessions ended",
+    )
 
 
 @command.command("list", help="List the users (never their passwords).")

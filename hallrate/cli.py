@@ -28,6 +28,7 @@ SUBCOMMANDS = {
     "device-config": ("hub.device_config", "set a window device's configuration remotely"),
     "report": ("hub.reports", "month-end tally per person, weekly ranking (CSV or JSON)"),
     "token": ("hub.tokens", "create, list or revoke API tokens"),
+    "user": ("hub.console.users_cli", "add, change, disable or list the console's users"),
 }
 # Every owning module names its click command so.
 COMMAND = "command"

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import secrets
+import sqlite3
 import threading
 import time
 from dataclasses import dataclass
@@ -38,7 +40,8 @@ from hallrate.demo_hall import SAMPLE_HALL, DemoHall, evaluators, write_demo_hal
 from hallrate.demo_kiosk import DemoKiosk
 from hallrate.demo_log import LOG_NAME, logging_to_file, print_block
 from hallrate.simulated_windows import SimulatedWindows
-from hub.directory import load_directory
+from hub.console.accounts import add_user, find_user, set_password
+from hub.directory import Directory, load_directory
 from hub.service import HubService
 from hub.tokens import renew_token
 
@@ -137,6 +140,8 @@ class DemoHub:
         self.broker_port = broker_port
         self.service = HubService(hall.hub)
         self.token = ""
+        # (user, password) of each console demo user, manager first.
+        self.logins: list[tuple[str, str]] = []
 
     def start(self) -> None:
         """Start the hub and wait for it to subscribe, so the first votes find it."""
@@ -146,6 +151,7 @@ class DemoHub:
         try:
             with write_transaction(db) as conn:
                 self.token = renew_token(conn, "demo", "reader")
+                self.logins = renew_demo_users(conn, self.hall.directory)
         finally:
             db.close()
         self.service.start()
@@ -183,7 +189,48 @@ class DemoHub:
                 else []
             ),
             f"watch: mosquitto_sub -h 127.0.0.1 -p {self.broker_port} -v -t '{base}/#'",
+            f"console: {url}/console/",
+            *(f"console login: {user} / {password}" for user, password in self.logins),
         ]
+
+
+# The console's demo users, one per role, manager first: (name, role, display name).
+DEMO_USERS = (
+    ("manager", "manager", "大厅负责人（演示）"),
+    ("depthead", "dept_head", "部门负责人（演示）"),
+    ("office", "office", "效能办（演示）"),
+    ("staff", "staff", None),
+    ("admin", "admin", "系统管理员（演示）"),
+)
+
+
+def renew_demo_users(conn: sqlite3.Connection, directory: Directory) -> list[tuple[str, str]]:
+    """One console user per role with a new password at each start; ``(name, password)``.
+
+    The department head heads the directory's first department; the staff
+    user is its first staff member. A new password ends the old sessions.
+    """
+    department = next(iter(directory.departments), None)
+    staff = next(iter(directory.staff.values()), None)
+    logins = []
+    for name, role, display_name in DEMO_USERS:
+        if (role == "dept_head" and department is None) or (role == "staff" and staff is None):
+            continue
+        password = secrets.token_urlsafe(9)
+        if find_user(conn, name) is None:
+            add_user(
+                conn,
+                name,
+                password,
+                role=role,
+                department=department if role == "dept_head" else None,
+                staff=staff.id if role == "staff" and staff is not None else None,
+                display_name=staff.name if role == "staff" and staff is not None else display_name,
+            )
+        else:
+            set_password(conn, name, password)
+        logins.append((name, password))
+    return logins
 
 
 def hall_services(options: DemoOptions, data: Path) -> list[DemoService]:

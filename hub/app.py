@@ -47,6 +47,7 @@ def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
         api,
         appeals_api,
         central_api,
+        console,
         db,
         filters_api,
         kiosk_api,
@@ -70,7 +71,9 @@ def create_app(config: HubConfig, *, state: IngestState | None = None) -> Flask:
     supervision_api.init_app(app)
     boards_web.init_app(app, config)
     _init_cases(app, config)
-    tokens.init_app(app, public=PUBLIC_ENDPOINTS)
+    # The console's pages check a login session of their own (hub.console.web).
+    console_endpoints = console.init_app(app)
+    tokens.init_app(app, public=PUBLIC_ENDPOINTS | console_endpoints)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:

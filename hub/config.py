@@ -30,6 +30,7 @@ from device_agent.topics import DEFAULT_BASE, ID_PATTERN
 from hub.boards.layout import BoardLayout, board_id_problems
 from hub.cases.settings import CaseSettings
 from hub.central import CentralSettings
+from hub.console.settings import ConsoleSettings
 from hub.directory import Directory, load_directory
 from hub.forwarding import ForwardingSettings
 from hub.notify.settings import NotifySettings
@@ -100,6 +101,8 @@ class HubFile:
     cases: CaseSettings = field(default_factory=CaseSettings)
     # Issue 14: service-time supervision and presence (hub.supervision, hub.presence).
     supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
+    # Issue 13: the console's sessions and live hall (hub.console).
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
 
     _cross = cross_check(_hub_problems)
 
@@ -126,6 +129,7 @@ class HubConfig:
     notify: NotifySettings = field(default_factory=NotifySettings)
     cases: CaseSettings = field(default_factory=CaseSettings)
     supervision: SupervisionSettings = field(default_factory=SupervisionSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     source: Path | None = None
 
 
@@ -177,5 +181,6 @@ def load_hub_config(path: str | Path) -> HubConfig:
         notify=checked.notify,
         cases=checked.cases,
         supervision=checked.supervision,
+        console=checked.console,
         source=path,
     )

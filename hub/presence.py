@@ -36,14 +36,14 @@ SIGN_EVENTS_SQL = (
     " ORDER BY cast_at, rowid"
 )
 # Where supervisors' console actions are recorded: (table, who, when, condition).
-# The console's audit log (issue 14, another branch) joins as ("audit_log", "actor",
-# "at", ""): a source whose table or columns are missing is skipped.
+# A source whose table or columns are missing (an older file) is skipped.
 ACTION_SOURCES: tuple[tuple[str, str, str, str], ...] = (
     ("warning_events", "by", "at", "by != 'hub'"),
     ("vote_voids", "by", "at", ""),
     ("vote_acceptances", "by", "at", ""),
     ("supervision_alerts", "decided_by", "decided_at", "decided_at IS NOT NULL"),
-    ("audit_log", "actor", "at", ""),
+    # Every console action a person took, a login included; not a refused login.
+    ("console_audit", "user", "at", "action NOT IN ('login_failed', 'login_refused')"),
 )
 ACTING_ROLES = ("manager", "office", "admin")
 

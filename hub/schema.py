@@ -745,6 +745,56 @@ BREAKDOWN_COUNTS = SqlStep(
         ) WITHOUT ROWID""",
 )
 
+CONSOLE_ACCOUNTS = SqlStep(
+    "issue 13: console users, their server-side sessions, login attempts and the audit log",
+    """
+        CREATE TABLE console_users (
+            name TEXT PRIMARY KEY,
+            display_name TEXT,
+            role TEXT NOT NULL
+                CHECK (role IN ('manager', 'dept_head', 'office', 'staff', 'admin')),
+            department TEXT,
+            staff TEXT,
+            password_hash TEXT NOT NULL,
+            password_changed_at TEXT NOT NULL,
+            disabled_at TEXT,
+            created_at TEXT NOT NULL,
+            CHECK (role != 'dept_head' OR department IS NOT NULL),
+            CHECK (role != 'staff' OR staff IS NOT NULL)
+        )""",
+    """
+        CREATE TABLE console_sessions (
+            digest TEXT PRIMARY KEY,
+            user TEXT NOT NULL REFERENCES console_users (name),
+            csrf TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            address TEXT,
+            revoked_at TEXT
+        )""",
+    "CREATE INDEX console_sessions_user ON console_sessions (user)",
+    """
+        CREATE TABLE console_login_attempts (
+            rowid INTEGER PRIMARY KEY,
+            user TEXT NOT NULL,
+            address TEXT NOT NULL,
+            at TEXT NOT NULL,
+            ok INTEGER NOT NULL CHECK (ok IN (0, 1))
+        )""",
+    "CREATE INDEX console_login_attempts_who ON console_login_attempts (user, address, at)",
+    """
+        CREATE TABLE console_audit (
+            rowid INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            user TEXT,
+            action TEXT NOT NULL,
+            target TEXT,
+            note TEXT,
+            address TEXT
+        )""",
+    "CREATE INDEX console_audit_user ON console_audit (user, rowid)",
+)
+
 # In order; the position of a step (from 1) is the schema version it brings a file to.
 STEPS: list[Migration] = [
     RELEASE_0_1,
@@ -771,4 +821,5 @@ STEPS: list[Migration] = [
     CASES,
     SUPERVISION,
     BREAKDOWN_COUNTS,
+    CONSOLE_ACCOUNTS,
 ]

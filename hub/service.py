@@ -15,6 +15,7 @@ from hub.boards.service import BoardService
 from hub.cases.chain import Cases
 from hub.central import CentralConsumer
 from hub.config import HubConfig
+from hub.console.feed import console_feed
 from hub.counting import Counting
 from hub.forwarding import Forwarder
 from hub.ingest import Ingest
@@ -60,6 +61,7 @@ class HubService:
         self.boards = BoardService(config, changed=self.ingest.committed, connection=connection)
         self.app = create_app(config, state=self.ingest.state)
         self.app.config["HALLRATE_BOARD_FEED"] = self.boards.feed
+        self.console_feed = console_feed(self.app)
         # The server's socket map is ours (create_server's ``map``), so stopping
         # can close every socket it opened, open connections included.
         self._sockets: dict[int, Any] = {}
@@ -104,6 +106,7 @@ class HubService:
             self._threads[0].join(timeout=10)
         # Before the HTTP server: ending the wall's event streams frees its threads.
         self.boards.stop()
+        self.console_feed.close()
         self._stop_http()
         for part in (self.forwarder, self.central, self.notifier, self.supervision):
             if part is not None:

@@ -23,6 +23,7 @@ import pytest
 
 from hallrate.broker import free_port
 from hallrate.simulated_windows import Citizens
+from hub.console import accounts
 from tests.hall import get_json, wait_until
 
 ADDRESS = re.compile(r"^(\w+): (\S+)")
@@ -175,11 +176,22 @@ def test_demo_runs_a_hall_and_stops_cleanly(tmp_path, run_demo, broker, stop_sig
     assert set(addresses) == readme_labels()
     # The block came whole: what the hall's parts log goes to a file it names.
     block = demo.stdout[demo.stdout.index(f"hallrate demo: data in {data}") :]
-    assert len(block) == len(addresses) + 2
+    logins = [line for line in block if line.startswith("console login: ")]
+    assert len(block) == len(addresses) + len(logins) + 2
     assert addresses["logs"] == str(data / "demo.log")
     assert addresses["broker"].startswith("mqtt://127.0.0.1:")
     assert addresses["hub"].startswith("http://127.0.0.1:")
     assert addresses["votes"] == addresses["hub"] + "/api/v1/votes"
+    # The console, and a login for each role, manager first, that the hub accepts.
+    assert addresses["console"] == addresses["hub"] + "/console/"
+    users = [line.removeprefix("console login: ").split(" / ") for line in logins]
+    assert [name for name, _ in users] == ["manager", "depthead", "office", "staff", "admin"]
+    accounts_db = sqlite3.connect(f"file:{data / 'hub.sqlite'}?mode=ro", uri=True)
+    try:
+        roles = [accounts.check_login(accounts_db, name, password) for name, password in users]
+    finally:
+        accounts_db.close()
+    assert [user.role for user in roles] == ["manager", "dept_head", "office", "staff", "admin"]
     for url in addresses.values():
         if "://" in url:
             assert urlsplit(url).hostname == "127.0.0.1"

@@ -36,6 +36,9 @@ from hub import (
     warnings,
 )
 from hub.cases import store as cases_store
+from hub.console import accounts as console_accounts
+from hub.console import feed as console_feed
+from hub.console import live as console_live
 from hub.instants import HOUR_MS, ms_of_text
 from hub.notify import notices
 from hub.periods import Calendar
@@ -193,6 +196,16 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "analytics.staff_dimension", analytics.STAFF_DIMENSION_SQL, one_staff, ONE_PERIOD
     today = ["w01", "2026-11-19T16:00:00.000+00:00", SINCE]
     yield "analytics.ended", analytics.ENDED_SQL, today, "cast_at>?"
+    # The console's live hall, its feed of new warnings, its sessions and login limit.
+    day = ["w01", "2026-11-19T16:00:00.000+00:00", "2026-11-20T16:00:00.000+00:00"]
+    yield "console.live ended", console_live.ENDED_SQL, day, "cast_at>?"
+    day_ms = ["w01", *calendar.bounds_ms("2026-11-20")]
+    yield "console.live rated", console_live.RATED_SQL, day_ms, "cast_at>?"
+    yield "console.feed new warnings", console_feed.NEW_WARNINGS_SQL, [5], "rowid>?"
+    session = ["0" * 64, SINCE]
+    yield "console.session", console_accounts.SESSION_SQL, session, "digest=?"
+    failures = ["boss", "127.0.0.1", SINCE]
+    yield "console.failures", console_accounts.FAILURES_SQL, failures, "user=? AND address=?"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

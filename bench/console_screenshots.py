@@ -1,0 +1,243 @@
+"""Screenshots of the console's live hall for docs/screenshots, on a desktop and a phone.
+
+Runs a Mosquitto and a hub of the sample hall (``firmware_config/sample-hall``)
+on this machine and casts a morning at its windows as their evaluators would
+send it: each citizen's service starting and ending, most of them rated; the
+evaluators report online with their outbox depth, one has lost power. With the
+page open, one window's last citizens are dissatisfied enough to raise a level
+III warning, which the console shows as a notice. Photographed in Debian's
+Chromium through Playwright at 1366×768 and at a phone's 390×844. Needs the
+``chromium`` and ``fonts-wqy-microhei`` packages (``make test`` installs them).
+Run: ``.venv/bin/python bench/console_screenshots.py [--out DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.screenshots_wall import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    MORNING,
+    SAMPLE_DIRECTORY,
+    WARNED_STAFF,
+    WARNED_WINDOW,
+    wait_for,
+)
+from device_agent.protocol import format_time  # noqa: E402
+from device_agent.storage import write_transaction  # noqa: E402
+from device_agent.topics import DeviceTopic, Topics  # noqa: E402
+from hallrate.broker import MosquittoBroker  # noqa: E402
+from hub.config import load_hub_config  # noqa: E402
+from hub.console.accounts import add_user  # noqa: E402
+from hub.service import HubService  # noqa: E402
+from hub.store import Store  # noqa: E402
+
+USER, PASSWORD = "manager", "screenshots only"
+SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
+# A few citizens at each window leave without rating.
+UNRATED = 0.15
+OUTBOX = {"w01": 0, "w02": 0, "w03": 2, "w04": 0, "w05": 0, "w06": 0, "w07": 14}
+OFFLINE = "w08-eval"
+
+
+def morning(seed: int = 7) -> list[tuple[str, str, dict]]:
+    """The morning's messages as (device, topic kind, body): services and their votes."""
+    rng = random.Random(seed)
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    start = min(now.replace(hour=8, minute=30, second=0, microsecond=0), now - timedelta(hours=3))
+    sent: list[tuple[str, str, dict]] = []
+    for window, (count, weights) in MORNING.items():
+        device, staff = f"{window}-eval", f"s0{window[1:]}"
+        seq = 0
+        for n in range(count + round(count * UNRATED)):
+            at = format_time(start + timedelta(minutes=3 * n))
+            seq += 1
+            service = f"{device}-shots{seq:06d}"
+            for kind in ("start", "end"):
+                sent.append(
+                    (device, "service", _event(device, seq, window, staff, kind, at, service))
+                )
+                seq += 1
+            if n < count:
+                level = rng.choices([5, 4, 3, 2, 1], weights)[0]
+                sent.append((device, "vote", _vote(device, seq, window, staff, level, at, service)))
+    return sent
+
+
+def _event(
+    device: str, seq: int, window: str, staff: str, kind: str, at: str, service: str
+) -> dict:
+    return {
+        "v": 1,
+        "id": f"{device}-shots{seq:06d}",
+        "seq": seq,
+        "ts": at,
+        "device": device,
+        "window": window,
+        "staff": staff,
+        "event": kind,
+        "service": service,
+    }
+
+
+def _vote(
+    device: str, seq: int, window: str, staff: str, level: int, at: str, service: str
+) -> dict:
+    return {
+        "v": 1,
+        "id": f"{device}-shots{seq:06d}",
+        "seq": seq,
+        "ts": at,
+        "sent": at,
+        "device": device,
+        "channel": "window",
+        "window": window,
+        "staff": staff,
+        "ticket": None,
+        "level": level,
+        "dims": None,
+        "reasons": [],
+        "comment": None,
+        "anonymous": False,
+        "flags": [],
+        "service": service,
+    }
+
+
+def warning_votes() -> list[tuple[str, str, dict]]:
+    """Ten dissatisfied citizens at the warned window, now."""
+    device = f"{WARNED_WINDOW}-eval"
+    now = format_time(datetime.now().astimezone())
+    return [
+        (device, "vote", _vote(device, 5000 + n, WARNED_WINDOW, WARNED_STAFF, 1, now, None))
+        for n in range(10)
+    ]  # type: ignore[arg-type]
+
+
+def publish(
+    port: int, topics: Topics, messages: list[tuple[str, str, dict]], *, devices: bool
+) -> None:
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="screenshots-console")
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    kinds = {"vote": DeviceTopic.VOTE, "service": DeviceTopic.SERVICE}
+    infos = [
+        client.publish(topics.device(device, kinds[kind]), json.dumps(body), qos=1)
+        for device, kind, body in messages
+    ]
+    if devices:
+        for window, depth in OUTBOX.items():
+            device = f"{window}-eval"
+            infos.append(
+                client.publish(
+                    topics.device(device, DeviceTopic.STATUS), b"online", qos=1, retain=True
+                )
+            )
+            telemetry = {"v": 1, "outbox": {"depth": depth, "limit": 1000000}}
+            infos.append(
+                client.publish(
+                    topics.device(device, DeviceTopic.TELEMETRY), json.dumps(telemetry), qos=1
+                )
+            )
+        infos.append(
+            client.publish(
+                topics.device(OFFLINE, DeviceTopic.STATUS), b"offline", qos=1, retain=True
+            )
+        )
+    for info in infos:
+        info.wait_for_publish(timeout=30)
+    client.disconnect()
+    client.loop_stop()
+
+
+def log_in(page: Page, url: str) -> None:
+    page.goto(f"{url}/console/")
+    page.fill("input[name=user]", USER)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#live")
+
+
+def take(hub: HubService, broker_port: int, out: Path) -> list[Path]:
+    shots = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = {}
+        for name, (width, height) in SIZES.items():
+            context = browser.new_context(
+                viewport={"width": width, "height": height},
+                locale="zh-CN",
+                device_scale_factor=2 if name == "phone" else 1,
+                is_mobile=name == "phone",
+            )
+            page = context.new_page()
+            log_in(page, hub.api_url)
+            pages[name] = page
+        # The warning arrives while both pages are open: each shows it as a notice.
+        publish(broker_port, hub.ingest.topics, warning_votes(), devices=False)
+        for name, page in pages.items():
+            page.wait_for_selector("#notices .notice", timeout=30_000)
+            page.wait_for_function(
+                f"document.querySelector('[data-window={WARNED_WINDOW}]').classList.contains('red')"
+            )
+            path = out / f"console-live-{name}.png"
+            page.screenshot(path=str(path))
+            shots.append(path)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{name}: the page is {overflow} px wider than the screen"
+        browser.close()
+    return shots
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    messages = morning()
+    with tempfile.TemporaryDirectory() as scratch, MosquittoBroker(Path(scratch)) as broker:
+        config_path = Path(scratch) / "hub.toml"
+        config_path.write_text(
+            f'[hub]\nhall = "qinghe"\ndatabase = "{Path(scratch) / "hub.sqlite"}"\n'
+            f'directory = "{SAMPLE_DIRECTORY}"\n\n'
+            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[api]\nport = 0\n',
+            encoding="utf-8",
+        )
+        config = load_hub_config(config_path)
+        store = Store(config.database)
+        with write_transaction(store.db) as conn:
+            add_user(conn, USER, PASSWORD, role="manager", display_name="李主任")
+        store.close()
+        hub = HubService(config)
+        hub.start()
+        try:
+            wait_for(lambda: hub.ingest.state.connected, "the hub to connect")
+            publish(broker.port, hub.ingest.topics, messages, devices=True)
+            votes = sum(1 for _, kind, _ in messages if kind == "vote")
+            wait_for(lambda: hub.ingest.state.stored >= votes, "every vote stored")
+            for path in take(hub, broker.port, args.out):
+                print(path)
+        finally:
+            hub.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

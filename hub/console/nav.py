@@ -1,0 +1,42 @@
+"""The console's navigation: every page's entry, in one list, with the roles that see it.
+
+A page module appends its entry here (or calls :func:`add` at import). An entry
+shows only to the roles it names, and only once its endpoint exists, so the
+list may name a page before it is built. The roles here only decide what the
+menu shows; the page's own ``@requires`` decides who may open it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app
+
+from hub.console.accounts import User
+
+
+@dataclass(frozen=True, slots=True)
+class NavEntry:
+    """One menu entry: the view's endpoint, its label's message key, who sees it."""
+
+    endpoint: str
+    label: str
+    roles: frozenset[str]
+
+
+NAV: list[NavEntry] = [
+    NavEntry("console.live", "nav.live", frozenset({"manager", "dept_head", "office", "admin"})),
+]
+
+
+def add(entry: NavEntry) -> None:
+    """Add a page's entry to the menu (after the entries before it)."""
+    if any(existing.endpoint == entry.endpoint for existing in NAV):
+        raise ValueError(f"a nav entry for {entry.endpoint!r} exists")
+    NAV.append(entry)
+
+
+def entries_for(user: User) -> list[NavEntry]:
+    """The entries ``user``'s role sees, of pages that exist."""
+    views = current_app.view_functions
+    return [entry for entry in NAV if user.role in entry.roles and entry.endpoint in views]

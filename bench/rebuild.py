@@ -40,6 +40,7 @@ from device_agent.protocol import Vote, encode, envelope_id, format_time
 from hallrate.broker import MosquittoBroker, wait_for_port
 from hub.config import load_hub_config
 from hub.counting import Counting
+from hub.instants import ms_of
 from hub.store import Batch, Store, StoredVote
 
 HALL = "benchrebuild"
@@ -108,7 +109,7 @@ def fill(config_path: Path, votes: int) -> float:
         for offset in range(0, votes, BATCH):
             batch = []
             for n in range(offset, min(votes, offset + BATCH)):
-                cast = format_time(first + n * step)
+                cast = ms_of(first + n * step)
                 batch.append(StoredVote(vote(n, first + n * step), cast, cast, []))
             store.commit(Batch(votes=batch))
             if offset and offset % 100_000 == 0:

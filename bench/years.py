@@ -71,6 +71,7 @@ from device_agent.session import ONE_PER_SERVICE, RULES  # noqa: E402
 from hallrate.broker import MosquittoBroker, wait_for_port  # noqa: E402
 from hub.config import load_hub_config  # noqa: E402
 from hub.counting import Counting  # noqa: E402
+from hub.instants import ms_of  # noqa: E402
 from hub.store import Batch, Store, StoredEvent, StoredVote  # noqa: E402
 
 # What the generated history looks like; bump FORMAT whenever it changes, so
@@ -255,9 +256,7 @@ class History:
                     last_ticket[w] = f"A{k:05d}"
                     vote = self._window_vote(w, cast, staff, level, last_ticket[w])
                 received = cast.astimezone(UTC) + timedelta(milliseconds=250)
-                batch.votes.append(
-                    StoredVote(vote, format_time(cast.astimezone(UTC)), format_time(received), [])
-                )
+                batch.votes.append(StoredVote(vote, ms_of(cast), ms_of(received), []))
                 if len(batch.votes) >= BATCH:
                     yield batch
                     batch = Batch()

@@ -14,13 +14,26 @@ class ConfigError(AgentError, ValueError):
 
 
 class ProtocolError(AgentError, ValueError):
-    """A payload or topic breaks the wire protocol; names the field and the reason."""
+    """A payload or topic breaks the wire protocol; names the field and the reason.
 
-    def __init__(self, reason: str, *, field: str | None = None, id: str | None = None) -> None:
+    ``field`` and ``reason`` are the first problem; ``problems`` lists every
+    problem found in the payload, that one first, as (field, reason) pairs.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        field: str | None = None,
+        id: str | None = None,
+        more: list[tuple[str | None, str]] | None = None,
+    ) -> None:
         self.reason = reason
         self.field = field
         self.id = id
-        super().__init__(f"{field}: {reason}" if field else reason)
+        self.problems: list[tuple[str | None, str]] = [(field, reason), *(more or [])]
+        text = "; ".join(f"{name}: {why}" if name else why for name, why in self.problems)
+        super().__init__(text)
 
 
 class OutboxError(AgentError, OSError):

@@ -47,6 +47,7 @@ from device_agent.topics import DeviceTopic, HubTopic, Topics
 from hub.complaints import StoredComplaint
 from hub.config import HubConfig
 from hub.errors import BatchError, StoreError
+from hub.instants import iso, ms_of
 from hub.store import Batch, DeviceState, Outcome, Quarantined, Store, StoredEvent, StoredVote
 
 logger = logging.getLogger(__name__)
@@ -188,20 +189,22 @@ class Ingest:
                 raise ProtocolError(f"unknown device {device!r}", field="device")
             if parsed.kind == DeviceTopic.VOTE:
                 vote = decode_vote(message.payload, topic_device=device)
-                cast_at, flags = self._cast_time(vote.ts, vote.sent, received, vote.flags)
-                pending.batch.votes.append(StoredVote(vote, cast_at, received_at, flags))
+                cast, flags = self._cast_time(vote.ts, vote.sent, received, vote.flags)
+                pending.batch.votes.append(StoredVote(vote, ms_of(cast), ms_of(received), flags))
             elif parsed.kind == DeviceTopic.SERVICE:
                 event = decode_service_event(message.payload, topic_device=device)
                 self._check_event(event)
-                cast_at, _ = self._cast_time(event.ts, event.sent, received, [])
-                pending.batch.events.append(StoredEvent(event, cast_at, received_at))
+                cast, _ = self._cast_time(event.ts, event.sent, received, [])
+                pending.batch.events.append(StoredEvent(event, format_time(cast), received_at))
             elif parsed.kind == DeviceTopic.COMPLAINT:
                 if self.config.directory.devices[device].kind != "kiosk":
                     raise ProtocolError("only a kiosk files complaints", field="device")
                 complaint = decode_complaint(message.payload, topic_device=device)
                 self._check_complaint(complaint)
-                cast_at, _ = self._cast_time(complaint.ts, complaint.sent, received, [])
-                pending.batch.complaints.append(StoredComplaint(complaint, cast_at, received_at))
+                cast, _ = self._cast_time(complaint.ts, complaint.sent, received, [])
+                pending.batch.complaints.append(
+                    StoredComplaint(complaint, format_time(cast), received_at)
+                )
             else:
                 raise ProtocolError(
                     f"the hub does not accept {parsed.kind.value!r} yet", field="topic"
@@ -256,7 +259,7 @@ class Ingest:
 
     def _cast_time(
         self, ts: str, sent: str | None, received: datetime, flags: list[str]
-    ) -> tuple[str, list[str]]:
+    ) -> tuple[datetime, list[str]]:
         """The cast time in UTC, corrected by the device's clock offset when it is skewed."""
         try:
             cast = parse_time(ts).astimezone(UTC)
@@ -275,7 +278,7 @@ class Ingest:
                 f" the years {CAST_RANGE[0].year}-{CAST_RANGE[1].year - 1}",
                 field="ts",
             )
-        return format_time(cast), flags
+        return cast, flags
 
     # Committing, then acknowledging, then receipting.
 
@@ -372,7 +375,7 @@ class Ingest:
             payload = state.value.encode()
             return Quarantined(topic, state.device, None, reason, payload, state.received_at)
         records: list[tuple[Vote | ServiceEvent | Complaint, DeviceTopic, str]] = [
-            *((v.vote, DeviceTopic.VOTE, v.received_at) for v in part.votes),
+            *((v.vote, DeviceTopic.VOTE, iso(v.received_at)) for v in part.votes),
             *((e.event, DeviceTopic.SERVICE, e.received_at) for e in part.events),
             *((c.complaint, DeviceTopic.COMPLAINT, c.received_at) for c in part.complaints),
         ]

@@ -86,6 +86,34 @@ class Candidate:
     rowid: int | None = None
 
 
+class BatchSeen:
+    """The counted votes judged earlier in the batch being stored, not in the table yet.
+
+    The store judges a batch in memory and inserts it at once; the rules that
+    look back at counted votes (``ticket_repeat``, ``kiosk_burst``) look here
+    too, so a vote is judged as if the ones before it in the batch were stored.
+    """
+
+    __slots__ = ("dissatisfied", "tickets")
+
+    def __init__(self) -> None:
+        self.tickets: dict[str, list[int]] = {}  # ticket: cast times
+        self.dissatisfied: dict[tuple[str, str], list[int]] = {}  # (staff, device): cast times
+
+    def add(self, vote: Candidate) -> None:
+        """Note a vote that counts."""
+        if vote.ticket is not None:
+            self.tickets.setdefault(vote.ticket, []).append(vote.cast_at)
+        if vote.staff is not None and vote.level <= 2:
+            self.dissatisfied.setdefault((vote.staff, vote.device), []).append(vote.cast_at)
+
+    def ticket(self, ticket: str, start: int, end: int) -> bool:
+        return any(start <= cast < end for cast in self.tickets.get(ticket, ()))
+
+    def burst(self, staff: str, device: str, low: int, high: int) -> bool:
+        return any(low < cast < high for cast in self.dissatisfied.get((staff, device), ()))
+
+
 class HubRules:
     """Judges votes for one hall; see the module's docstring."""
 
@@ -102,13 +130,18 @@ class HubRules:
         self.zone = ZoneInfo(timezone)
         self.skew_ms = round(clock_skew_s * 1000)
 
-    def judge(self, conn: sqlite3.Connection, vote: Candidate) -> VoteFilter | None:
-        """The first rule that catches ``vote``, or None when it counts."""
+    def judge(
+        self, conn: sqlite3.Connection, vote: Candidate, *, seen: BatchSeen | None = None
+    ) -> VoteFilter | None:
+        """The first rule that catches ``vote``, or None when it counts.
+
+        ``seen``: the counted votes before it in a batch not stored yet.
+        """
         rule = (
             self._binding(vote)
             or self._duty(conn, vote)
             or self._time(conn, vote)
-            or self._repeat(conn, vote)
+            or self._repeat(conn, vote, seen)
         )
         return None if rule is None else VoteFilter(rule, RULES[rule])
 
@@ -168,20 +201,24 @@ class HubRules:
             return "closed_period"
         return None
 
-    def _repeat(self, conn: sqlite3.Connection, vote: Candidate) -> str | None:
+    def _repeat(
+        self, conn: sqlite3.Connection, vote: Candidate, seen: BatchSeen | None
+    ) -> str | None:
         before = vote.rowid if vote.rowid is not None else 2**63 - 1
         if self.settings.ticket_once and vote.ticket is not None:
             start = self._day_start(vote.cast_at)
             end = start + instants.DAY_MS
-            if conn.execute(TICKET_SQL, (vote.ticket, start, end, before)).fetchone():
+            if (seen is not None and seen.ticket(vote.ticket, start, end)) or conn.execute(
+                TICKET_SQL, (vote.ticket, start, end, before)
+            ).fetchone():
                 return "ticket_repeat"
         minutes = self.settings.kiosk_burst_min
         if minutes and vote.channel == "kiosk" and vote.staff is not None and vote.level <= 2:
             span = minutes * 60_000
-            if conn.execute(
-                BURST_SQL,
-                (vote.staff, vote.cast_at - span, vote.cast_at + span, vote.device, before),
-            ).fetchone():
+            low, high = vote.cast_at - span, vote.cast_at + span
+            if (seen is not None and seen.burst(vote.staff, vote.device, low, high)) or (
+                conn.execute(BURST_SQL, (vote.staff, low, high, vote.device, before)).fetchone()
+            ):
                 return "kiosk_burst"
         return None
 

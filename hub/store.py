@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
+from operator import attrgetter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +30,9 @@ from hub import quarantine, vote_rows
 from hub.cases.chain import Cases, open_complaint_cases
 from hub.complaints import StoredComplaint, store_complaints
 from hub.errors import BatchError, StoreError
-from hub.instants import ms_of_text
+from hub.instants import iso
 from hub.quarantine import Quarantined, QuarantineSettings
-from hub.rules import Candidate, HubRules
+from hub.rules import BatchSeen, Candidate, HubRules
 from hub.schema import STEPS
 
 if TYPE_CHECKING:
@@ -45,13 +46,13 @@ DEVICE_STATE_COLUMNS = ("status", "info", "telemetry", "config")
 class StoredVote:
     """A vote ready to store: the envelope plus what the hub measured.
 
-    The times are ISO 8601 text with an offset, as ingest writes them; the
-    row keeps them as milliseconds since the epoch (``hub.vote_rows``).
+    The times are milliseconds since the epoch (``hub.instants``), as the row
+    keeps them (``hub.vote_rows``): ingest measures them as such, no text between.
     """
 
     vote: Vote
-    cast_at: str
-    received_at: str
+    cast_at: int
+    received_at: int
     flags: list[str]
 
 
@@ -104,13 +105,13 @@ class Outcome:
 
 
 DIGEST_FIELDS = tuple(f.name for f in fields(Vote) if f.name != "sent")
+_digest_values = attrgetter(*DIGEST_FIELDS)
 
 
 def content_digest(vote: Vote) -> bytes:
     """The SHA-256 of a vote's fields in a fixed order, without its ``sent`` time."""
-    canonical = orjson.dumps(
-        [getattr(vote, name) for name in DIGEST_FIELDS], option=orjson.OPT_SORT_KEYS
-    )
+    # A tuple of the values: orjson writes it as the same JSON array a list makes.
+    canonical = orjson.dumps(_digest_values(vote), option=orjson.OPT_SORT_KEYS)
     return hashlib.sha256(canonical).digest()
 
 
@@ -209,7 +210,11 @@ class Store:
         if not votes:
             return outcome
         known = _existing_digests(conn, [v.vote.id for v in votes])
-        cast_hours: list[tuple[int, int]] = []
+        # Judged in memory, in arrival order: ``seen`` shows the rules the votes of this
+        # batch judged before each one, as if they were stored already; one insert after.
+        seen = BatchSeen()
+        rows: list[tuple[Any, ...]] = []
+        casts: list[int] = []
         for item in votes:
             vote = item.vote
             digest = content_digest(vote)
@@ -220,18 +225,19 @@ class Store:
                     conn.execute(
                         "INSERT INTO vote_conflicts (id, received_at, digest, payload)"
                         " VALUES (?, ?, ?, ?)",
-                        (vote.id, item.received_at, digest.hex(), encode(vote).decode()),
+                        (vote.id, iso(item.received_at), digest.hex(), encode(vote).decode()),
                     )
                 continue
             known[vote.id] = digest
             outcome.stored.append(vote.id)
-            cast_at, received_at = ms_of_text(item.cast_at), ms_of_text(item.received_at)
-            # Row by row, so the rules see the votes stored before this one in the batch.
+            cast_at = item.cast_at
             verdict = None
             if vote.filter is None and self.rules is not None:
-                verdict = self.rules.judge(conn, _candidate(item, cast_at, received_at))
-            cursor = conn.execute(
-                _INSERT_VOTE,
+                candidate = _candidate(item)
+                verdict = self.rules.judge(conn, candidate, seen=seen)
+                if verdict is None:
+                    seen.add(candidate)
+            rows.append(
                 (
                     vote.id,
                     vote.device,
@@ -249,7 +255,7 @@ class Store:
                     vote.ts,
                     cast_at,
                     vote.sent,
-                    received_at,
+                    item.received_at,
                     digest,
                     # A press a device rule or a hub rule caught is kept, never counted.
                     int(vote.counted and verdict is None),
@@ -258,10 +264,18 @@ class Store:
                     vote.service,
                     verdict.rule if verdict else None,
                     verdict.version if verdict else None,
-                ),
+                )
             )
-            cast_hours.append((cursor.lastrowid, cast_at))
-        vote_rows.note_cast_hours(conn, cast_hours)
+            casts.append(cast_at)
+        if rows:
+            inserted = conn.executemany(_INSERT_VOTE, rows).rowcount
+            if inserted != len(rows):  # cannot be: each id was looked up in this transaction
+                raise RuntimeError(f"stored {inserted} of {len(rows)} new votes")
+            # An INTEGER PRIMARY KEY takes the largest rowid plus one, so the batch's
+            # rows are numbered one after another, in arrival order, up to the last.
+            last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+            first = last - len(rows) + 1
+            vote_rows.note_cast_hours(conn, zip(range(first, last + 1), casts, strict=True))
         return outcome
 
     def _store_events(self, conn: sqlite3.Connection, events: list[StoredEvent]) -> list[str]:
@@ -322,7 +336,7 @@ def _without(ids: list[str], stored: list[str]) -> list[str]:
     return left
 
 
-def _candidate(item: StoredVote, cast_at: int, received_at: int) -> Candidate:
+def _candidate(item: StoredVote) -> Candidate:
     vote = item.vote
     return Candidate(
         id=vote.id,
@@ -332,8 +346,8 @@ def _candidate(item: StoredVote, cast_at: int, received_at: int) -> Candidate:
         staff=vote.staff,
         ticket=vote.ticket,
         level=vote.level,
-        cast_at=cast_at,
-        received_at=received_at,
+        cast_at=item.cast_at,
+        received_at=item.received_at,
     )
 
 

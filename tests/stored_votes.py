@@ -12,11 +12,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from device_agent.protocol import Vote, envelope_id, format_time, parse_time
+from device_agent.protocol import Vote, envelope_id
 from device_agent.storage import write_transaction
 from hub.appeals import Accepted, Voided, accept_vote, void_vote
 from hub.config import HubConfig, load_hub_config
 from hub.counting import Counting
+from hub.instants import ms_of_text
 from hub.rebuild import Pacing
 from hub.store import Batch, Store, StoredVote
 from tests.hall import Hall, query
@@ -62,8 +63,8 @@ def make_vote(
         if channel == "kiosk"
         else None,
     )
-    cast_at = format_time(parse_time(cast).astimezone(UTC))
-    return StoredVote(vote, cast_at, received or cast_at, [])
+    cast_at = ms_of_text(cast)
+    return StoredVote(vote, cast_at, cast_at if received is None else ms_of_text(received), [])
 
 
 @dataclass

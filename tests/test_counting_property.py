@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from device_agent.protocol import Vote, VoteFilter, format_time
 from device_agent.storage import write_transaction
 from hub.errors import StateError
+from hub.instants import ms_of
 from hub.rebuild import Pacing
 from hub.store import Batch, Store
 from tests.hall import query
@@ -88,7 +89,7 @@ def build_pool(specs):
             vote = Vote(**{**_fields(vote), "filter": VoteFilter("repeat", 1)})
         item.vote = vote
         # Ingest's correction of a skewed clock: cast_at is the corrected time.
-        item.cast_at = format_time(cast.astimezone(UTC))
+        item.cast_at = ms_of(cast)
         if skew_days:
             item.flags = ["clock_skew"]
         pool.append(item)

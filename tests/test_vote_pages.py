@@ -19,6 +19,7 @@ import pytest
 
 from device_agent.storage import write_transaction
 from hub.app import create_app
+from hub.instants import ms_of
 from hub.tokens import create_token
 from tests.stored_votes import CountingHub, counting_hub, make_vote
 
@@ -58,7 +59,7 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CountingHub
         else:
             window = f"w0{n % 3 + 1}"
             item = make_vote(cast.isoformat(), window=window, staff=f"s0{n % 3 + 1}")
-        item.received_at = received.isoformat(timespec="milliseconds")
+        item.received_at = ms_of(received)
         hub.clock.now = received
         hub.add(item)
         vote = item.vote

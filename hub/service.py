@@ -13,6 +13,7 @@ from waitress.wasyncore import close_all
 from hub.app import create_app
 from hub.boards.service import BoardService
 from hub.cases.chain import Cases
+from hub.cases.reminders import ReminderWatch
 from hub.central import CentralConsumer
 from hub.config import HubConfig
 from hub.counting import Counting
@@ -51,6 +52,8 @@ class HubService:
         self.notifier = NotifySender(config) if config.notify.enabled else None
         self.ingest = Ingest(config, self.store)
         self.supervision = SupervisionWatch(config) if config.supervision.enabled else None
+        # Case reminders and escalation need somebody to tell: they run with [notify].
+        self.reminders = ReminderWatch(config) if config.notify.enabled else None
         self.boards = BoardService(config, changed=self.ingest.committed)
         self.app = create_app(config, state=self.ingest.state)
         self.app.config["HALLRATE_BOARD_FEED"] = self.boards.feed
@@ -81,7 +84,14 @@ class HubService:
         ]
         for thread in self._threads:
             thread.start()
-        for part in (self.forwarder, self.central, self.boards, self.notifier, self.supervision):
+        for part in (
+            self.forwarder,
+            self.central,
+            self.boards,
+            self.notifier,
+            self.supervision,
+            self.reminders,
+        ):
             if part is not None:
                 part.start()
         logger.info("hub %s serving %s", self.config.hall, self.api_url)
@@ -99,7 +109,7 @@ class HubService:
         # Before the HTTP server: ending the wall's event streams frees its threads.
         self.boards.stop()
         self._stop_http()
-        for part in (self.forwarder, self.central, self.notifier, self.supervision):
+        for part in (self.forwarder, self.central, self.reminders, self.notifier, self.supervision):
             if part is not None:
                 part.stop()
         self.store.close()

@@ -8,6 +8,9 @@ first stage begins on the day of receipt, which does not count)::
     default_class = "ordinary"      # kiosk complaints and staff registrations
     warning_class = "important"     # the notice of a warning (预警告知函, 限期整改)
     calendar_override = "workdays.toml"
+    remind_days = 1                 # remind the responsible person 1 working day before
+    level_one_days = 2              # level one (the department head) acts within 2 working days
+    reminder_check_s = 300.0        # how often the hub looks (when [notify] has targets)
 
     [[cases.classes]]
     name = "major"
@@ -34,6 +37,7 @@ from pydantic import ValidationInfo, model_validator
 from device_agent.configfile import (
     Bool,
     FilePath,
+    Float,
     Int,
     Problems,
     Str,
@@ -173,6 +177,13 @@ class CaseSettings:
     default_class: Str = "ordinary"
     warning_class: Str = "important"
     calendar_override: FilePath | None = None
+    # Reminders and escalation (hub.cases.reminders): the responsible person is reminded
+    # ``remind_days`` working days before a stage's deadline (0: on the day); an overdue
+    # case goes to its department's head (level one), and when nobody acts on it within
+    # ``level_one_days`` working days, the efficiency office chases (level two).
+    remind_days: Annotated[Int, between(0, 30)] = 1
+    level_one_days: Annotated[Int, between(0, 60)] = 2
+    reminder_check_s: Annotated[Float, between(0.05, 86400)] = 300.0
     override: CalendarOverride = field(default_factory=CalendarOverride)
 
     _cross = cross_check(_cases_problems)

@@ -9,6 +9,8 @@ names a small TOML document mapping each role to its URLs::
     admin = ["json://127.0.0.1:8099/"]
     [dept_head]
     civil = ["dingtalk://TOKEN/"]
+    [people]                          # one person, by the name cases are assigned to
+    zhang = ["json://127.0.0.1:8099/zhang"]
 
 Each URL is kept as a :class:`~device_agent.configfile.Secret`; logs and the
 notice log show only apprise's redacted form and the channel kind.
@@ -17,6 +19,7 @@ notice log show only apprise's redacted form and the channel kind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import re
@@ -44,17 +47,20 @@ from device_agent.configfile import (
 )
 
 ROLES = ("manager", "dept_head", "office", "admin")
+# The role of a target listed under [people]: one person, such as a case's responsible person.
+PERSON = "person"
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     """One apprise URL of a role (of one department, for a department head)."""
 
-    role: str
+    role: str  # one of ROLES, or PERSON for a target of one person
     department: str | None
     url: Secret
     channel: str  # the URL's scheme: json, wecombot, dingtalk, mailtos ...
     label: str  # apprise's redacted form of the URL, safe to log
+    person: str | None = None  # the person's name, for a target of the [people] table
 
     @property
     def key(self) -> str:
@@ -129,6 +135,10 @@ class NotifySettings:
             if t.role in roles and (t.role != "dept_head" or t.department == department)
         ]
 
+    def targets_of_person(self, name: str) -> list[Target]:
+        """The targets of the person ``name`` (the ``[people]`` table of the URLs)."""
+        return [t for t in self.targets if t.role == PERSON and t.person == name]
+
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after ``attempts`` failed tries (doubling, capped)."""
         return float(min(self.retry_max_s, self.retry_min_s * 2 ** min(attempts - 1, 30)))
@@ -199,8 +209,16 @@ def _read_targets(
         return ()
     targets: list[Target] = []
     for role, value in data.items():
-        if role not in ROLES:
-            problems.add(key, f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        if role == "people":
+            if not isinstance(value, dict):
+                problems.add(key, "people: must be a table of names to URL lists")
+                continue
+            for name, urls in value.items():
+                found = _targets(problems, f"people.{name}", PERSON, None, urls)
+                targets.extend(dataclasses.replace(t, person=name) for t in found)
+        elif role not in ROLES:
+            listed = ", ".join(ROLES)
+            problems.add(key, f"unknown role {role!r}; roles are {listed} (and the table people)")
         elif role == "dept_head":
             if not isinstance(value, dict):
                 problems.add(key, "dept_head: must be a table of department ids to URL lists")

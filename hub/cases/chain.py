@@ -432,6 +432,8 @@ def answer(
         "answer",
         note=note,
         changes={"answer": case["draft"], "answered_at": book.stamp()},
+        # The deadline the answer met or missed: the bulletin's "answered on time".
+        detail={"due": case["stage_due_on"]},
         handler=True,
     )
 

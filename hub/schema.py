@@ -745,6 +745,33 @@ BREAKDOWN_COUNTS = SqlStep(
         ) WITHOUT ROWID""",
 )
 
+CASE_RATING_SOURCE = SqlStep(
+    "issue 14: a dissatisfied real-name rating as a case's source (差评整改), kind 'rating'",
+    """
+        CREATE TABLE case_sources_rating (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases (id),
+            first_case INTEGER NOT NULL REFERENCES cases (id),
+            kind TEXT NOT NULL CHECK (kind IN ('kiosk', 'phone', 'letter', 'hotline',
+                'website', 'visit', 'warning', 'rating')),
+            ref TEXT,
+            received_on TEXT NOT NULL,
+            registered_by TEXT NOT NULL,
+            registered_at TEXT NOT NULL,
+            contact TEXT,
+            text TEXT NOT NULL,
+            UNIQUE (kind, ref)
+        )""",
+    """
+        INSERT INTO case_sources_rating (id, case_id, first_case, kind, ref, received_on,
+            registered_by, registered_at, contact, text)
+        SELECT id, case_id, first_case, kind, ref, received_on, registered_by, registered_at,
+            contact, text FROM case_sources""",
+    "DROP TABLE case_sources",
+    "ALTER TABLE case_sources_rating RENAME TO case_sources",
+    "CREATE INDEX case_sources_case ON case_sources (case_id)",
+)
+
 # In order; the position of a step (from 1) is the schema version it brings a file to.
 STEPS: list[Migration] = [
     RELEASE_0_1,
@@ -771,4 +798,5 @@ STEPS: list[Migration] = [
     CASES,
     SUPERVISION,
     BREAKDOWN_COUNTS,
+    CASE_RATING_SOURCE,
 ]

@@ -44,7 +44,13 @@ class HubService:
             counting=self.counting if config.warnings.enabled else None,
             rules=self.counting.rules,
             quarantine=config.quarantine,
-            cases=Cases(config.cases, config.timezone),
+            cases=Cases(
+                config.cases,
+                config.timezone,
+                staff={
+                    s.id: (s.name or s.id, s.department) for s in config.directory.staff.values()
+                },
+            ),
         )
         forwarding = config.forwarding.channels
         self.forwarder = Forwarder(config, summary=self.counting.summary) if forwarding else None

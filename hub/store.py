@@ -26,7 +26,7 @@ import orjson
 from device_agent.protocol import ServiceEvent, Vote, encode
 from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
 from hub import quarantine, vote_rows
-from hub.cases.chain import Cases, open_complaint_cases
+from hub.cases.chain import Cases, open_complaint_cases, open_for_rating, wants_followup
 from hub.complaints import StoredComplaint, store_complaints
 from hub.errors import BatchError, StoreError
 from hub.instants import ms_of_text
@@ -261,6 +261,9 @@ class Store:
                 ),
             )
             cast_hours.append((cursor.lastrowid, cast_at))
+            # 差评整改: a follow-up case, in this transaction, for a vote that counts.
+            if verdict is None and self.cases is not None and wants_followup(self.cases, vote):
+                open_for_rating(self.cases, conn, vote, item.cast_at)
         vote_rows.note_cast_hours(conn, cast_hours)
         return outcome
 

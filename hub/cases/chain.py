@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from device_agent.protocol import format_time
+from device_agent.protocol import Vote, format_time
 from hub.cases import store
 from hub.cases.calendar import WorkCalendar
 from hub.cases.settings import CHAIN, CaseClass, CaseSettings
@@ -121,6 +121,8 @@ class Cases:
     settings: CaseSettings
     timezone: str = "Asia/Shanghai"
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Staff id -> (name, department id), from the directory: a follow-up case's department.
+    staff: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     calendar: WorkCalendar = field(init=False)
 
     def __post_init__(self) -> None:
@@ -323,6 +325,47 @@ def open_complaint_cases(
         if case_id is not None:
             opened.append(case_id)
     return opened
+
+
+def wants_followup(book: Cases, vote: Vote) -> bool:
+    """Whether the hall's policy sends this stored, counted vote to follow-up (差评整改).
+
+    A dissatisfied level the policy lists, on a channel it lists, real-name
+    (not anonymous) and naming a staff member; never a filtered press.
+    """
+    policy = book.settings
+    return (
+        policy.followup
+        and vote.counted
+        and not vote.anonymous
+        and vote.staff is not None
+        and vote.level in policy.followup_levels
+        and vote.channel in policy.followup_channels
+    )
+
+
+def open_for_rating(book: Cases, conn: sqlite3.Connection, vote: Vote, cast_at: str) -> int | None:
+    """The follow-up case of a dissatisfied real-name rating (差评整改); once per vote."""
+    if store.case_of_source(conn, "rating", vote.id) is not None:
+        return None
+    name, department = book.staff.get(vote.staff or "", (vote.staff or "", None))
+    said = "；".join([*vote.reasons, *([vote.comment] if vote.comment else [])])
+    text = (
+        f"实名评价 {vote.level} 分（{vote.channel}）：{name}"
+        f"{'，' + said if said else ''}。请回访、整改，并请群众评价整改结果。"
+    )
+    return open_case(
+        book,
+        conn,
+        Actor(vote.device, "kiosk"),
+        kind="rating",
+        ref=vote.id,
+        title=f"差评整改 {name}",
+        text=text[:MAX_TEXT],
+        received_on=min(book.local_date(cast_at), book.today()),
+        case_class=book.settings.followup_class,
+        department=department,
+    )
 
 
 def open_for_warning(

@@ -7,6 +7,9 @@ first stage begins on the day of receipt, which does not count)::
     [cases]
     default_class = "ordinary"      # kiosk complaints and staff registrations
     warning_class = "important"     # the notice of a warning (预警告知函, 限期整改)
+    followup = true                 # 差评整改: dissatisfied real-name ratings open cases
+    followup_levels = [1, 2]
+    followup_channels = ["kiosk"]
     calendar_override = "workdays.toml"
     remind_days = 1                 # remind the responsible person 1 working day before
     level_one_days = 2              # level one (the department head) acts within 2 working days
@@ -153,7 +156,11 @@ def _cases_problems(
     names = [t.get("name") for t in tables if isinstance(t, dict)] or [
         c.name for c in DEFAULT_CLASSES
     ]
-    for key, default in (("default_class", "ordinary"), ("warning_class", "important")):
+    for key, default in (
+        ("default_class", "ordinary"),
+        ("warning_class", "important"),
+        ("followup_class", "ordinary"),
+    ):
         value = data.get(key, default)
         if isinstance(value, str) and value not in names:
             listed = ", ".join(n for n in names if isinstance(n, str))
@@ -184,6 +191,13 @@ class CaseSettings:
     remind_days: Annotated[Int, between(0, 30)] = 1
     level_one_days: Annotated[Int, between(0, 60)] = 2
     reminder_check_s: Annotated[Float, between(0.05, 86400)] = 300.0
+    # 差评整改: a dissatisfied real-name rating naming a staff member opens a follow-up
+    # case (callback, fix, the citizen rates the fix) when ``followup`` is on, for the
+    # ``followup_levels`` and the ``followup_channels`` (kiosk, window) listed.
+    followup: Bool = False
+    followup_levels: tuple[Annotated[Int, between(1, 2)], ...] = (1, 2)
+    followup_channels: tuple[Annotated[Str, one_of("kiosk", "window")], ...] = ("kiosk",)
+    followup_class: Str = "ordinary"
     override: CalendarOverride = field(default_factory=CalendarOverride)
 
     _cross = cross_check(_cases_problems)

@@ -363,7 +363,7 @@ def open_for_rating(book: Cases, conn: sqlite3.Connection, vote: Vote, cast_at: 
         title=f"差评整改 {name}",
         text=text[:MAX_TEXT],
         received_on=min(book.local_date(cast_at), book.today()),
-        case_class=book.settings.followup_class,
+        case_class=book.settings.followup_class or book.settings.default_class,
         department=department,
     )
 

@@ -159,10 +159,10 @@ def _cases_problems(
     for key, default in (
         ("default_class", "ordinary"),
         ("warning_class", "important"),
-        ("followup_class", "ordinary"),
+        ("followup_class", ""),
     ):
         value = data.get(key, default)
-        if isinstance(value, str) and value not in names:
+        if isinstance(value, str) and value and value not in names:
             listed = ", ".join(n for n in names if isinstance(n, str))
             problems.add(key, f"no class {value!r}; classes: {listed}")
     path = data.get("calendar_override")
@@ -197,7 +197,8 @@ class CaseSettings:
     followup: Bool = False
     followup_levels: tuple[Annotated[Int, between(1, 2)], ...] = (1, 2)
     followup_channels: tuple[Annotated[Str, one_of("kiosk", "window")], ...] = ("kiosk",)
-    followup_class: Str = "ordinary"
+    # The class of a follow-up case; empty: ``default_class``.
+    followup_class: Str = ""
     override: CalendarOverride = field(default_factory=CalendarOverride)
 
     _cross = cross_check(_cases_problems)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, jsonify
@@ -86,8 +87,22 @@ def _init_cases(app: Flask, config: HubConfig) -> None:
     from hub.cases import api as cases_api
     from hub.cases.chain import Cases, open_for_warning
     from hub.db import COUNTING_KEY
+    from hub.notify.notices import NoticeQueue
 
-    book = Cases(config.cases, config.timezone)
+    # With [notify], an answer queues an SMS to the citizen (citizen_sms in the URLs).
+    notices = (
+        NoticeQueue(
+            config.notify, config.directory, timezone=config.timezone, now=lambda: datetime.now(UTC)
+        )
+        if config.notify.enabled
+        else None
+    )
+    book = Cases(
+        config.cases,
+        config.timezone,
+        notices=notices,
+        hall_name=config.directory.name or "",
+    )
     cases_api.init_app(app, book)
     app.extensions[COUNTING_KEY].engine.on_notice = lambda conn, warning, by, what: (
         open_for_warning(book, conn, warning, by=by, what=what)

@@ -32,6 +32,8 @@ from hub.cases.calendar import WorkCalendar
 from hub.cases.settings import CHAIN, CaseClass, CaseSettings
 from hub.complaints import StoredComplaint
 from hub.errors import StateError, UnknownRecord
+from hub.notify.notices import NoticeQueue
+from hub.notify.settings import MOBILE
 
 STATUSES = (*CHAIN, "merged")
 CLOSED = ("archived", "merged")
@@ -123,6 +125,9 @@ class Cases:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     # Staff id -> (name, department id), from the directory: a follow-up case's department.
     staff: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # Where an answer's SMS to the citizen is queued (hub.notify); None: no SMS.
+    notices: NoticeQueue | None = None
+    hall_name: str = ""
     calendar: WorkCalendar = field(init=False)
 
     def __post_init__(self) -> None:
@@ -467,7 +472,7 @@ def answer(
         raise StateError(
             f"case {case_id}: a {case['class']} case's answer needs a leader's approval first"
         )
-    return _step(
+    answered = _step(
         book,
         conn,
         case_id,
@@ -479,6 +484,32 @@ def answer(
         detail={"due": case["stage_due_on"]},
         handler=True,
     )
+    tell_citizens(book, conn, answered)
+    return answered
+
+
+def tell_citizens(book: Cases, conn: sqlite3.Connection, case: dict[str, Any]) -> int:
+    """Queue an SMS "your answer is ready" to each source of ``case`` with a mobile number.
+
+    Once per source and answer (a redone case's new answer is told again).
+    The notice names the case, never the number, which the sender reads
+    from the source when it sends.
+    """
+    if book.notices is None or not book.notices.settings.citizen_targets():
+        return 0
+    hall = f"【{book.hall_name}】" if book.hall_name else ""
+    title = "投诉已答复 | Complaint answered"
+    body = (
+        f"{hall}您反映的问题（案件 #{case['id']}）已答复，请凭查询码和密码在自助终端查看。\n"
+        f"Your complaint (case #{case['id']}) has been answered: look it up at the kiosk"
+        " with your code and password."
+    )
+    queued = 0
+    for source, contact in store.contacts(conn, case["id"]):
+        if MOBILE.fullmatch(contact):
+            occurrence = case["answered_at"]
+            queued += book.notices.citizen(conn, source, occurrence, title=title, body=body)
+    return queued
 
 
 def check(

@@ -188,6 +188,18 @@ def sources(conn: sqlite3.Connection, case_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def contacts(conn: sqlite3.Connection, case_id: int) -> list[tuple[int, str]]:
+    """The sources of a case that left a contact: (source id, contact)."""
+    return [
+        (int(r[0]), str(r[1]))
+        for r in conn.execute(
+            "SELECT id, contact FROM case_sources WHERE case_id = ? AND contact IS NOT NULL"
+            " ORDER BY id",
+            (case_id,),
+        )
+    ]
+
+
 def events(conn: sqlite3.Connection, case_id: int) -> list[dict[str, Any]]:
     """A case's audit log, in order."""
     names = ("seq", "event", "from_status", "to_status", "at", "by", "note")

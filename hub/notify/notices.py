@@ -163,6 +163,16 @@ class NoticeQueue:
             targets.extend(self.settings.targets_of_person(name))
         return self._enqueue(conn, event, subject, occurrence, targets, title=title, body=body)
 
+    def citizen(
+        self, conn: sqlite3.Connection, source: int, occurrence: str, *, title: str, body: str
+    ) -> int:
+        """Queue an SMS to the citizen of case source ``source`` (its id in case_sources)
+        through each ``citizen_sms`` template; the number is filled in when sent."""
+        targets = self.settings.citizen_targets()
+        return self._enqueue(
+            conn, "citizen_sms", str(source), occurrence, targets, title=title, body=body
+        )
+
     def _enqueue(
         self,
         conn: sqlite3.Connection,

@@ -13,14 +13,15 @@ from hub.ingest import IngestState
 
 # What answers without a token: the health check, what a kiosk fetches for the
 # lobby (the public directory, staff photos, a complaint looked up by its code and
-# password), the LED wall pages, and central's inbox, which checks each post's
-# signature instead. Everything else needs a token that may read.
+# password, the public results of answered cases), the LED wall pages, and central's
+# inbox, which checks each post's signature instead. Everything else needs a token that may read.
 PUBLIC_ENDPOINTS = frozenset(
     {
         "api.healthz",
         "kiosk_api.directory",
         "kiosk_api.staff_photo",
         "kiosk_api.complaint_lookup",
+        "cases.public_results",
         "boards.index",
         "boards.wall",
         "boards.frame",

@@ -268,6 +268,18 @@ def bulletins() -> ResponseReturnValue:
     )
 
 
+@bp.get("/api/v1/public/results")
+def public_results() -> ResponseReturnValue:
+    """网上公布: the latest answered cases, anonymised, for the kiosk (no token).
+
+    404 when the hall does not publish (``[cases] publish_results``).
+    """
+    if not book().settings.publish_results:
+        abort(404, description="this hall does not publish its results")
+    names = {d.id: d.name for d in hub_config().directory.departments.values()}
+    return jsonify({"results": chain.public_results(book(), get_db().conn, names)})
+
+
 def init_app(app: Flask, cases: Cases) -> None:
     """Register the cases API with the hall's case book."""
     app.extensions[CASES_KEY] = cases

@@ -19,6 +19,7 @@ back to an earlier stage starts that stage again.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -695,6 +696,49 @@ def citizen_view(book: Cases, conn: sqlite3.Connection, complaint_id: str) -> di
         else None,
         "updated_at": case["updated_at"],
     }
+
+
+# A run of digits long enough to be a phone, an ID card or an account number.
+_DIGITS = re.compile(r"[0-9][0-9 -]{4,}[0-9]")
+
+
+def public_results(
+    book: Cases, conn: sqlite3.Connection, directory_names: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The answered cases the kiosk publishes (网上公布), anonymised.
+
+    Only what the complaint was about and the answer: never a contact, a
+    source's reference, who registered or handled it; runs of six or more
+    digits (phones, ID numbers) in the texts are masked.
+    """
+    results = []
+    for (
+        ident,
+        case_class,
+        department,
+        received,
+        answered_at,
+        text,
+        answer,
+        kind,
+    ) in store.public_results(conn, book.settings.publish_limit):
+        results.append(
+            {
+                "id": ident,
+                "class_label": book.case_class(case_class).label,
+                "department": directory_names.get(department or ""),
+                "channel": kind,
+                "received_on": received,
+                "answered_on": book.local_date(answered_at).isoformat(),
+                "text": _masked(text),
+                "answer": _masked(answer),
+            }
+        )
+    return results
+
+
+def _masked(text: str) -> str:
+    return _DIGITS.sub(lambda m: "*" * len(m.group()), text)
 
 
 # Internals.

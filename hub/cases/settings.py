@@ -197,6 +197,10 @@ class CaseSettings:
     followup: Bool = False
     followup_levels: tuple[Annotated[Int, between(1, 2)], ...] = (1, 2)
     followup_channels: tuple[Annotated[Str, one_of("kiosk", "window")], ...] = ("kiosk",)
+    # 网上公布: the kiosk's public results page lists answered cases, anonymised
+    # (no contact, no citizen, digit runs such as phone numbers masked).
+    publish_results: Bool = False
+    publish_limit: Annotated[Int, between(1, 500)] = 50
     # The class of a follow-up case; empty: ``default_class``.
     followup_class: Str = ""
     override: CalendarOverride = field(default_factory=CalendarOverride)

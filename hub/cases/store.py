@@ -60,6 +60,14 @@ DUE_SQL = (
     f"{_SELECT} WHERE stage_due_on IS NOT NULL AND stage_due_on <= ? ORDER BY stage_due_on, id"
 )
 
+# The public results (网上公布): answered cases, the latest answer first.
+PUBLIC_RESULTS_SQL = """
+    SELECT c.id, c.class, c.department, c.received_on, c.answered_at, c.text, c.answer,
+           (SELECT s.kind FROM case_sources AS s WHERE s.case_id = c.id ORDER BY s.id LIMIT 1)
+    FROM cases AS c
+    WHERE c.status IN ('answered', 'checked', 'archived') AND c.answer IS NOT NULL
+    ORDER BY c.answered_at DESC, c.id DESC LIMIT ?"""
+
 LIST_FILTERS = {
     "status": "status = ?",
     "department": "department = ?",
@@ -207,6 +215,11 @@ def events(conn: sqlite3.Connection, case_id: int) -> list[dict[str, Any]]:
         {**dict(zip(names, row[:7], strict=True)), "detail": json.loads(row[7])}
         for row in conn.execute(EVENTS_SQL, (case_id,))
     ]
+
+
+def public_results(conn: sqlite3.Connection, limit: int) -> list[tuple[Any, ...]]:
+    """The latest answered cases' rows for the public results (anonymised by the caller)."""
+    return list(conn.execute(PUBLIC_RESULTS_SQL, (limit,)))
 
 
 def list_cases(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from device_agent.errors import ConfigError
 from device_agent.topics import DeviceTopic, Topics
 from hub.config import load_hub_config
 from tests.hall import query, wait_until
@@ -104,3 +105,18 @@ def test_without_the_policy_a_dissatisfied_rating_opens_nothing(
     assert query(hall.database, "SELECT count(*) FROM votes") == [(2,)]
     assert rating_cases(hall) == []
     assert load_hub_config(hall.root / "hub.toml").cases.followup is False
+
+
+def test_the_follow_up_policy_refuses_levels_and_channels_it_does_not_know(tmp_path):
+    hall = KioskHall(tmp_path / "hall", 1883)
+    wrong = (
+        '[cases]\nfollowup = true\nfollowup_levels = [3]\nfollowup_channels = ["sms"]\n'
+        'followup_class = "none"\nremind_days = -1\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_hub_config(hall.hub_config(extra=wrong))
+    text = str(caught.value)
+    assert "cases.followup_levels[0]: must be between 1 and 2, got 3" in text
+    assert "cases.followup_channels[0]" in text and "'sms'" in text
+    assert "cases.followup_class: no class 'none'" in text
+    assert "cases.remind_days: must be between 0 and 30, got -1" in text

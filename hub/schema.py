@@ -746,7 +746,8 @@ BREAKDOWN_COUNTS = SqlStep(
 )
 
 CASE_RATING_SOURCE = SqlStep(
-    "issue 14: a dissatisfied real-name rating as a case's source (差评整改), kind 'rating'",
+    "issue 14: a rating as a case's source (差评整改, kind 'rating'); cases by the day"
+    " received (the bulletin) and by the time answered (the public results)",
     """
         CREATE TABLE case_sources_rating (
             id INTEGER PRIMARY KEY,
@@ -770,6 +771,8 @@ CASE_RATING_SOURCE = SqlStep(
     "DROP TABLE case_sources",
     "ALTER TABLE case_sources_rating RENAME TO case_sources",
     "CREATE INDEX case_sources_case ON case_sources (case_id)",
+    "CREATE INDEX cases_received ON cases (received_on)",
+    "CREATE INDEX cases_answered ON cases (answered_at) WHERE answered_at IS NOT NULL",
 )
 
 # In order; the position of a step (from 1) is the schema version it brings a file to.

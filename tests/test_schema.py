@@ -58,8 +58,8 @@ RELEASED = {
         "5e3e56e8761e3dba",
         # Issue 13: counts per rating dimension and per local hour (hub.analytics).
         "d8d980fe661b202b",
-        # Issue 14: a rating as a case's source, kind 'rating' (差评整改, hub.cases).
-        "5be2d11fc68df7c8",
+        # Issue 14: a rating as a case's source (差评整改); cases by day received and answered.
+        "b7c85702e3ef638d",
     ],
     "outbox": ["c55cd58696b41e47", "ce6df76515079a01"],
     "kiosk": ["098ca2e9f2eb874a", "771c674365b0d496"],

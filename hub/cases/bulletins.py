@@ -34,19 +34,18 @@ from hub.supervision import month_counts
 ANSWERED = ("answered", "checked", "archived")
 GOOD = ("satisfied", "basically_satisfied")
 
-# The cases received in a month, with the time and deadline of their last answer.
-MONTH_CASES_SQL = """
-    SELECT c.id, c.department, c.status, c.stage_due_on, c.rating, a.at, a.due
+# The cases received in a month (the cases_received index), with the time and
+# the deadline of their last answer (one case's steps, by its key).
+_LAST_ANSWER = (
+    "SELECT {what} FROM case_events AS e WHERE e.case_id = c.id AND e.event = 'answer'"
+    " ORDER BY e.seq DESC LIMIT 1"
+)
+MONTH_CASES_SQL = f"""
+    SELECT c.id, c.department, c.status, c.stage_due_on, c.rating,
+           ({_LAST_ANSWER.format(what="e.at")}),
+           ({_LAST_ANSWER.format(what="json_extract(e.detail, '$.due')")})
     FROM cases AS c
-    LEFT JOIN (
-        SELECT e.case_id, e.at, json_extract(e.detail, '$.due') AS due
-        FROM case_events AS e
-        WHERE e.event = 'answer' AND e.seq = (
-            SELECT max(l.seq) FROM case_events AS l
-            WHERE l.case_id = e.case_id AND l.event = 'answer')
-    ) AS a ON a.case_id = c.id
-    WHERE c.received_on >= ? AND c.received_on <= ? AND c.status != 'merged'
-    ORDER BY c.id"""
+    WHERE c.received_on >= ? AND c.received_on <= ? AND c.status != 'merged'"""
 
 COUNTS = (
     "received",

@@ -23,7 +23,7 @@ import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -721,7 +721,11 @@ def public_results(
         text,
         answer,
         kind,
-    ) in store.public_results(conn, book.settings.publish_limit):
+    ) in store.public_results(
+        conn,
+        format_time(book.now() - timedelta(days=book.settings.publish_days)),
+        book.settings.publish_limit,
+    ):
         results.append(
             {
                 "id": ident,

@@ -201,6 +201,7 @@ class CaseSettings:
     # (no contact, no citizen, digit runs such as phone numbers masked).
     publish_results: Bool = False
     publish_limit: Annotated[Int, between(1, 500)] = 50
+    publish_days: Annotated[Int, between(1, 3660)] = 90  # answered within these days
     # The class of a follow-up case; empty: ``default_class``.
     followup_class: Str = ""
     override: CalendarOverride = field(default_factory=CalendarOverride)

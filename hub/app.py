@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, jsonify
@@ -12,14 +13,15 @@ from hub.ingest import IngestState
 
 # What answers without a token: the health check, what a kiosk fetches for the
 # lobby (the public directory, staff photos, a complaint looked up by its code and
-# password), the LED wall pages, and central's inbox, which checks each post's
-# signature instead. Everything else needs a token that may read.
+# password, the public results of answered cases), the LED wall pages, and central's
+# inbox, which checks each post's signature instead. Everything else needs a token that may read.
 PUBLIC_ENDPOINTS = frozenset(
     {
         "api.healthz",
         "kiosk_api.directory",
         "kiosk_api.staff_photo",
         "kiosk_api.complaint_lookup",
+        "cases.public_results",
         "boards.index",
         "boards.wall",
         "boards.frame",
@@ -89,8 +91,22 @@ def _init_cases(app: Flask, config: HubConfig) -> None:
     from hub.cases import api as cases_api
     from hub.cases.chain import Cases, open_for_warning
     from hub.db import COUNTING_KEY
+    from hub.notify.notices import NoticeQueue
 
-    book = Cases(config.cases, config.timezone)
+    # With [notify], an answer queues an SMS to the citizen (citizen_sms in the URLs).
+    notices = (
+        NoticeQueue(
+            config.notify, config.directory, timezone=config.timezone, now=lambda: datetime.now(UTC)
+        )
+        if config.notify.enabled
+        else None
+    )
+    book = Cases(
+        config.cases,
+        config.timezone,
+        notices=notices,
+        hall_name=config.directory.name or "",
+    )
     cases_api.init_app(app, book)
     app.extensions[COUNTING_KEY].engine.on_notice = lambda conn, warning, by, what: (
         open_for_warning(book, conn, warning, by=by, what=what)

@@ -65,7 +65,14 @@ REPORT_COLUMNS: Columns = (
     ("bottom", "最末 Bottom staff"),
     ("bottom_score", "最末得分 Bottom score"),
 )
-_SHARES = {"satisfaction", "wilson_lower", "top_score", "bottom_score"}
+_SHARES = {
+    "satisfaction",
+    "wilson_lower",
+    "top_score",
+    "bottom_score",
+    "reply_rate",
+    "completion_rate",
+}
 
 
 def filename(report: str, period: str, extension: str) -> str:
@@ -206,3 +213,38 @@ def monthly_report_xlsx(report: MonthlyReport) -> bytes:
 
 def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
+
+
+# The monthly case bulletin (hub.cases.bulletins.monthly_bulletin), a row per department.
+BULLETIN_COLUMNS: Columns = (
+    ("department", "部门 Department"),
+    ("name", "名称 Name"),
+    ("received", "受理 Received"),
+    ("answered", "已答复 Answered"),
+    ("answered_on_time", "按期答复 On time"),
+    ("overdue", "超期 Overdue"),
+    ("reply_rate", "答复率 Reply rate"),
+    ("completion_rate", "办结率 Completion rate"),
+    ("rated", "回访 Rated"),
+    ("satisfaction", "回访满意率 Satisfaction"),
+    ("alerts", "督查预警 Supervision alerts"),
+    ("alerts_red", "确认红色 Confirmed red"),
+)
+
+
+def bulletin_rows(bulletin: dict[str, Any]) -> list[dict[str, Any]]:
+    """The bulletin's department rows, then the hall's totals (named 合计 Total)."""
+    total = {**bulletin["hall"], "department": "合计 Total"}
+    return [*bulletin["departments"], total]
+
+
+def bulletin_csv(bulletin: dict[str, Any]) -> bytes:
+    """The monthly case bulletin as CSV."""
+    return csv_bytes(BULLETIN_COLUMNS, bulletin_rows(bulletin))
+
+
+def bulletin_xlsx(bulletin: dict[str, Any]) -> bytes:
+    """The monthly case bulletin as XLSX."""
+    month = bulletin["month"]
+    caption = f"{month} 案件办理通报 Case bulletin (截至 as of {bulletin['as_of']})"
+    return xlsx_bytes([(f"bulletin {month}", caption, BULLETIN_COLUMNS, bulletin_rows(bulletin))])

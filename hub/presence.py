@@ -25,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from device_agent.protocol import format_time, parse_time
+from hub.cases.calendar import WorkCalendar
 from hub.directory import Directory
 from hub.periods import Calendar, grain_of
 from hub.supervision import Span, SupervisionSettings
@@ -48,9 +49,23 @@ ACTION_SOURCES: tuple[tuple[str, str, str, str], ...] = (
 ACTING_ROLES = ("manager", "office", "admin")
 
 
-def opening_spans(settings: SupervisionSettings, day: date) -> tuple[Span, ...]:
-    """The hall's opening hours on ``day`` (minutes after local midnight)."""
-    return settings.opening_hours[day.weekday()]
+def opening_spans(
+    settings: SupervisionSettings, day: date, workdays: WorkCalendar | None = None
+) -> tuple[Span, ...]:
+    """The hall's opening hours on ``day`` (minutes after local midnight).
+
+    On the working-day calendar (``workdays``, the cases' calendar): closed on a
+    public holiday; an adjusted working Saturday or Sunday (调休) opens with its
+    own hours if the hall has any that day, else Monday's, a working day's hours.
+    """
+    own = settings.opening_hours[day.weekday()]
+    if workdays is None:
+        return own
+    if workdays.is_public_holiday(day):
+        return ()
+    if day.weekday() >= 5 and workdays.is_workday(day):
+        return own or settings.opening_hours[0]
+    return own
 
 
 def _days(key: str) -> list[date]:
@@ -129,11 +144,14 @@ def staff_presence(
     settings: SupervisionSettings,
     calendar: Calendar,
     now: datetime,
+    workdays: WorkCalendar | None = None,
 ) -> dict[str, Any]:
     """Each staff member's online rate in a day or month (``2026-11-05``, ``2026-11``).
 
     Staff listed are those the directory seats at a window and anyone else who
-    signed in during the period; days after ``now`` do not count yet.
+    signed in during the period; days after ``now`` do not count yet. With
+    ``workdays``, public holidays are closed and adjusted working days open
+    (:func:`opening_spans`).
     """
     days = _days(period)
     signed: dict[str, float] = defaultdict(float)
@@ -145,7 +163,7 @@ def staff_presence(
         next_midnight = midnight + timedelta(days=1)
         if midnight >= now:
             break
-        opening = _open_seconds(opening_spans(settings, day), midnight, now)
+        opening = _open_seconds(opening_spans(settings, day, workdays), midnight, now)
         seconds = sum((b - a).total_seconds() for a, b in opening)
         if seconds == 0:
             continue  # closed: neither staff nor supervisors are expected
@@ -250,11 +268,18 @@ def supervisors_of(conn: sqlite3.Connection, settings: SupervisionSettings) -> l
 
 
 def working_days(
-    period: str, *, settings: SupervisionSettings, calendar: Calendar, now: datetime
+    period: str,
+    *,
+    settings: SupervisionSettings,
+    calendar: Calendar,
+    now: datetime,
+    workdays: WorkCalendar | None = None,
 ) -> list[str]:
     """The days of a period with opening hours, up to today."""
     today = now.astimezone(calendar.zone).date()
-    return [d.isoformat() for d in _days(period) if d <= today and opening_spans(settings, d)]
+    return [
+        d.isoformat() for d in _days(period) if d <= today and opening_spans(settings, d, workdays)
+    ]
 
 
 def supervisors_presence(
@@ -264,12 +289,13 @@ def supervisors_presence(
     settings: SupervisionSettings,
     calendar: Calendar,
     now: datetime,
+    workdays: WorkCalendar | None = None,
 ) -> dict[str, Any]:
     """:func:`supervisor_presence` of the hall's supervisors from its recorded actions."""
     result = supervisor_presence(
         supervisor_actions(conn, calendar, period),
         supervisors=supervisors_of(conn, settings),
-        days=working_days(period, settings=settings, calendar=calendar, now=now),
+        days=working_days(period, settings=settings, calendar=calendar, now=now, workdays=workdays),
     )
     return {"period": period, **result}
 
@@ -281,6 +307,7 @@ def wall_presence(
     settings: SupervisionSettings,
     calendar: Calendar,
     now: datetime,
+    workdays: WorkCalendar | None = None,
 ) -> dict[str, Any] | None:
     """Today's hall-wide rates for the LED wall, or None when the hall does not allow it.
 
@@ -290,9 +317,17 @@ def wall_presence(
         return None
     today = calendar.current(now, "day")
     staff = staff_presence(
-        conn, today, directory=directory, settings=settings, calendar=calendar, now=now
+        conn,
+        today,
+        directory=directory,
+        settings=settings,
+        calendar=calendar,
+        now=now,
+        workdays=workdays,
     )
-    supervisors = supervisors_presence(conn, today, settings=settings, calendar=calendar, now=now)
+    supervisors = supervisors_presence(
+        conn, today, settings=settings, calendar=calendar, now=now, workdays=workdays
+    )
     return {
         "day": today,
         "staff_rate": staff["rate"],

@@ -795,6 +795,36 @@ CONSOLE_ACCOUNTS = SqlStep(
     "CREATE INDEX console_audit_user ON console_audit (user, rowid)",
 )
 
+CASE_RATING_SOURCE = SqlStep(
+    "issue 14: a rating as a case's source (差评整改, kind 'rating'); cases by the day"
+    " received (the bulletin) and by the time answered (the public results)",
+    """
+        CREATE TABLE case_sources_rating (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases (id),
+            first_case INTEGER NOT NULL REFERENCES cases (id),
+            kind TEXT NOT NULL CHECK (kind IN ('kiosk', 'phone', 'letter', 'hotline',
+                'website', 'visit', 'warning', 'rating')),
+            ref TEXT,
+            received_on TEXT NOT NULL,
+            registered_by TEXT NOT NULL,
+            registered_at TEXT NOT NULL,
+            contact TEXT,
+            text TEXT NOT NULL,
+            UNIQUE (kind, ref)
+        )""",
+    """
+        INSERT INTO case_sources_rating (id, case_id, first_case, kind, ref, received_on,
+            registered_by, registered_at, contact, text)
+        SELECT id, case_id, first_case, kind, ref, received_on, registered_by, registered_at,
+            contact, text FROM case_sources""",
+    "DROP TABLE case_sources",
+    "ALTER TABLE case_sources_rating RENAME TO case_sources",
+    "CREATE INDEX case_sources_case ON case_sources (case_id)",
+    "CREATE INDEX cases_received ON cases (received_on)",
+    "CREATE INDEX cases_answered ON cases (answered_at) WHERE answered_at IS NOT NULL",
+)
+
 # In order; the position of a step (from 1) is the schema version it brings a file to.
 STEPS: list[Migration] = [
     RELEASE_0_1,
@@ -822,4 +852,5 @@ STEPS: list[Migration] = [
     SUPERVISION,
     BREAKDOWN_COUNTS,
     CONSOLE_ACCOUNTS,
+    CASE_RATING_SOURCE,
 ]

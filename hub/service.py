@@ -13,6 +13,7 @@ from waitress.wasyncore import close_all
 from hub.app import create_app
 from hub.boards.service import BoardService
 from hub.cases.chain import Cases
+from hub.cases.reminders import ReminderWatch
 from hub.central import CentralConsumer
 from hub.config import HubConfig
 from hub.console.feed import console_feed
@@ -44,7 +45,13 @@ class HubService:
             counting=self.counting if config.warnings.enabled else None,
             rules=self.counting.rules,
             quarantine=config.quarantine,
-            cases=Cases(config.cases, config.timezone),
+            cases=Cases(
+                config.cases,
+                config.timezone,
+                staff={
+                    s.id: (s.name or s.id, s.department) for s in config.directory.staff.values()
+                },
+            ),
         )
         self.ingest = Ingest(config, self.store)
         # One connection to the hall broker: ingest runs it; the boards and forwarding share it.
@@ -58,6 +65,8 @@ class HubService:
         self.central = CentralConsumer(config) if config.central.enabled else None
         self.notifier = NotifySender(config) if config.notify.enabled else None
         self.supervision = SupervisionWatch(config) if config.supervision.enabled else None
+        # Case reminders and escalation need somebody to tell: they run with [notify].
+        self.reminders = ReminderWatch(config) if config.notify.enabled else None
         self.boards = BoardService(config, changed=self.ingest.committed, connection=connection)
         self.app = create_app(config, state=self.ingest.state)
         self.app.config["HALLRATE_BOARD_FEED"] = self.boards.feed
@@ -89,7 +98,14 @@ class HubService:
         ]
         for thread in self._threads:
             thread.start()
-        for part in (self.forwarder, self.central, self.boards, self.notifier, self.supervision):
+        for part in (
+            self.forwarder,
+            self.central,
+            self.boards,
+            self.notifier,
+            self.supervision,
+            self.reminders,
+        ):
             if part is not None:
                 part.start()
         logger.info("hub %s serving %s", self.config.hall, self.api_url)
@@ -108,7 +124,7 @@ class HubService:
         self.boards.stop()
         self.console_feed.close()
         self._stop_http()
-        for part in (self.forwarder, self.central, self.notifier, self.supervision):
+        for part in (self.forwarder, self.central, self.reminders, self.notifier, self.supervision):
             if part is not None:
                 part.stop()
         self.store.close()

@@ -27,7 +27,7 @@ import orjson
 from device_agent.protocol import ServiceEvent, Vote, encode
 from device_agent.storage import is_disk_full, migrate, open_database, write_transaction
 from hub import quarantine, vote_rows
-from hub.cases.chain import Cases, open_complaint_cases
+from hub.cases.chain import Cases, open_complaint_cases, open_for_rating, wants_followup
 from hub.complaints import StoredComplaint, store_complaints
 from hub.errors import BatchError, StoreError
 from hub.instants import iso
@@ -215,6 +215,7 @@ class Store:
         seen = BatchSeen()
         rows: list[tuple[Any, ...]] = []
         casts: list[int] = []
+        followups: list[tuple[Vote, int]] = []
         for item in votes:
             vote = item.vote
             digest = content_digest(vote)
@@ -267,6 +268,9 @@ class Store:
                 )
             )
             casts.append(cast_at)
+            # 差评整改: a follow-up case, in this transaction, for a vote that counts.
+            if verdict is None and self.cases is not None and wants_followup(self.cases, vote):
+                followups.append((vote, cast_at))
         if rows:
             inserted = conn.executemany(_INSERT_VOTE, rows).rowcount
             if inserted != len(rows):  # cannot be: each id was looked up in this transaction
@@ -276,6 +280,8 @@ class Store:
             last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
             first = last - len(rows) + 1
             vote_rows.note_cast_hours(conn, zip(range(first, last + 1), casts, strict=True))
+        for vote, cast_at in followups:
+            open_for_rating(self.cases, conn, vote, iso(cast_at))
         return outcome
 
     def _store_events(self, conn: sqlite3.Connection, events: list[StoredEvent]) -> list[str]:

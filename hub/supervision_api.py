@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Flask, abort, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from hub.cases.calendar import WorkCalendar
 from hub.db import get_db, hub_config, write
 from hub.errors import UnknownRecord
 from hub.periods import Calendar, checked_period
@@ -146,6 +147,7 @@ def presence_staff() -> ResponseReturnValue:
             settings=config.supervision,
             calendar=_calendar(),
             now=datetime.now(UTC),
+            workdays=WorkCalendar(config.cases.override),
         )
     )
 
@@ -162,5 +164,6 @@ def presence_supervisors() -> ResponseReturnValue:
             settings=config.supervision,
             calendar=_calendar(),
             now=datetime.now(UTC),
+            workdays=WorkCalendar(config.cases.override),
         )
     )

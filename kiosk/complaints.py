@@ -171,6 +171,19 @@ def thanks(token: str) -> ResponseReturnValue:
     )
 
 
+@bp.get("/results")
+def results() -> ResponseReturnValue:
+    """网上公布: the answered cases the hall publishes, anonymised by the hub."""
+    try:
+        found = kiosk().hub.public_results()
+    except HubUnavailable as exc:
+        logger.warning("the public results failed: %s", exc)
+        return render_template("results.html", error="results.unavailable", back="/complaints"), 503
+    if found is None:
+        return render_template("results.html", error="results.not_published", back="/complaints")
+    return render_template("results.html", results=found, back="/complaints")
+
+
 @bp.get("/lookup")
 def lookup_form() -> ResponseReturnValue:
     """Code and password, typed on the page's keypads."""

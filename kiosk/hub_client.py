@@ -24,6 +24,18 @@ PHOTO_TYPES = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}
 
 
 @dataclass(frozen=True, slots=True)
+class PublicResult:
+    """One answered case as the hall publishes it: anonymised by the hub."""
+
+    id: int
+    department: str | None
+    received_on: str
+    answered_on: str
+    text: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
 class Handling:
     """What the hub reports about a complaint: its status and published answer."""
 
@@ -100,6 +112,33 @@ class HubClient:
             )
         except (KeyError, TypeError) as exc:
             raise HubUnavailable(f"the hub's lookup answer lacks {exc}") from None
+
+    def public_results(self) -> list[PublicResult] | None:
+        """The hall's published answers (网上公布), newest first; None when it publishes none.
+
+        Raises :class:`HubUnavailable` when the hub cannot answer now.
+        """
+        status, body, _ = self._request(
+            "GET", "/api/v1/public/results", headers={"Accept": "application/json"}
+        )
+        if status == 404:
+            return None
+        if status != 200:
+            raise HubUnavailable(f"the hub answered {status} for the public results")
+        try:
+            return [
+                PublicResult(
+                    id=int(r["id"]),
+                    department=None if r.get("department") is None else str(r["department"]),
+                    received_on=str(r["received_on"]),
+                    answered_on=str(r["answered_on"]),
+                    text=str(r["text"]),
+                    answer=str(r["answer"]),
+                )
+                for r in _json(body)["results"]
+            ]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HubUnavailable(f"the hub's public results lack {exc}") from None
 
     def _request(
         self,

@@ -320,7 +320,9 @@ def test_the_configuration_in_operations_md_loads_as_documented(tmp_path: Path, 
         ("office", None, "mailtos"),
         ("admin", None, "json"),
         ("dept_head", "civil", "dingtalk"),
+        ("person", None, "json"),
     ]
+    assert [t.person for t in settings.targets_of_person("zhang")] == ["zhang"]
     assert "PASSWORD" not in repr(settings) and "BOTKEY" not in repr(settings)
     assert all("PASSWORD" not in t.label for t in settings.targets)
     assert (settings.offline_after_s, settings.max_pending) == (600, 10000)

@@ -35,12 +35,13 @@ from hub import (
     warning_pages,
     warnings,
 )
+from hub.cases import bulletins, reminders
 from hub.cases import store as cases_store
 from hub.console import accounts as console_accounts
 from hub.console import feed as console_feed
 from hub.console import live as console_live
 from hub.instants import HOUR_MS, ms_of_text
-from hub.notify import notices
+from hub.notify import notices, sender
 from hub.periods import Calendar
 from hub.store import known_votes_sql
 from hub.vote_pages import PageQuery, page_sql
@@ -167,6 +168,17 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "cases.source", cases_store.SOURCE_OF_REF_SQL, ["kiosk", "c1"], "kind=? AND ref=?"
     yield "cases.sources", cases_store.SOURCES_SQL, [1], "case_id=?"
     yield "cases.events", cases_store.EVENTS_SQL, [1], "case_id=?"
+    yield "cases.contacts", cases_store.CONTACTS_SQL, [1], "case_id=?"
+    yield (
+        "cases.public_results",
+        cases_store.PUBLIC_RESULTS_SQL,
+        ["2026-09-01T00:00:00.000+00:00", 50],
+        "answered_at>?",
+    )
+    yield "cases.bulletin", bulletins.MONTH_CASES_SQL, ["2026-11-01", "2026-11-30"], "received_on>?"
+    yield "cases.reminded", reminders.DONE_SQL, [1, "escalate", 1, 0, "2026-12-01"], "case_id=?"
+    yield "cases.acted", reminders.ACTED_SQL, [1, 3], "case_id=? AND seq>?"
+    yield "notify.citizen_phone", sender.PHONE_SQL, ["1"], "rowid=?"
     yield "supervision.new_events", supervision.NEW_EVENTS_SQL, [0, 500], IN_ORDER
     yield "supervision.overdue", supervision.OVERDUE_SQL, [SINCE, 500], "supervised_services_due"
     at_window = ["w01", SINCE]

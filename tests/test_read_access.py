@@ -22,6 +22,8 @@ PUBLIC = {
     ("GET", "/api/v1/directory"),
     ("GET", "/api/v1/staff/<staff_id>/photo"),
     ("POST", "/api/v1/complaints/lookup"),
+    # The answered cases a hall publishes (网上公布; 404 when it does not).
+    ("GET", "/api/v1/public/results"),
     # The LED wall pages an HDMI screen shows.
     ("GET", "/boards/"),
     ("GET", "/boards/<board>"),

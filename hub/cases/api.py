@@ -14,12 +14,14 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from hub import exports
+from hub.cases import bulletins as bulletins_module
 from hub.cases import chain, store
 from hub.cases.chain import Actor, CaseInputError, Cases, NotAllowed
-from hub.db import get_db, write
+from hub.db import get_db, hub_config, write
 from hub.query_args import int_arg
 from hub.tokens import require
 
@@ -232,6 +234,50 @@ for _action, _doc in (
         view_func=require(chain.PERMISSIONS[_action])(_note_only(_action, _doc)),
         methods=["POST"],
     )
+
+
+@bp.get("/api/v1/bulletins")
+def bulletins() -> ResponseReturnValue:
+    """The monthly bulletin per department: ``month`` (YYYY-MM, default this month),
+    ``format`` json (default), csv or xlsx."""
+    month = request.args.get("month") or book().today().isoformat()[:7]
+    try:
+        bulletins_module.month_bounds(month)
+    except ValueError:
+        abort(400, description=f"month: must be YYYY-MM, got {month!r}")
+    kind = request.args.get("format", "json")
+    if kind not in ("json", "csv", "xlsx"):
+        abort(400, description="format: must be json, csv or xlsx")
+    bulletin = bulletins_module.monthly_bulletin(
+        book(),
+        get_db().conn,
+        month,
+        directory=hub_config().directory,
+        now=book().now(),
+    )
+    if kind == "json":
+        return jsonify(bulletin)
+    body, media = (
+        (exports.bulletin_csv(bulletin), exports.CSV_TYPE)
+        if kind == "csv"
+        else (exports.bulletin_xlsx(bulletin), exports.XLSX_TYPE)
+    )
+    name = exports.filename("bulletin", month, kind)
+    return Response(
+        body, mimetype=media, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
+
+
+@bp.get("/api/v1/public/results")
+def public_results() -> ResponseReturnValue:
+    """网上公布: the latest answered cases, anonymised, for the kiosk (no token).
+
+    404 when the hall does not publish (``[cases] publish_results``).
+    """
+    if not book().settings.publish_results:
+        abort(404, description="this hall does not publish its results")
+    names = {d.id: d.name for d in hub_config().directory.departments.values()}
+    return jsonify({"results": chain.public_results(book(), get_db().conn, names)})
 
 
 def init_app(app: Flask, cases: Cases) -> None:

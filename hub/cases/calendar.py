@@ -106,6 +106,22 @@ class WorkCalendar:
                 self._fall_back(day.year)
         return day.weekday() < 5
 
+    def is_public_holiday(self, day: date) -> bool:
+        """Whether ``day`` is off as a public holiday (a weekend inside one included).
+
+        A plain weekend is not; a year known only by its weekends has none.
+        """
+        if day in self.override.holidays:
+            return True
+        if day in self.override.workdays or day.year in self.override.years:
+            return False
+        try:
+            off, name = chinese_calendar.get_holiday_detail(day)
+        except NotImplementedError:
+            self._fall_back(day.year)
+            return False
+        return bool(off) and name is not None
+
     def add_workdays(self, start: date, days: int) -> date:
         """The ``days``-th working day after ``start`` (``start`` itself does not count)."""
         if not 0 <= days <= MAX_WORKDAYS:

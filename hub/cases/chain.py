@@ -19,19 +19,22 @@ back to an earlier stage starts that stage again.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from device_agent.protocol import format_time
+from device_agent.protocol import Vote, format_time
 from hub.cases import store
 from hub.cases.calendar import WorkCalendar
 from hub.cases.settings import CHAIN, CaseClass, CaseSettings
 from hub.complaints import StoredComplaint
 from hub.errors import StateError, UnknownRecord
+from hub.notify.notices import NoticeQueue
+from hub.notify.settings import MOBILE
 
 STATUSES = (*CHAIN, "merged")
 CLOSED = ("archived", "merged")
@@ -121,6 +124,11 @@ class Cases:
     settings: CaseSettings
     timezone: str = "Asia/Shanghai"
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # Staff id -> (name, department id), from the directory: a follow-up case's department.
+    staff: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    # Where an answer's SMS to the citizen is queued (hub.notify); None: no SMS.
+    notices: NoticeQueue | None = None
+    hall_name: str = ""
     calendar: WorkCalendar = field(init=False)
 
     def __post_init__(self) -> None:
@@ -325,6 +333,47 @@ def open_complaint_cases(
     return opened
 
 
+def wants_followup(book: Cases, vote: Vote) -> bool:
+    """Whether the hall's policy sends this stored, counted vote to follow-up (差评整改).
+
+    A dissatisfied level the policy lists, on a channel it lists, real-name
+    (not anonymous) and naming a staff member; never a filtered press.
+    """
+    policy = book.settings
+    return (
+        policy.followup
+        and vote.counted
+        and not vote.anonymous
+        and vote.staff is not None
+        and vote.level in policy.followup_levels
+        and vote.channel in policy.followup_channels
+    )
+
+
+def open_for_rating(book: Cases, conn: sqlite3.Connection, vote: Vote, cast_at: str) -> int | None:
+    """The follow-up case of a dissatisfied real-name rating (差评整改); once per vote."""
+    if store.case_of_source(conn, "rating", vote.id) is not None:
+        return None
+    name, department = book.staff.get(vote.staff or "", (vote.staff or "", None))
+    said = "；".join([*vote.reasons, *([vote.comment] if vote.comment else [])])
+    text = (
+        f"实名评价 {vote.level} 分（{vote.channel}）：{name}"
+        f"{'，' + said if said else ''}。请回访、整改，并请群众评价整改结果。"
+    )
+    return open_case(
+        book,
+        conn,
+        Actor(vote.device, "kiosk"),
+        kind="rating",
+        ref=vote.id,
+        title=f"差评整改 {name}",
+        text=text[:MAX_TEXT],
+        received_on=min(book.local_date(cast_at), book.today()),
+        case_class=book.settings.followup_class or book.settings.default_class,
+        department=department,
+    )
+
+
 def open_for_warning(
     book: Cases, conn: sqlite3.Connection, warning: dict[str, Any], *, by: str, what: str
 ) -> int | None:
@@ -424,7 +473,7 @@ def answer(
         raise StateError(
             f"case {case_id}: a {case['class']} case's answer needs a leader's approval first"
         )
-    return _step(
+    answered = _step(
         book,
         conn,
         case_id,
@@ -432,8 +481,36 @@ def answer(
         "answer",
         note=note,
         changes={"answer": case["draft"], "answered_at": book.stamp()},
+        # The deadline the answer met or missed: the bulletin's "answered on time".
+        detail={"due": case["stage_due_on"]},
         handler=True,
     )
+    tell_citizens(book, conn, answered)
+    return answered
+
+
+def tell_citizens(book: Cases, conn: sqlite3.Connection, case: dict[str, Any]) -> int:
+    """Queue an SMS "your answer is ready" to each source of ``case`` with a mobile number.
+
+    Once per source and answer (a redone case's new answer is told again).
+    The notice names the case, never the number, which the sender reads
+    from the source when it sends.
+    """
+    if book.notices is None or not book.notices.settings.citizen_targets():
+        return 0
+    hall = f"【{book.hall_name}】" if book.hall_name else ""
+    title = "投诉已答复 | Complaint answered"
+    body = (
+        f"{hall}您反映的问题（案件 #{case['id']}）已答复，请凭查询码和密码在自助终端查看。\n"
+        f"Your complaint (case #{case['id']}) has been answered: look it up at the kiosk"
+        " with your code and password."
+    )
+    queued = 0
+    for source, contact in store.contacts(conn, case["id"]):
+        if MOBILE.fullmatch(contact):
+            occurrence = case["answered_at"]
+            queued += book.notices.citizen(conn, source, occurrence, title=title, body=body)
+    return queued
 
 
 def check(
@@ -619,6 +696,53 @@ def citizen_view(book: Cases, conn: sqlite3.Connection, complaint_id: str) -> di
         else None,
         "updated_at": case["updated_at"],
     }
+
+
+# A run of digits long enough to be a phone, an ID card or an account number.
+_DIGITS = re.compile(r"[0-9][0-9 -]{4,}[0-9]")
+
+
+def public_results(
+    book: Cases, conn: sqlite3.Connection, directory_names: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The answered cases the kiosk publishes (网上公布), anonymised.
+
+    Only what the complaint was about and the answer: never a contact, a
+    source's reference, who registered or handled it; runs of six or more
+    digits (phones, ID numbers) in the texts are masked.
+    """
+    results = []
+    for (
+        ident,
+        case_class,
+        department,
+        received,
+        answered_at,
+        text,
+        answer,
+        kind,
+    ) in store.public_results(
+        conn,
+        format_time(book.now() - timedelta(days=book.settings.publish_days)),
+        book.settings.publish_limit,
+    ):
+        results.append(
+            {
+                "id": ident,
+                "class_label": book.case_class(case_class).label,
+                "department": directory_names.get(department or ""),
+                "channel": kind,
+                "received_on": received,
+                "answered_on": book.local_date(answered_at).isoformat(),
+                "text": _masked(text),
+                "answer": _masked(answer),
+            }
+        )
+    return results
+
+
+def _masked(text: str) -> str:
+    return _DIGITS.sub(lambda m: "*" * len(m.group()), text)
 
 
 # Internals.

@@ -7,7 +7,13 @@ first stage begins on the day of receipt, which does not count)::
     [cases]
     default_class = "ordinary"      # kiosk complaints and staff registrations
     warning_class = "important"     # the notice of a warning (预警告知函, 限期整改)
+    followup = true                 # 差评整改: dissatisfied real-name ratings open cases
+    followup_levels = [1, 2]
+    followup_channels = ["kiosk"]
     calendar_override = "workdays.toml"
+    remind_days = 1                 # remind the responsible person 1 working day before
+    level_one_days = 2              # level one (the department head) acts within 2 working days
+    reminder_check_s = 300.0        # how often the hub looks (when [notify] has targets)
 
     [[cases.classes]]
     name = "major"
@@ -34,6 +40,7 @@ from pydantic import ValidationInfo, model_validator
 from device_agent.configfile import (
     Bool,
     FilePath,
+    Float,
     Int,
     Problems,
     Str,
@@ -149,9 +156,13 @@ def _cases_problems(
     names = [t.get("name") for t in tables if isinstance(t, dict)] or [
         c.name for c in DEFAULT_CLASSES
     ]
-    for key, default in (("default_class", "ordinary"), ("warning_class", "important")):
+    for key, default in (
+        ("default_class", "ordinary"),
+        ("warning_class", "important"),
+        ("followup_class", ""),
+    ):
         value = data.get(key, default)
-        if isinstance(value, str) and value not in names:
+        if isinstance(value, str) and value and value not in names:
             listed = ", ".join(n for n in names if isinstance(n, str))
             problems.add(key, f"no class {value!r}; classes: {listed}")
     path = data.get("calendar_override")
@@ -173,6 +184,26 @@ class CaseSettings:
     default_class: Str = "ordinary"
     warning_class: Str = "important"
     calendar_override: FilePath | None = None
+    # Reminders and escalation (hub.cases.reminders): the responsible person is reminded
+    # ``remind_days`` working days before a stage's deadline (0: on the day); an overdue
+    # case goes to its department's head (level one), and when nobody acts on it within
+    # ``level_one_days`` working days, the efficiency office chases (level two).
+    remind_days: Annotated[Int, between(0, 30)] = 1
+    level_one_days: Annotated[Int, between(0, 60)] = 2
+    reminder_check_s: Annotated[Float, between(0.05, 86400)] = 300.0
+    # 差评整改: a dissatisfied real-name rating naming a staff member opens a follow-up
+    # case (callback, fix, the citizen rates the fix) when ``followup`` is on, for the
+    # ``followup_levels`` and the ``followup_channels`` (kiosk, window) listed.
+    followup: Bool = False
+    followup_levels: tuple[Annotated[Int, between(1, 2)], ...] = (1, 2)
+    followup_channels: tuple[Annotated[Str, one_of("kiosk", "window")], ...] = ("kiosk",)
+    # 网上公布: the kiosk's public results page lists answered cases, anonymised
+    # (no contact, no citizen, digit runs such as phone numbers masked).
+    publish_results: Bool = False
+    publish_limit: Annotated[Int, between(1, 500)] = 50
+    publish_days: Annotated[Int, between(1, 3660)] = 90  # answered within these days
+    # The class of a follow-up case; empty: ``default_class``.
+    followup_class: Str = ""
     override: CalendarOverride = field(default_factory=CalendarOverride)
 
     _cross = cross_check(_cases_problems)

@@ -60,6 +60,20 @@ DUE_SQL = (
     f"{_SELECT} WHERE stage_due_on IS NOT NULL AND stage_due_on <= ? ORDER BY stage_due_on, id"
 )
 
+# The public results (网上公布): cases answered since a time, the latest answer first
+# (through cases_answered: ``+status`` keeps the planner off the status index).
+PUBLIC_RESULTS_SQL = """
+    SELECT c.id, c.class, c.department, c.received_on, c.answered_at, c.text, c.answer,
+           (SELECT s.kind FROM case_sources AS s WHERE s.case_id = c.id ORDER BY s.id LIMIT 1)
+    FROM cases AS c
+    WHERE c.answered_at IS NOT NULL AND c.answered_at >= ?
+      AND +c.status IN ('answered', 'checked', 'archived') AND c.answer IS NOT NULL
+    ORDER BY c.answered_at DESC LIMIT ?"""
+# The sources of a case that left a contact (the citizen's SMS).
+CONTACTS_SQL = (
+    "SELECT id, contact FROM case_sources WHERE case_id = ? AND contact IS NOT NULL ORDER BY id"
+)
+
 LIST_FILTERS = {
     "status": "status = ?",
     "department": "department = ?",
@@ -188,6 +202,11 @@ def sources(conn: sqlite3.Connection, case_id: int) -> list[dict[str, Any]]:
     ]
 
 
+def contacts(conn: sqlite3.Connection, case_id: int) -> list[tuple[int, str]]:
+    """The sources of a case that left a contact: (source id, contact)."""
+    return [(int(r[0]), str(r[1])) for r in conn.execute(CONTACTS_SQL, (case_id,))]
+
+
 def events(conn: sqlite3.Connection, case_id: int) -> list[dict[str, Any]]:
     """A case's audit log, in order."""
     names = ("seq", "event", "from_status", "to_status", "at", "by", "note")
@@ -195,6 +214,11 @@ def events(conn: sqlite3.Connection, case_id: int) -> list[dict[str, Any]]:
         {**dict(zip(names, row[:7], strict=True)), "detail": json.loads(row[7])}
         for row in conn.execute(EVENTS_SQL, (case_id,))
     ]
+
+
+def public_results(conn: sqlite3.Connection, since: str, limit: int) -> list[tuple[Any, ...]]:
+    """The rows of cases answered since ``since``, latest first (anonymised by the caller)."""
+    return list(conn.execute(PUBLIC_RESULTS_SQL, (since, limit)))
 
 
 def list_cases(

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from device_agent.directory import Directory
 from device_agent.protocol import format_time
-from hub.notify.settings import NotifySettings, Target
+from hub.notify.settings import PERSON, NotifySettings, Target
 
 # The events queued here; a module of its own (cases, issue 14) may add more via notify().
 EVENTS = ("warning", "offline", "online")
@@ -145,19 +145,33 @@ class NoticeQueue:
         subject: str,
         occurrence: str,
         *,
-        roles: tuple[str, ...],
+        roles: tuple[str, ...] = (),
         department: str | None = None,
+        people: tuple[str, ...] = (),
         title: str,
         body: str,
     ) -> int:
-        """Queue a notice of any event for ``roles`` (a department's head: of ``department``).
+        """Queue a notice of any event for ``roles`` (a department's head: of ``department``)
+        and for ``people`` by name (the ``[people]`` table of the URLs).
 
         ``subject`` and ``occurrence`` name this happening of ``event`` (a case
         and its deadline, say): the same three queue one notice per target
         however often this is called. Returns how many were queued.
         """
         targets = self.settings.targets_of(roles, department=department)
+        for name in people:
+            targets.extend(self.settings.targets_of_person(name))
         return self._enqueue(conn, event, subject, occurrence, targets, title=title, body=body)
+
+    def citizen(
+        self, conn: sqlite3.Connection, source: int, occurrence: str, *, title: str, body: str
+    ) -> int:
+        """Queue an SMS to the citizen of case source ``source`` (its id in case_sources)
+        through each ``citizen_sms`` template; the number is filled in when sent."""
+        targets = self.settings.citizen_targets()
+        return self._enqueue(
+            conn, "citizen_sms", str(source), occurrence, targets, title=title, body=body
+        )
 
     def _enqueue(
         self,
@@ -183,7 +197,7 @@ class NoticeQueue:
                     event,
                     subject,
                     target.role,
-                    target.department,
+                    target.person if target.person is not None else target.department,
                     target.key,
                     target.channel,
                     title,
@@ -215,7 +229,17 @@ def notice_log(
 
     Each says its event, the role (and department) it went to, the channel
     kind (never the URL), its text, when it was queued and delivered or
-    given up, its attempts and its last error.
+    given up, its attempts and its last error; a notice to one person (role
+    ``person``) names them as ``person``.
     """
     rows = conn.execute(NOTICE_LOG_SQL, (2**63 - 1 if before is None else before, limit))
-    return [dict(zip(_LOG_NAMES, row, strict=True)) for row in rows]
+    log = []
+    for row in rows:
+        entry = dict(zip(_LOG_NAMES, row, strict=True))
+        # A person's notice keeps the name in the department column (role "person").
+        person = entry["role"] == PERSON
+        entry["person"] = entry["department"] if person else None
+        if person:
+            entry["department"] = None
+        log.append(entry)
+    return log

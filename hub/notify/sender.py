@@ -25,11 +25,14 @@ from device_agent.protocol import format_time
 from device_agent.storage import open_database, write_transaction
 from hub.notify.notices import NoticeQueue
 from hub.notify.settings import (
+    CITIZEN,
+    MOBILE,
     NotifySettings,
     Target,
     apprise_messages,
     load_apprise,
     redact,
+    render_phone,
 )
 
 if TYPE_CHECKING:
@@ -43,6 +46,7 @@ DUE_SQL = (
     " WHERE status = 'pending' AND next_attempt <= ? ORDER BY id LIMIT ?"
 )
 PRUNE_EVERY_S = 3600.0
+PHONE_SQL = "SELECT contact FROM case_sources WHERE id = ?"
 
 
 class NotifySender:
@@ -117,12 +121,22 @@ class NotifySender:
             if self._stop.is_set():
                 break
             target = self._targets.get(target_key)
-            error = (
-                "its target is no longer configured"
-                if target is None
-                else self._deliver(target, title, body)
-            )
-            self._mark(db, ident, attempts + 1, error, final=target is None)
+            final = target is None
+            if target is None:
+                error: str | None = "its target is no longer configured"
+            elif target.role == CITIZEN:
+                # The citizen's number is read from the case's source as it is sent:
+                # it is never copied into the notice, nor into a log line.
+                phone = self.citizen_phone(db, subject)
+                final = phone is None
+                error = (
+                    "the source has no mobile number"
+                    if phone is None
+                    else self._deliver(render_phone(target, phone), title, body)
+                )
+            else:
+                error = self._deliver(target, title, body)
+            self._mark(db, ident, attempts + 1, error, final=final)
             who = f"{target.role} by {target.channel} ({target.label})" if target else "nobody"
             if error is None:
                 logger.info("notice %s (%s %s) sent to %s", ident, event, subject, who)
@@ -137,6 +151,13 @@ class NotifySender:
                     error,
                 )
         return len(rows)
+
+    @staticmethod
+    def citizen_phone(db: sqlite_utils.Database, source: str) -> str | None:
+        """The mobile number of a case source (``case_sources.id``), or None."""
+        row = db.execute(PHONE_SQL, (source,)).fetchone()
+        phone = row[0] if row is not None else None
+        return phone if isinstance(phone, str) and MOBILE.fullmatch(phone) else None
 
     def prune(self, db: sqlite_utils.Database) -> None:
         """Forget notices delivered or given up more than ``keep_days`` ago."""

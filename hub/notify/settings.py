@@ -9,6 +9,9 @@ names a small TOML document mapping each role to its URLs::
     admin = ["json://127.0.0.1:8099/"]
     [dept_head]
     civil = ["dingtalk://TOKEN/"]
+    citizen_sms = ["json://127.0.0.1:8099/sms?to={phone}"]   # {phone}: the citizen's
+    [people]                          # one person, by the name cases are assigned to
+    zhang = ["json://127.0.0.1:8099/zhang"]
 
 Each URL is kept as a :class:`~device_agent.configfile.Secret`; logs and the
 notice log show only apprise's redacted form and the channel kind.
@@ -17,6 +20,7 @@ notice log show only apprise's redacted form and the channel kind.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import re
@@ -44,17 +48,27 @@ from device_agent.configfile import (
 )
 
 ROLES = ("manager", "dept_head", "office", "admin")
+# The role of a target listed under [people]: one person, such as a case's responsible person.
+PERSON = "person"
+# The role of a ``citizen_sms`` template: an SMS gateway URL with ``{phone}`` in it, filled
+# in with the citizen's number when the notice is sent (hub.notify.sender).
+CITIZEN = "citizen"
+PHONE = "{phone}"
+SAMPLE_PHONE = "13800000000"  # what a template is checked with
+# A mainland mobile number: a citizen's SMS goes only there (a landline would not get it).
+MOBILE = re.compile(r"1[3-9][0-9]{9}")
 
 
 @dataclass(frozen=True, slots=True)
 class Target:
     """One apprise URL of a role (of one department, for a department head)."""
 
-    role: str
+    role: str  # one of ROLES, or PERSON for a target of one person
     department: str | None
     url: Secret
     channel: str  # the URL's scheme: json, wecombot, dingtalk, mailtos ...
     label: str  # apprise's redacted form of the URL, safe to log
+    person: str | None = None  # the person's name, for a target of the [people] table
 
     @property
     def key(self) -> str:
@@ -129,6 +143,14 @@ class NotifySettings:
             if t.role in roles and (t.role != "dept_head" or t.department == department)
         ]
 
+    def targets_of_person(self, name: str) -> list[Target]:
+        """The targets of the person ``name`` (the ``[people]`` table of the URLs)."""
+        return [t for t in self.targets if t.role == PERSON and t.person == name]
+
+    def citizen_targets(self) -> list[Target]:
+        """The ``citizen_sms`` templates: an SMS to a citizen's phone."""
+        return [t for t in self.targets if t.role == CITIZEN]
+
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after ``attempts`` failed tries (doubling, capped)."""
         return float(min(self.retry_max_s, self.retry_min_s * 2 ** min(attempts - 1, 30)))
@@ -199,8 +221,20 @@ def _read_targets(
         return ()
     targets: list[Target] = []
     for role, value in data.items():
-        if role not in ROLES:
-            problems.add(key, f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+        if role == "citizen_sms":
+            targets.extend(_templates(problems, value))
+        elif role == "people":
+            if not isinstance(value, dict):
+                problems.add(key, "people: must be a table of names to URL lists")
+                continue
+            for name, urls in value.items():
+                found = _targets(problems, f"people.{name}", PERSON, None, urls)
+                targets.extend(dataclasses.replace(t, person=name) for t in found)
+        elif role not in ROLES:
+            listed = ", ".join(ROLES)
+            problems.add(
+                key, f"unknown role {role!r}; roles are {listed} (and people, citizen_sms)"
+            )
         elif role == "dept_head":
             if not isinstance(value, dict):
                 problems.add(key, "dept_head: must be a table of department ids to URL lists")
@@ -235,3 +269,32 @@ def _targets(
         channel = url.split("://", 1)[0].lower()
         found.append(Target(role, department, Secret(url), channel, plugin.url(privacy=True)))
     return found
+
+
+def _templates(problems: Problems, urls: object) -> list[Target]:
+    """``citizen_sms``: URL templates with ``{phone}``, checked with a sample number."""
+    if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+        problems.add("urls", "citizen_sms: must be a list of URL strings")
+        return []
+    apprise = load_apprise()
+    found = []
+    for i, url in enumerate(urls):
+        if PHONE not in url:
+            problems.add("urls", f"citizen_sms[{i}]: must contain {PHONE}")
+            continue
+        with apprise_messages():
+            plugin = apprise.Apprise.instantiate(url.replace(PHONE, SAMPLE_PHONE))
+        channel = url.split("://", 1)[0].lower() if "://" in url else "(none)"
+        if plugin is None:
+            problems.add(
+                "urls", f"citizen_sms[{i}]: not a URL apprise can send to (scheme {channel})"
+            )
+            continue
+        # The label names the kind only: a log never shows a gateway's token or a number.
+        found.append(Target(CITIZEN, None, Secret(url), channel, f"{channel} citizen_sms"))
+    return found
+
+
+def render_phone(target: Target, phone: str) -> Target:
+    """A ``citizen_sms`` target with the citizen's number filled in (never logged)."""
+    return dataclasses.replace(target, url=Secret(target.url.reveal().replace(PHONE, phone)))

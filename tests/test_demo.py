@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Sequence
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
@@ -24,8 +25,10 @@ from urllib.request import HTTPCookieProcessor, build_opener
 import pytest
 
 from hallrate.broker import free_port
+from hallrate.demo_hall import SAMPLE_HALL, write_demo_hall
 from hallrate.simulated_windows import BAD_DAY_FIRST, Citizens
 from hub.console import accounts
+from hub.warnings import DEFAULT_RULES
 from tests.hall import get_json, wait_until
 
 ADDRESS = re.compile(r"^(\w+): (\S+)")
@@ -351,6 +354,19 @@ def test_seeded_citizens_repeat_and_are_mostly_satisfied():
     # Human-like: nobody is served in no time, and the mean matches the rate (10 s).
     assert min(v.after_s for v in sample) >= 3.0
     assert 9.0 < sum(v.after_s for v in sample) / len(sample) < 11.0
+
+
+def test_only_the_demo_hall_has_demo_thresholds_and_one_bad_day(tmp_path):
+    hall = write_demo_hall(tmp_path, windows=4, broker_port=1883, protocol="5")
+    rules = [(r.level, r.monthly, r.yearly) for r in hall.hub.warnings.rules]
+    assert rules == [("III", 3, 40), ("II", 20, 80), ("I", 40, 120)]
+    assert [w.window for w in hall.windows if w.bad_day] == ["w01"]
+    # The sample hall a county copies keeps the county's rules.
+    sample = tomllib.loads((SAMPLE_HALL / "hub.toml").read_text(encoding="utf-8"))
+    assert [(r["level"], r["monthly"], r["yearly"]) for r in sample["warnings"]["rules"]] == [
+        (r.level, r.monthly, r.yearly) for r in DEFAULT_RULES
+    ]
+    assert DEFAULT_RULES[0].monthly == 10
 
 
 def test_a_bad_day_starts_badly_and_stays_mostly_dissatisfied():

@@ -33,10 +33,16 @@ import click
 
 from device_agent.errors import ConfigError
 from device_agent.runner import report_config_error, stop_on_signals
-from device_agent.storage import open_database, write_transaction
+from device_agent.storage import open_database, open_reader, write_transaction
 from device_agent.topics import Topics
 from hallrate.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
-from hallrate.demo_hall import SAMPLE_HALL, DemoHall, evaluators, write_demo_hall
+from hallrate.demo_hall import (
+    DEMO_LEVEL_III,
+    SAMPLE_HALL,
+    DemoHall,
+    evaluators,
+    write_demo_hall,
+)
 from hallrate.demo_kiosk import DemoKiosk
 from hallrate.demo_log import LOG_NAME, logging_to_file, print_block
 from hallrate.simulated_windows import SimulatedWindows
@@ -52,6 +58,11 @@ DEFAULT_WINDOWS = 6
 DEFAULT_RATE = 6.0
 HUB_CONNECT_S = 15.0
 PROGRESS_S = 15.0
+WATCH_S = 0.5  # how often the demo looks for new warnings
+WARNINGS_SINCE_SQL = (
+    "SELECT rowid, id, staff, level, action, count, period FROM warnings"
+    " WHERE rowid > ? ORDER BY rowid"
+)
 
 
 class DemoService(Protocol):
@@ -194,6 +205,73 @@ class DemoHub:
         ]
 
 
+class DemoWarnings:
+    """Says on the terminal when a warning is raised, so whoever watches opens the console.
+
+    The demo hall's thresholds are the demo's own (``hallrate/demo_hall.py``):
+    level III at a few dissatisfied votes in a month, reached by the bad-day
+    window's citizens within two minutes.
+    """
+
+    name = "warnings"
+
+    def __init__(self, hall: DemoHall) -> None:
+        self.hall = hall
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="demo-warnings", daemon=True)
+        self._last = 0
+        self.raised = 0
+
+    def start(self) -> None:
+        """Note the warnings already on record (earlier runs), then watch for new ones."""
+        db = open_reader(self.hall.hub.database)
+        try:
+            self._last = db.execute("SELECT coalesce(max(rowid), 0) FROM warnings").fetchone()[0]
+        finally:
+            db.close()
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop watching."""
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def lines(self) -> list[str]:
+        """The demo's thresholds, and who has a bad day."""
+        bad = [w for w in self.hall.windows if w.bad_day and w.staff]
+        who = "".join(
+            f"; {w.window} {self._name(w.staff)} ({w.staff}) has a bad day" for w in bad if w.staff
+        )
+        return [f"warnings: demo thresholds (III at {DEMO_LEVEL_III} dissatisfied in a month{who})"]
+
+    def _name(self, staff: str) -> str:
+        member = self.hall.directory.staff.get(staff)
+        return member.name if member is not None else staff
+
+    def _watch(self) -> None:
+        db = None
+        try:
+            while not self._stop.wait(WATCH_S):
+                try:
+                    if db is None:
+                        db = open_reader(self.hall.hub.database)
+                    rows = db.execute(WARNINGS_SINCE_SQL, (self._last,)).fetchall()
+                except sqlite3.Error as exc:
+                    logger.debug("cannot read the warnings yet: %s", exc)
+                    continue
+                for rowid, ident, staff, level, action, count, period in rows:
+                    self._last = rowid
+                    self.raised += 1
+                    print(
+                        f"demo: warning raised: {self._name(staff)} ({staff}) level {level}"
+                        f" {action}, {count} dissatisfied in {period} ({ident}); see the console",
+                        flush=True,
+                    )
+        finally:
+            if db is not None:
+                db.close()
+
+
 # The console's demo users, one per role, manager first: (name, role, display name).
 DEMO_USERS = (
     ("manager", "manager", "大厅负责人（演示）"),
@@ -261,6 +339,7 @@ def hall_services(options: DemoOptions, data: Path) -> list[DemoService]:
         hub,
         *lobby,
         SimulatedWindows(hall.windows, rate=options.rate, seed=options.seed),
+        DemoWarnings(hall),
     ]
 
 

@@ -27,6 +27,32 @@ HEADER = (
 # Quick resends: the embedded broker keeps no queue for an absent subscriber,
 # so a vote published while the hub (re)subscribes waits for this resend.
 RESEND_AFTER_S = 5.0
+# The demo hall is fictional, and so are its warning thresholds: level III at
+# DEMO_LEVEL_III dissatisfied votes in a month (the sample hall's hub.toml keeps
+# the county's 10), so that the bad-day window raises one within two minutes and
+# the console has something to show. II and I keep the county's thresholds.
+DEMO_LEVEL_III = 3
+DEMO_WARNINGS = f"""
+[warnings]
+# Demo only: III at {DEMO_LEVEL_III} dissatisfied in a month (the county's rule is 10).
+[[warnings.rules]]
+level = "III"
+monthly = {DEMO_LEVEL_III}
+yearly = 40
+action = "效能告诫"
+
+[[warnings.rules]]
+level = "II"
+monthly = 20
+yearly = 80
+action = "效能谈话"
+
+[[warnings.rules]]
+level = "I"
+monthly = 40
+yearly = 120
+action = "诫勉谈话"
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +63,8 @@ class DemoWindow:
     window: str
     staff: str | None
     config: AgentConfig
+    # The staff member here has a bad day: citizens mostly press dissatisfied.
+    bad_day: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +132,11 @@ def write_demo_hall(
                 protocol=protocol,
             )
         )
-        demo_windows.append(DemoWindow(device, window, staff, load_agent_config(path)))
+        # The first window is always simulated, so it is the one having a bad day.
+        bad_day = not demo_windows and staff is not None
+        demo_windows.append(
+            DemoWindow(device, window, staff, load_agent_config(path), bad_day=bad_day)
+        )
     return DemoHall(data=data, directory=directory, hub=hub, windows=demo_windows)
 
 
@@ -140,7 +172,7 @@ def _hub_text(hall: str, broker_port: int, protocol: str, hub_port: int) -> str:
         'database = "hub.sqlite"\n'
         'directory = "directory.toml"\n\n' + _broker_text(broker_port, protocol) + "\n[api]\n"
         'host = "127.0.0.1"\n'
-        f"port = {hub_port}\n" + DEMO_BOARDS
+        f"port = {hub_port}\n" + DEMO_BOARDS + DEMO_WARNINGS
     )
 
 

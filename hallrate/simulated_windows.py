@@ -9,24 +9,39 @@ service; the evaluator then invites a rating, and the citizen presses one
 key, mostly a satisfied one. With a seed, each window's stream of citizens
 (when they arrive, how long they are served, which key, how long they hold
 it) is the same at every run.
+
+One window's staff member has a bad day (:attr:`DemoWindow.bad_day`): most of
+its citizens press dissatisfied, the first few all do, and they come at least
+:data:`BAD_DAY_MIN_RATE` a minute, so the demo's level-III threshold is
+reached within two minutes. Its services are called by the queue system
+(service commands with a ticket each, distinct from every other run's that
+day), so every dissatisfied vote is a real service with its own ticket that
+passes every rule of the evaluator and the hub; nothing is forged.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 
 from gpiozero.pins.mock import MockFactory
 
 from device_agent.agent import Agent
-from hallrate.demo_hall import DemoWindow
+from device_agent.link import ServiceCommandArrived
+from hallrate.demo_hall import DEMO_LEVEL_III, DemoWindow
 
 logger = logging.getLogger(__name__)
 
 # How citizens rate, in percent: mostly satisfied, some not (domain.md levels).
 LEVEL_WEIGHTS = {5: 55, 4: 25, 3: 10, 2: 6, 1: 4}
+# A bad day: two citizens in three are dissatisfied, and the first few all are.
+BAD_DAY_WEIGHTS = {5: 10, 4: 12, 3: 11, 2: 37, 1: 30}
+BAD_DAY_FIRST = DEMO_LEVEL_III
+BAD_DAY_MIN_RATE = 6.0
 # Nobody is served in no time: a citizen never follows the previous one
 # sooner than this share of the mean interval.
 MIN_GAP_SHARE = 0.3
@@ -63,17 +78,23 @@ class Visit:
 class Citizens:
     """The stream of citizens rating at one window, ``rate`` presses per minute on average."""
 
-    def __init__(self, rng: random.Random, *, rate: float) -> None:
+    def __init__(self, rng: random.Random, *, rate: float, bad_day: bool = False) -> None:
         if rate <= 0:
             raise ValueError(f"rate must be positive, got {rate}")
         self._rng = rng
-        self.mean_s = 60.0 / rate
+        self.bad_day = bad_day
+        self.mean_s = 60.0 / (max(rate, BAD_DAY_MIN_RATE) if bad_day else rate)
+        self._visits = 0
 
     def next_visit(self) -> Visit:
         """The next citizen: a fixed minimum service time plus an exponential wait."""
         rng = self._rng
         wait = self.mean_s * (MIN_GAP_SHARE + (1 - MIN_GAP_SHARE) * rng.expovariate(1.0))
-        level = rng.choices(list(LEVEL_WEIGHTS), weights=list(LEVEL_WEIGHTS.values()))[0]
+        weights = BAD_DAY_WEIGHTS if self.bad_day else LEVEL_WEIGHTS
+        level = rng.choices(list(weights), weights=list(weights.values()))[0]
+        self._visits += 1
+        if self.bad_day and self._visits <= BAD_DAY_FIRST and level > 2:
+            level = rng.choice((1, 2))
         presses = rng.randint(*REPEATS) if rng.random() < REPEAT_SHARE else 1
         return Visit(
             after_s=wait,
@@ -98,6 +119,11 @@ class SimulatedWindow:
         self.pins = {level: pin for pin, level in window.config.evaluator.keys.items()}
         self.console = window.config.evaluator.console_pin
         self.presses = 0
+        # The bad-day window's services are called by the queue system, one ticket each:
+        # the run's start time of day makes them distinct from earlier runs' that day.
+        self.queue_system = window.bad_day
+        self._tickets = 0
+        self._ticket_prefix = f"{window.window.upper()}-{datetime.now():%H%M%S}"
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self.agent.run, name=f"agent-{window.device}", daemon=True),
@@ -123,7 +149,17 @@ class SimulatedWindow:
     def _serve(self) -> None:
         while True:
             visit = self.citizens.next_visit()
-            if self.console is None:
+            if self.queue_system:
+                if self._stop.wait(max(0.0, visit.after_s - visit.service_s - visit.think_s)):
+                    return
+                self._tickets += 1
+                self._command("start", ticket=f"{self._ticket_prefix}-{self._tickets:04d}")
+                if self._stop.wait(visit.service_s):
+                    return
+                self._command("end")
+                if self._stop.wait(visit.think_s):
+                    return
+            elif self.console is None:
                 if self._stop.wait(visit.after_s):
                     return
             else:
@@ -142,6 +178,11 @@ class SimulatedWindow:
                 self._press(self.pins[visit.level], visit.hold_s)
                 self.presses += 1
 
+    def _command(self, event: str, *, ticket: str | None = None) -> None:
+        # What the agent's link hands it when the queue system publishes on service/command.
+        body = {"v": 1, "event": event, **({"ticket": ticket} if ticket else {})}
+        self.agent.events.put(ServiceCommandArrived(json.dumps(body).encode()))
+
     def _press(self, pin_name: str, hold_s: float) -> None:
         pin = self.factory.pin(pin_name)
         pin.drive_low()
@@ -157,7 +198,10 @@ class SimulatedWindows:
     def __init__(self, windows: list[DemoWindow], *, rate: float, seed: int | None) -> None:
         self.rate = rate
         self.windows = [
-            SimulatedWindow(w, citizens=Citizens(_rng(seed, w.device), rate=rate)) for w in windows
+            SimulatedWindow(
+                w, citizens=Citizens(_rng(seed, w.device), rate=rate, bad_day=w.bad_day)
+            )
+            for w in windows
         ]
 
     def start(self) -> None:

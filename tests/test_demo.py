@@ -13,21 +13,28 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import tomllib
 from collections.abc import Sequence
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
+from urllib.request import HTTPCookieProcessor, build_opener
 
 import pytest
 
 from hallrate.broker import free_port
-from hallrate.simulated_windows import Citizens
+from hallrate.demo_hall import SAMPLE_HALL, write_demo_hall
+from hallrate.simulated_windows import BAD_DAY_FIRST, Citizens
 from hub.console import accounts
+from hub.warnings import DEFAULT_RULES
 from tests.hall import get_json, wait_until
 
 ADDRESS = re.compile(r"^(\w+): (\S+)")
 STOP_BOUND_S = 20
+# The issue's promise: the demo hall raises a warning within two minutes of its start.
+FIRST_WARNING_S = 120
 VOTES = "hallrate/qinghe/device/+/vote"
 
 
@@ -88,6 +95,19 @@ class Demo:
             match = ADDRESS.match(line)
             if match:
                 found[match[1]] = match[2]
+
+    def next_line(self, prefix: str, *, timeout: float) -> str:
+        """The next line printed that starts with ``prefix``, skipping (and keeping) the others."""
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                raise AssertionError(f"the demo printed no {prefix!r} line") from None
+            if line is None:
+                raise AssertionError(f"the demo exited early; stderr:\n{self.stderr}")
+            self.stdout.append(line)
+            if line.startswith(prefix):
+                return line
 
     def wait(self, *, timeout: float) -> int:
         """The exit status, after draining what is left of stdout."""
@@ -336,6 +356,35 @@ def test_seeded_citizens_repeat_and_are_mostly_satisfied():
     assert 9.0 < sum(v.after_s for v in sample) / len(sample) < 11.0
 
 
+def test_only_the_demo_hall_has_demo_thresholds_and_one_bad_day(tmp_path):
+    hall = write_demo_hall(tmp_path, windows=4, broker_port=1883, protocol="5")
+    rules = [(r.level, r.monthly, r.yearly) for r in hall.hub.warnings.rules]
+    assert rules == [("III", 3, 40), ("II", 20, 80), ("I", 40, 120)]
+    assert [w.window for w in hall.windows if w.bad_day] == ["w01"]
+    # The sample hall a county copies keeps the county's rules.
+    sample = tomllib.loads((SAMPLE_HALL / "hub.toml").read_text(encoding="utf-8"))
+    assert [(r["level"], r["monthly"], r["yearly"]) for r in sample["warnings"]["rules"]] == [
+        (r.level, r.monthly, r.yearly) for r in DEFAULT_RULES
+    ]
+    assert DEFAULT_RULES[0].monthly == 10
+
+
+def test_a_bad_day_starts_badly_and_stays_mostly_dissatisfied():
+    def visits(seed: str, n: int, rate: float) -> list:
+        citizens = Citizens(random.Random(seed), rate=rate, bad_day=True)
+        return [citizens.next_visit() for _ in range(n)]
+
+    # Whatever the seed, the first citizens all press dissatisfied: the demo's threshold.
+    for seed in range(50):
+        assert all(v.level <= 2 for v in visits(f"{seed}:w01-eval", BAD_DAY_FIRST, 6))
+    sample = visits("42:w01-eval", 4000, 6)
+    dissatisfied = sum(v.level <= 2 for v in sample) / len(sample)
+    assert 0.6 < dissatisfied < 0.75
+    # A slow demo (--rate 1) still sends the bad-day window a citizen every 10 s on average.
+    slow = visits("42:w01-eval", 4000, 1)
+    assert 9.0 < sum(v.after_s for v in slow) / len(slow) < 11.0
+
+
 def test_a_demo_killed_outright_leaves_no_broker_behind(tmp_path, run_demo):
     demo = run_demo(tmp_path / "demo", "--broker", "mosquitto", "--windows", "1")
     port = urlsplit(demo.addresses()["broker"]).port
@@ -362,3 +411,113 @@ def test_a_demo_killed_outright_leaves_no_broker_behind(tmp_path, run_demo):
                 continue
             if str(tmp_path).encode() in cmdline:
                 os.kill(int(proc.name), signal.SIGKILL)
+
+
+class LoopbackIsSecure(DefaultCookiePolicy):
+    """Send ``Secure`` cookies to http://127.0.0.1 too, as browsers do for loopback.
+
+    The console's cookies are all ``Secure``; Chromium and Firefox treat a
+    loopback address as a secure context, so the demo's console works over
+    plain HTTP there. Python's cookie jar would keep them to https.
+    """
+
+    def return_ok_secure(self, cookie: Any, request: Any) -> bool:
+        return urlsplit(request.get_full_url()).hostname == "127.0.0.1" or super().return_ok_secure(
+            cookie, request
+        )
+
+
+class ConsoleBrowser:
+    """A console user over real HTTP: a cookie jar and the login form, as a browser posts it."""
+
+    def __init__(self, console: str) -> None:
+        self.console = console
+        jar = CookieJar(policy=LoopbackIsSecure())
+        self.opener = build_opener(HTTPCookieProcessor(jar))
+
+    def login(self, user: str, password: str) -> None:
+        """Post the login form with its CSRF token; fail unless the console lets the user in."""
+        with self.opener.open(self.console + "login", timeout=10) as page:
+            form = page.read().decode()
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert token, "the login page has its CSRF token"
+        body = urlencode({"user": user, "password": password, "csrf_token": token[1]}).encode()
+        with self.opener.open(self.console + "login", data=body, timeout=10) as answer:
+            # Redirected, with the session cookie, to the console's home page.
+            assert urlsplit(answer.url).path == urlsplit(self.console).path
+            assert answer.status == 200
+
+    def get_json(self, path: str) -> dict:
+        """A JSON document of the console, as the logged-in user."""
+        with self.opener.open(self.console + path, timeout=10) as response:
+            return json.loads(response.read())
+
+
+def test_the_demo_raises_a_warning_the_console_shows(tmp_path, run_demo):
+    data = tmp_path / "demo"
+    demo = run_demo(data, "--windows", "2", "--seed", "3")
+    addresses = demo.addresses()
+    # The demo says its thresholds are its own, and who has a bad day.
+    assert "warnings: demo thresholds (III at 3 dissatisfied in a month;" in demo.stdout[-2]
+    assert "w01 林晓梅 (s001) has a bad day" in demo.stdout[-2]
+    logins = dict(
+        line.removeprefix("console login: ").split(" / ")
+        for line in demo.stdout
+        if line.startswith("console login: ")
+    )
+
+    # The manager logs in to the console before anything is raised, and follows its notices.
+    manager = ConsoleBrowser(addresses["console"])
+    manager.login("manager", logins["manager"])
+    since = manager.get_json("notices.json")["version"]
+
+    # The terminal says a warning was raised, within two minutes of the start.
+    line = demo.next_line("demo: warning raised: ", timeout=FIRST_WARNING_S)
+    assert line.startswith("demo: warning raised: 林晓梅 (s001) level III 效能告诫, 3 dissatisfied")
+
+    # The hub's API shows it: level III for the bad-day staff member, at the demo's threshold.
+    token = addresses["token"]
+    warnings = get_json(addresses["hub"] + "/api/v1/warnings", token=token)["warnings"]
+    assert [(w["staff"], w["level"], w["threshold"]) for w in warnings] == [("s001", "III", 3)]
+    warning = warnings[0]
+    assert warning["id"] in line
+
+    # The console shows it as a notice, in Chinese, naming the staff member.
+    def notices() -> list[dict]:
+        found = manager.get_json(f"notices.json?after={since}")["notices"]
+        return [n for n in found if n["id"] == warning["id"]]
+
+    (notice,) = wait_until(notices, timeout=10, message="the warning's notice in the console")
+    assert notice["staff_name"] == "林晓梅"
+    assert notice["level"] == "III"
+    assert "林晓梅" in notice["text"]
+
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.wait(timeout=STOP_BOUND_S) == 0, demo.stderr
+
+    # Nothing forged: each vote behind the warning is counted, from its own service (a start
+    # and an end at window w01), with a ticket of its own that no other vote was counted for.
+    hub = sqlite3.connect(f"file:{data / 'hub.sqlite'}?mode=ro", uri=True)
+    try:
+        behind = hub.execute(
+            "SELECT v.level, v.counted, v.hub_rule, v.filter_rule, v.ticket, v.service, v.window"
+            " FROM warning_votes x JOIN votes v ON v.id = x.vote_id WHERE x.warning_id = ?",
+            (warning["id"],),
+        ).fetchall()
+        assert len(behind) == 3
+        for level, counted, hub_rule, filter_rule, ticket, service, window in behind:
+            assert level <= 2 and counted == 1 and hub_rule is None and filter_rule is None
+            assert window == "w01"
+            events = hub.execute(
+                "SELECT event, ticket FROM service_events WHERE service = ? ORDER BY rowid",
+                (service,),
+            ).fetchall()
+            assert [event for event, _ in events] == ["start", "end"]
+            assert events[0][1] == ticket
+            (others,) = hub.execute(
+                "SELECT count(*) FROM votes WHERE ticket = ? AND counted = 1", (ticket,)
+            ).fetchone()
+            assert others == 1
+        assert len({row[4] for row in behind}) == 3
+    finally:
+        hub.close()

@@ -37,7 +37,7 @@ W2 = "s02-III-2026-11"
 
 def commented(stored: StoredVote, comment: str) -> StoredVote:
     """The vote with a citizen's comment and a reason, as a device sends them."""
-    vote = dataclasses.replace(stored.vote, comment=comment, reasons=["等候时间长"])
+    vote = dataclasses.replace(stored.vote, comment=comment, reasons=["long-wait", "kiosk-queue"])
     return dataclasses.replace(stored, vote=vote)
 
 
@@ -144,6 +144,7 @@ def test_a_warning_page_shows_its_votes_in_the_halls_time_and_its_history(hub, a
     # 10:01 in Shanghai, as cast; the window's name, the channel, the level.
     assert "2026-11-22 10:01:00" in text and "2026-11-22 10:02:00" in text
     assert "1号窗口" in text and "窗口评价器" in text and "非常不满意" in text
+    assert "等候时间长、kiosk-queue" in text, "a preset reason in words, another as sent"
     # The citizen's words, escaped.
     assert "&lt;b&gt;排队太久&lt;/b&gt;" in text and "<b>排队太久" not in text
     assert text.count('data-vote="') == 2
@@ -245,6 +246,7 @@ def test_an_accepted_appeal_voids_the_votes_and_withdraws_the_warning(hub, app):
     page = office.get(url).text
     assert "已撤销" in page and "已采纳" in page and "属实" in page
     assert "已作废（非本人服务）" in page
+    assert re.search(r'data-field="current">1<', page), "one dissatisfied vote left"
     # Withdrawn: out of the open queue, in the withdrawn one; the appeal is kept, decided once.
     assert listed(office.get("/console/warnings/").text) == [W2]
     assert listed(office.get("/console/warnings/?state=withdrawn").text) == [W1]

@@ -18,6 +18,7 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import Conflict
 
+from hub.aggregates import dissatisfied
 from hub.cases.store import case_of_source, get_case
 from hub.console import accounts
 from hub.console.messages import register
@@ -72,6 +73,7 @@ register(
         "warnings.raised_at": ("预警时间", "Raised at"),
         "warnings.action": ("处理措施", "Action"),
         "warnings.threshold": ("阈值", "Threshold"),
+        "warnings.current": ("本期现有不满意", "Dissatisfied now"),
         "warnings.readonly": ("仅供查看。", "Read only."),
         "warnings.superseded": ("已被更高等级预警取代：{by}", "Superseded by {by}"),
         "warnings.withdrawn_at": ("已于 {at} 撤销", "Withdrawn at {at}"),
@@ -147,6 +149,14 @@ register(
         "appeal.note": ("裁定说明", "Decision note"),
         "appeal.none": ("没有申诉。", "No appeals."),
         "appeal.warning": ("预警", "Warning"),
+        # The kiosks' preset reasons (kiosk/config.py DEFAULT_REASONS); others show as sent.
+        "reason.patient": ("耐心细致", "Patient and careful"),
+        "reason.quick": ("办事快捷", "Quick"),
+        "reason.clear": ("讲解清楚", "Explained clearly"),
+        "reason.long-wait": ("等候时间长", "Long wait"),
+        "reason.unclear": ("解释不清楚", "Unclear explanations"),
+        "reason.rude": ("态度生硬", "Unfriendly manner"),
+        "reason.extra-trips": ("让我多跑路", "Made me come back again"),
         "event.raised": ("触发预警", "Raised"),
         "event.reinstated": ("重新生效", "Reinstated"),
         "event.acknowledged": ("确认知悉", "Acknowledged"),
@@ -168,6 +178,13 @@ def scope() -> Scope:
     if who.role == "staff":
         return Scope(staff=who.staff or "\0")
     return Scope()
+
+
+def label(prefix: str, code: str) -> str:
+    """The catalogue's words for ``prefix.code``, else the code as stored."""
+    key = f"{prefix}.{code}"
+    text = t(key)
+    return code if text == key else text
 
 
 def _zone() -> Any:
@@ -218,6 +235,7 @@ def _page(ident: str, *, message: str | None = None, status: int = 200) -> Respo
     warning["raised_local"] = local_time(warning["raised_at"], zone)
     if warning["withdrawn_at"]:
         warning["withdrawn_local"] = local_time(warning["withdrawn_at"], zone)
+    warning["current"] = dissatisfied(conn, warning["staff"], warning["period"])
     events = warning_events(conn, ident)
     for event in events:
         event["at_local"] = local_time(event["at"], zone)
@@ -255,6 +273,7 @@ def _page(ident: str, *, message: str | None = None, status: int = 200) -> Respo
         can_appeal=standing and who.role in APPELLANTS and bool(votes),
         can_decide=who.role in OFFICE,
         reasons=("malicious", "not_about_staff", "duplicate"),
+        label=label,
         today=date.today().isoformat(),
     )
     return body, status

@@ -298,3 +298,42 @@ def test_appeals_are_never_deleted(hub, app):
             conn.execute("DELETE FROM warning_appeals")
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "allowed", "after"),
+    [
+        ("boss", {"acknowledge"}, "acknowledged"),
+        ("head", set(), "raised"),
+        ("clerk", set(), "raised"),
+        ("office", {"acknowledge", "notice", "action", "close"}, "closed"),
+        ("root", {"acknowledge", "notice", "action", "close"}, "closed"),
+    ],
+)
+def test_who_may_take_each_step(hub, app, name, allowed, after):
+    """The roles of hub/tokens.py: a manager acknowledges; the office and admin do it all."""
+    client = client_for(app, name)
+    url = f"/console/warnings/{W1}"
+    fields = {"note": "n", "what": "效能告诫已送达", "deadline": "2099-01-31"}
+    for step in ("acknowledge", "notice", "action", "close"):
+        answer = post(client, f"{url}/{step}", url, **fields)
+        assert (answer.status_code != 403) == (step in allowed), (name, step)
+    assert rows(hub, "SELECT status FROM warnings WHERE id = ?", W1) == [(after,)]
+
+
+def test_a_notice_needs_a_deadline_and_a_withdrawn_warning_takes_no_step(hub, app):
+    office = client_for(app, "office")
+    url = f"/console/warnings/{W1}"
+    post(office, f"{url}/acknowledge", url)
+    bad = post(office, f"{url}/notice", url, deadline="next week")
+    assert bad.status_code == 400 and "YYYY-MM-DD" in bad.text
+    assert rows(hub, "SELECT count(*) FROM cases") == [(0,)]
+    (vote,) = rows(hub, "SELECT vote_id FROM warning_votes WHERE warning_id = ? LIMIT 1", W1)[0]
+    hub.void(vote)
+    page = office.get(url).text
+    assert 'data-form="notice"' not in page and 'data-form="action"' not in page
+    refused = post(office, f"{url}/action", url, what="谈话")
+    assert refused.status_code == 409 and "withdrawn" in refused.text
+    # Nor may anyone appeal it any more.
+    clerk = client_for(app, "clerk")
+    assert 'data-form="appeal"' not in clerk.get(url).text

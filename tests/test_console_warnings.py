@@ -337,3 +337,20 @@ def test_a_notice_needs_a_deadline_and_a_withdrawn_warning_takes_no_step(hub, ap
     # Nor may anyone appeal it any more.
     clerk = client_for(app, "clerk")
     assert 'data-form="appeal"' not in clerk.get(url).text
+
+
+def test_the_pages_speak_english_at_the_switch_with_no_key_left_untranslated(hub, app):
+    office = client_for(app, "office")
+    office.set_cookie("hallrate_lang", "en", path="/console")
+    url = f"/console/warnings/{W1}"
+    post(office, f"{url}/acknowledge", url, note="seen")
+    clerk = client_for(app, "clerk")
+    (vote,) = rows(hub, "SELECT vote_id FROM warning_votes WHERE warning_id = ? LIMIT 1", W1)[0]
+    post(clerk, f"{url}/appeal", url, vote=vote, reason="duplicate", text="twice")
+    pages = [office.get(p).text for p in ("/console/warnings/", url, "/console/warnings/appeals")]
+    assert "Efficiency warnings" in pages[0] and "Level III · 效能告诫" in pages[0]
+    assert "The votes behind it" in pages[1] and "Acknowledged" in pages[1]
+    assert "Long wait" in pages[1] and "Awaiting decision" in pages[2]
+    keys = re.compile(r">\s*(warnings|warning|appeal|state|event|channel|vote)\.[a-z_.]+\s*<")
+    for page in pages:
+        assert not keys.search(page), keys.search(page)

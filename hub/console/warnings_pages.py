@@ -11,7 +11,7 @@ action, closes and decides appeals; staff and department heads file appeals.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from flask import abort, current_app, redirect, render_template, request, url_for
@@ -274,7 +274,7 @@ def _page(ident: str, *, message: str | None = None, status: int = 200) -> Respo
         can_decide=who.role in OFFICE,
         reasons=("malicious", "not_about_staff", "duplicate"),
         label=label,
-        today=date.today().isoformat(),
+        today=datetime.now(zone).date().isoformat(),
     )
     return body, status
 

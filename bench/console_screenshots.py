@@ -1,11 +1,12 @@
-"""Screenshots of the console's live hall for docs/screenshots, on a desktop and a phone.
+"""Screenshots of the console's live hall and a warning, on a desktop and a phone.
 
 Runs a Mosquitto and a hub of the sample hall (``firmware_config/sample-hall``)
 on this machine and casts a morning at its windows as their evaluators would
 send it: each citizen's service starting and ending, most of them rated; the
 evaluators report online with their outbox depth, one has lost power. With the
 page open, one window's last citizens are dissatisfied enough to raise a level
-III warning, which the console shows as a notice. Photographed in Debian's
+III warning, which the console shows as a notice; then the warning's own page,
+with the votes behind it and what the citizens said. Photographed in Debian's
 Chromium through Playwright at 1366×768 and at a phone's 390×844. Needs the
 ``chromium`` and ``fonts-wqy-microhei`` packages (``make test`` installs them).
 Run: ``.venv/bin/python bench/console_screenshots.py [--out DIR]``.
@@ -123,10 +124,22 @@ def warning_votes() -> list[tuple[str, str, dict]]:
     """Ten dissatisfied citizens at the warned window, now."""
     device = f"{WARNED_WINDOW}-eval"
     now = format_time(datetime.now().astimezone())
-    return [
+    votes = [
         (device, "vote", _vote(device, 5000 + n, WARNED_WINDOW, WARNED_STAFF, 1, now, None))
         for n in range(10)
-    ]  # type: ignore[arg-type]
+    ]
+    # What some of them said: the warning's page shows it beside each vote.
+    for (_, _, body), (reasons, comment) in zip(votes, WARNING_WORDS, strict=False):
+        body["reasons"], body["comment"] = reasons, comment
+    return votes  # type: ignore[return-value]
+
+
+WARNING_WORDS = (
+    (["long-wait"], "排了一个多小时，窗口一直在打电话"),
+    (["rude", "unclear"], "问了三遍才说清楚要带什么材料"),
+    (["extra-trips"], None),
+    (["long-wait", "rude"], "态度很差"),
+)
 
 
 def publish(
@@ -202,6 +215,23 @@ def take(hub: HubService, broker_port: int, out: Path) -> list[Path]:
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, f"{name}: the page is {overflow} px wider than the screen"
+        # The warning's own page: its facts, the forms, the votes behind it, its history.
+        month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+        for name, page in pages.items():
+            page.goto(f"{hub.api_url}/console/warnings/{WARNED_STAFF}-III-{month}")
+            page.wait_for_selector("[data-vote]")
+            path = out / f"console-warning-{name}.png"
+            # The whole page on a desktop; on a phone its first two screens (ten votes as
+            # cards run far longer): the facts, the form and the first votes.
+            width, height = SIZES[name]
+            tall = page.evaluate("document.documentElement.scrollHeight")
+            clip = {"x": 0, "y": 0, "width": width, "height": min(tall, 2 * height)}
+            page.screenshot(path=str(path), full_page=True, clip=clip)
+            shots.append(path)
+            overflow = page.evaluate(
+                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+            )
+            assert overflow <= 0, f"{name}: the warning is {overflow} px wider than the screen"
         browser.close()
     return shots
 

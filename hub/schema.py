@@ -825,6 +825,31 @@ CASE_RATING_SOURCE = SqlStep(
     "CREATE INDEX cases_answered ON cases (answered_at) WHERE answered_at IS NOT NULL",
 )
 
+WARNING_APPEALS = SqlStep(
+    "issue 13: appeals against a warning's votes, filed and decided in the console; kept",
+    """
+        CREATE TABLE warning_appeals (
+            id INTEGER PRIMARY KEY,
+            warning_id TEXT NOT NULL,
+            staff TEXT NOT NULL,
+            department TEXT,
+            votes TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            text TEXT NOT NULL,
+            filed_by TEXT NOT NULL,
+            filed_at TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('filed', 'accepted', 'rejected')),
+            decided_by TEXT,
+            decided_at TEXT,
+            decision_note TEXT
+        )""",
+    "CREATE INDEX warning_appeals_warning ON warning_appeals (warning_id, id)",
+    "CREATE INDEX warning_appeals_status ON warning_appeals (status, id)",
+    """
+        CREATE TRIGGER warning_appeals_kept BEFORE DELETE ON warning_appeals
+        BEGIN SELECT RAISE(ABORT, 'appeals are kept'); END""",
+)
+
 # In order; the position of a step (from 1) is the schema version it brings a file to.
 STEPS: list[Migration] = [
     RELEASE_0_1,
@@ -853,4 +878,5 @@ STEPS: list[Migration] = [
     BREAKDOWN_COUNTS,
     CONSOLE_ACCOUNTS,
     CASE_RATING_SOURCE,
+    WARNING_APPEALS,
 ]

@@ -40,6 +40,7 @@ from hub.cases import store as cases_store
 from hub.console import accounts as console_accounts
 from hub.console import feed as console_feed
 from hub.console import live as console_live
+from hub.console import warnings_store as console_warnings
 from hub.instants import HOUR_MS, ms_of_text
 from hub.notify import notices, sender
 from hub.periods import Calendar
@@ -59,6 +60,9 @@ BOUNDED_SORTS = {
     "warning_pages.vote_details",
     # One month's supervision alerts, grouped by department, kind and outcome.
     "supervision.month_counts",
+    # The console's warning page: the votes behind one warning, and an appeal's few votes.
+    "console.warning votes",
+    "console.appealed votes",
 }
 
 SINCE = "2026-11-20T00:00:00.000+00:00"
@@ -218,6 +222,10 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "console.session", console_accounts.SESSION_SQL, session, "digest=?"
     failures = ["boss", "127.0.0.1", SINCE]
     yield "console.failures", console_accounts.FAILURES_SQL, failures, "user=? AND address=?"
+    ident = ["s01-III-2026-11"]
+    yield "console.warning votes", console_warnings.WARNING_VOTES_SQL, ident, "warning_id=?"
+    appealed = console_warnings.APPEALED_VOTES_SQL.format(marks="?, ?")
+    yield "console.appealed votes", appealed, ["a", "b"], "(id=?)"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

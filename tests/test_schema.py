@@ -62,6 +62,8 @@ RELEASED = {
         "3fddd7a7a28ecbc6",
         # Issue 14: a rating as a case's source (差评整改); cases by day received and answered.
         "b7c85702e3ef638d",
+        # Issue 13: appeals against a warning's votes, filed and decided in the console.
+        "9fc880a288b541d0",
     ],
     "outbox": ["c55cd58696b41e47", "ce6df76515079a01"],
     "kiosk": ["098ca2e9f2eb874a", "771c674365b0d496"],

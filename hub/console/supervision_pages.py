@@ -114,7 +114,7 @@ def _alerts_page(*, error: str | None = None, code: int = 200) -> ResponseReturn
         "departments": {d.id: d.name for d in directory.departments.values()},
         "windows": {w.id: w.name for w in directory.windows.values()},
         "staff": {s.id: s.name for s in directory.staff.values()},
-        "items": {i.id: i.name for i in directory.service_items.values()},
+        "service_items": {i.id: i.name for i in directory.service_items.values()},
     }
     body = render_template(
         "console/supervision.html",

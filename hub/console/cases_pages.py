@@ -479,6 +479,7 @@ register(
         "cases.ref": ("来源编号", "Reference"),
         "cases.registered_by": ("登记人", "Registered by"),
         "cases.contact": ("联系方式", "Contact"),
+        "cases.has_contact": ("留有联系方式", "Left a contact"),
         "cases.first_case": ("原办件 {id}", "First case {id}"),
         "cases.merged": ("已合并的重复件", "Duplicates merged into this case"),
         "cases.merged_into": ("已合并到办件 {id}", "Merged into case {id}"),

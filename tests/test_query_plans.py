@@ -37,6 +37,7 @@ from hub import (
 )
 from hub.cases import store as cases_store
 from hub.console import accounts as console_accounts
+from hub.console import cases_store as console_cases
 from hub.console import feed as console_feed
 from hub.console import live as console_live
 from hub.instants import HOUR_MS, ms_of_text
@@ -167,6 +168,8 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "cases.source", cases_store.SOURCE_OF_REF_SQL, ["kiosk", "c1"], "kind=? AND ref=?"
     yield "cases.sources", cases_store.SOURCES_SQL, [1], "case_id=?"
     yield "cases.events", cases_store.EVENTS_SQL, [1], "case_id=?"
+    # The console's case list: each listed case's channels.
+    yield "console_cases.channels", console_cases.CHANNELS_SQL, [1], "case_id=?"
     yield "supervision.new_events", supervision.NEW_EVENTS_SQL, [0, 500], IN_ORDER
     yield "supervision.overdue", supervision.OVERDUE_SQL, [SINCE, 500], "supervised_services_due"
     at_window = ["w01", SINCE]

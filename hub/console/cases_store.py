@@ -1,7 +1,7 @@
 """The console's reads of cases (the chain's own SQL is :mod:`hub.cases.store`).
 
 The list's filters (status, class, department, the responsible person, the
-source channel, overdue) and the cases merged into a case. Each runs on the
+source channel, overdue) and each listed case's channels. Each runs on the
 request's read-only connection; nothing here writes.
 """
 
@@ -22,9 +22,6 @@ FILTER_SQL = {
     "assignee": "assignee = ?",
     "channel": "id IN (SELECT case_id FROM case_sources WHERE kind = ?)",
 }
-
-# The cases a duplicate was merged into this one from.
-MERGED_SQL = "SELECT id, title, status FROM cases WHERE merged_into = ? ORDER BY id"
 
 # The channels each listed case came through (every source, merged ones included).
 CHANNELS_SQL = "SELECT kind FROM case_sources WHERE case_id = ? ORDER BY id"
@@ -54,10 +51,3 @@ def list_cases(
         kinds = [r[0] for r in conn.execute(CHANNELS_SQL, (case["id"],))]
         case["channels"] = list(dict.fromkeys(kinds))
     return found
-
-
-def merged_into(conn: sqlite3.Connection, case_id: int) -> list[dict[str, Any]]:
-    """The duplicates merged into ``case_id``: id, title, status."""
-    return [
-        {"id": r[0], "title": r[1], "status": r[2]} for r in conn.execute(MERGED_SQL, (case_id,))
-    ]

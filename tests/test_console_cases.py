@@ -168,9 +168,10 @@ def test_each_step_is_offered_and_allowed_only_to_who_may_take_it(app, config):
         post(clients["boss"], f"/console/cases/{case}/send_back", note="请写明值守时间").status_code
         == 302
     )
-    assert post(
+    redraft = post(
         clients["clerk"], f"/console/cases/{case}/draft", answer="每日12:00-14:00有人值守。"
     )
+    assert redraft.status_code == 302
     assert post(clients["boss"], f"/console/cases/{case}/approve").status_code == 302
     assert offered("answer") == {"office", "clerk", "root"}
     assert post(clients["clerk"], f"/console/cases/{case}/answer").status_code == 302

@@ -38,6 +38,7 @@ from hub import (
 from hub.cases import bulletins, reminders
 from hub.cases import store as cases_store
 from hub.console import accounts as console_accounts
+from hub.console import cases_store as console_cases
 from hub.console import feed as console_feed
 from hub.console import live as console_live
 from hub.console import warnings_store as console_warnings
@@ -183,6 +184,8 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "cases.reminded", reminders.DONE_SQL, [1, "escalate", 1, 0, "2026-12-01"], "case_id=?"
     yield "cases.acted", reminders.ACTED_SQL, [1, 3], "case_id=? AND seq>?"
     yield "notify.citizen_phone", sender.PHONE_SQL, ["1"], "rowid=?"
+    # The console's case list: each listed case's channels.
+    yield "console_cases.channels", console_cases.CHANNELS_SQL, [1], "case_id=?"
     yield "supervision.new_events", supervision.NEW_EVENTS_SQL, [0, 500], IN_ORDER
     yield "supervision.overdue", supervision.OVERDUE_SQL, [SINCE, 500], "supervised_services_due"
     at_window = ["w01", SINCE]

@@ -14,7 +14,12 @@ from flask import Flask, redirect, url_for
 from flask.typing import ResponseReturnValue
 
 # The modules whose ``bp`` is a blueprint of console pages; a new page module adds itself.
-PAGES = ("hub.console.views", "hub.console.warnings_pages")
+PAGES = (
+    "hub.console.views",
+    "hub.console.warnings_pages",
+    "hub.console.cases_pages",
+    "hub.console.supervision_pages",
+)
 
 
 def init_app(app: Flask) -> frozenset[str]:

@@ -12,7 +12,7 @@ import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -20,6 +20,7 @@ import sqlite_utils
 from device_agent.protocol import format_time
 from hub import aggregates
 from hub.aggregates import Attribution
+from hub.central import PEOPLE_COLUMNS
 from hub.config import HubConfig
 from hub.forwarding import ForwardingQueue
 from hub.notify.notices import NoticeQueue
@@ -35,6 +36,12 @@ SUMMARY_SCOPES = ("department", "hall", "window")  # in the order the summary li
 SUMMARY_COUNTS_SQL = (
     f"SELECT scope, subject, period, {', '.join(aggregates.COUNT_COLUMNS)} FROM counts"
     " WHERE scope = ? AND period = ? ORDER BY subject"
+)
+# The per-person figures (issue 13): every staff member's counted votes by level in
+# one period, so central can add a person's figures across halls.
+SUMMARY_PEOPLE_SQL = (
+    f"SELECT subject, {', '.join(PEOPLE_COLUMNS)} FROM counts WHERE scope = 'staff'"
+    " AND period = ? AND total > 0 ORDER BY subject"
 )
 SUMMARY_STAFF_SQL = (
     "SELECT subject, dissatisfied, total FROM counts WHERE scope = 'staff'"
@@ -122,6 +129,7 @@ class Counting:
             "SELECT count(*) FROM warnings WHERE withdrawn_at IS NULL AND status != 'closed'"
         ).fetchone()[0]
         stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        people_periods = [*periods.values(), *previous_periods(periods)]
         return {
             "v": 1,
             "message_id": f"summary-{stamp}",
@@ -133,7 +141,44 @@ class Counting:
             "counts": counts,
             "staff_dissatisfied": staff,
             "open_warnings": standing,
+            "people_periods": people_periods,
+            "people": self.people(conn, people_periods),
         }
+
+    def people(self, conn: sqlite3.Connection, periods: list[str]) -> list[dict[str, Any]]:
+        """Each staff member's counted votes by level in ``periods``, keyed by person.
+
+        The person is the directory's county-wide ``person`` id, or ``hall:staff``
+        for a staff member without one.
+        """
+        staff = self.config.directory.staff
+        hall = self.config.hall
+        rows = []
+        for period in periods:
+            for subject, *figures in conn.execute(SUMMARY_PEOPLE_SQL, (period,)):
+                entry = staff.get(subject)
+                person = entry.person if entry is not None and entry.person else None
+                rows.append(
+                    {
+                        "person": person or f"{hall}:{subject}",
+                        "staff": subject,
+                        "name": entry.name if entry is not None else subject,
+                        "period": period,
+                        **dict(zip(PEOPLE_COLUMNS, figures, strict=True)),
+                    }
+                )
+        return rows
+
+
+def previous_periods(periods: dict[str, str]) -> list[str]:
+    """Yesterday, last month and last year of the current ``periods``.
+
+    The summary carries them too, so a recount just after a period ends (an
+    appeal upheld on the 1st) still reaches central.
+    """
+    day = date.fromisoformat(periods["day"]) - timedelta(days=1)
+    month = date.fromisoformat(periods["month"] + "-01") - timedelta(days=1)
+    return [day.isoformat(), month.isoformat()[:7], f"{int(periods['year']) - 1:04d}"]
 
 
 def rebuild_database(config: HubConfig, *, pacing: Pacing | None = None) -> int:

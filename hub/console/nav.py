@@ -8,6 +8,7 @@ menu shows; the page's own ``@requires`` decides who may open it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -22,6 +23,8 @@ class NavEntry:
     endpoint: str
     label: str
     roles: frozenset[str]
+    # Shown only while this says so (e.g. only when the hub runs as central); None: always.
+    when: Callable[[], bool] | None = None
 
 
 NAV: list[NavEntry] = [
@@ -39,4 +42,10 @@ def add(entry: NavEntry) -> None:
 def entries_for(user: User) -> list[NavEntry]:
     """The entries ``user``'s role sees, of pages that exist."""
     views = current_app.view_functions
-    return [entry for entry in NAV if user.role in entry.roles and entry.endpoint in views]
+    return [
+        entry
+        for entry in NAV
+        if user.role in entry.roles
+        and entry.endpoint in views
+        and (entry.when is None or entry.when())
+    ]

@@ -21,6 +21,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import Page, expect
 
 from device_agent.errors import ProtocolError
 from device_agent.protocol import envelope_id
@@ -33,6 +34,7 @@ from hub.store import Store
 from hub.tokens import create_token
 from tests.hall import Hall, get_json, query, wait_until
 from tests.test_central import FORWARD, Devices
+from tests.test_console_browser import browser, page  # noqa: F401  (fixtures)
 from tests.thirdparty import start_loop, stop_loop
 
 PASSWORD = "county office password"
@@ -172,10 +174,10 @@ def form_token(html: str) -> str:
 
 def console(app: Flask, name: str) -> FlaskClient:
     client = app.test_client()
-    page = client.get("/console/login")
+    login = client.get("/console/login")
     client.post(
         "/console/login",
-        data={"user": name, "password": PASSWORD, "csrf_token": form_token(page.text)},
+        data={"user": name, "password": PASSWORD, "csrf_token": form_token(login.text)},
     )
     return client
 
@@ -198,8 +200,33 @@ def test_a_person_in_two_halls_counts_once_and_recounts_reach_central(county, mo
     assert query(county.b.database, "SELECT id FROM warnings") == []
     assert county_warnings(county.central, token) == [(PERSON, "III", 11, True)]
 
+    # Hall B's own warning for another staff member reaches central beside it.
+    county.devices_b.vote(10, level=1, staff="s03")
+    wait_until(
+        lambda: (
+            query(county.county.database, "SELECT hall, staff FROM central_warnings")
+            == [(b, "s03")]
+        ),
+        message="hall B's warning at central",
+    )
+    app = create_app(county.central.config)
+    office = console(app, "county")
+    overview = office.get("/console/central/").text
+    person_row = re.search(
+        rf'<tr data-person="{PERSON}" data-period="[0-9-]{{7}}">(.*?)</tr>', overview, re.S
+    )
+    assert person_row, "the county warning of the person"
+    assert "III" in person_row[1] and "跨大厅" in person_row[1] and "11 / 10" in person_row[1]
+    hall_warning = re.search(rf'<tr data-warning="{b}/s03-III-[0-9-]+">(.*?)</tr>', overview, re.S)
+    assert hall_warning and f"<small>{b}</small>" in hall_warning[1]
+
     # A summary delivered again (the retained one, republished) adds nothing.
-    stored_before = query(county.county.database, "SELECT count(*) FROM central_person_counts")
+    # Three staff members, each in today's, this month's and this year's figures.
+    stored = "SELECT count(*) FROM central_person_counts"
+    wait_until(
+        lambda: query(county.county.database, stored) == [(9,)],
+        message="s03's figures at central",
+    )
     payload = retained_summary(mosquitto.port, a)
     assert json.loads(payload)["people"]
     republish(mosquitto.port, f"hallrate/{a}/hub/summary", payload)
@@ -213,9 +240,7 @@ def test_a_person_in_two_halls_counts_once_and_recounts_reach_central(county, mo
         message="newer summaries at central",
     )
     assert person_figures(county.central, token) == (11, 14, [(a, "s01", 6), (b, "s02", 5)])
-    assert query(county.county.database, "SELECT count(*) FROM central_person_counts") == (
-        stored_before
-    )
+    assert query(county.county.database, stored) == [(9,)]
 
     # An appeal upheld at hall A: two of its votes voided; central's figures follow.
     manager = manager_token(county.a)
@@ -226,16 +251,16 @@ def test_a_person_in_two_halls_counts_once_and_recounts_reach_central(county, mo
         message="the recount at central",
     )
     assert person_figures(county.central, token) == (9, 12, [(a, "s01", 4), (b, "s02", 5)])
-    assert county_warnings(county.central, token) == []
+    # The person is back under 10; s03 (no county id: hall and staff) keeps theirs.
+    assert county_warnings(county.central, token) == [(f"{b}:s03", "III", 10, False)]
 
     # The county office's console shows every hall and the person's figures.
-    app = create_app(county.central.config)
-    office = console(app, "county")
     overview = office.get("/console/central/")
     assert overview.status_code == 200
     for hall in (a, b):
         assert f'data-hall="{hall}"' in overview.text
-    assert "暂无人员达到全县预警阈值" in overview.text
+    assert f'data-person="{PERSON}"' not in overview.text
+    assert f'data-person="{b}:s03"' in overview.text
     people = office.get("/console/central/people").text
     row = re.search(rf'<tr data-person="{PERSON}">(.*?)</tr>', people, re.S)
     assert row and '<td data-field="dissatisfied">9</td>' in row[1]
@@ -327,3 +352,31 @@ def test_a_newer_summary_replaces_a_hall_s_figures_and_an_older_one_changes_noth
             )
     finally:
         db.close()
+
+
+def test_the_county_office_sees_every_hall_in_chromium(county, page: Page) -> None:  # noqa: F811
+    county.devices_a.vote(6, level=1, staff="s01")
+    county.devices_b.vote(5, level=1, staff="s02")
+    wait_until(
+        lambda: person_figures(county.central, county.token)[0] == 11,
+        message="the person's figures at central",
+    )
+    base = county.central.api_url
+    page.goto(base + "/console/login")
+    page.fill("input[name=user]", "county")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.click("nav >> text=全县大厅")
+    expect(page.locator("h1")).to_contain_text("全县大厅总览")
+    for hall in (county.a, county.b):
+        expect(page.locator(f'tr[data-hall="{hall.id}"]')).to_be_visible()
+    hall_a = page.locator(f'tr[data-hall="{county.a.id}"]')
+    expect(hall_a.locator('[data-field="month-votes"]')).to_have_text("6")
+    expect(hall_a.locator('[data-field="month-satisfaction"]')).to_have_text("0.0%")
+    person = page.locator(f'tr[data-person="{PERSON}"]')
+    expect(person.locator('[data-field="level"]')).to_contain_text("III")
+    expect(person.locator('[data-field="dissatisfied"]')).to_have_text("11 / 10")
+    # On a phone the tables scroll inside their box; the page never scrolls sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0

@@ -814,7 +814,8 @@ CENTRAL_PEOPLE = SqlStep(
             generated_at TEXT NOT NULL,
             PRIMARY KEY (hall, period, staff)
         ) WITHOUT ROWID""",
-    "CREATE INDEX central_person_counts_by_person ON central_person_counts (period, person)",
+    "CREATE INDEX central_person_counts_by_person"
+    " ON central_person_counts (period, person, hall, staff)",
 )
 
 # In order; the position of a step (from 1) is the schema version it brings a file to.

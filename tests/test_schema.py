@@ -60,7 +60,7 @@ RELEASED = {
         "d8d980fe661b202b",
         # Issue 13: console users, sessions, login attempts and the audit log (hub.console).
         "3fddd7a7a28ecbc6",
-        "d0d90785a89385dd",
+        "2ea920c8f7df2f5c",
     ],
     "outbox": ["c55cd58696b41e47", "ce6df76515079a01"],
     "kiosk": ["098ca2e9f2eb874a", "771c674365b0d496"],

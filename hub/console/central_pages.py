@@ -91,6 +91,11 @@ register(
         "central.period": ("期间", "Period"),
         "central.status": ("状态", "Status"),
         "central.raised": ("产生时间", "Raised"),
+        "central.status_raised": ("待确认", "Raised"),
+        "central.status_acknowledged": ("已确认", "Acknowledged"),
+        "central.status_actioned": ("已处理", "Actioned"),
+        "central.status_closed": ("已关闭", "Closed"),
+        "central.withdrawn": ("已撤销", "withdrawn"),
         "central.person_warnings": ("全县人员预警（跨大厅合计）", "County warnings per person"),
         "central.person_rule": (
             "预警阈值按人计算：同一人在各大厅的不满意评价合并计数。",

@@ -78,22 +78,15 @@ def forward(config_path: Path, now: datetime) -> None:
         add_user(conn, USER, PASSWORD, role="office", display_name="县效能办")
         for hall, (name, today, today_bad, total, bad) in HALLS.items():
             people = [
-                {
-                    "person": person,
-                    "staff": staff,
-                    "name": who,
-                    "period": month,
-                    "level_1": unhappy,
-                    "level_2": 0,
-                    "level_3": 0,
-                    "level_4": 0,
-                    "level_5": counted - unhappy,
-                    "total": counted,
-                    "dissatisfied": unhappy,
-                }
-                for h, staff, person, who, unhappy, counted in PEOPLE
+                [month, staff, unhappy, 0, 0, 0, counted - unhappy, counted, unhappy]
+                for h, staff, _, _, unhappy, counted in PEOPLE
                 if h == hall
             ]
+            names = {
+                staff: {"person": person, "name": who}
+                for h, staff, person, who, _, _ in PEOPLE
+                if h == hall
+            }
             summary = {
                 "v": 1,
                 "message_id": f"summary-{hall}",
@@ -107,7 +100,9 @@ def forward(config_path: Path, now: datetime) -> None:
                 },
                 "open_warnings": 1 if hall == "qinghe" else 0,
                 "people_periods": [month],
+                "people_columns": list(central.PEOPLE_ROW),
                 "people": people,
+                "people_names": names,
             }
             central.accept(conn, hall, "summary", summary, received_at=generated)
         warning = {

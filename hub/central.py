@@ -56,10 +56,14 @@ logger = logging.getLogger(__name__)
 
 # A summary's per-person figures (issue 13): counted votes by level, and of them dissatisfied.
 PEOPLE_COLUMNS = ("level_1", "level_2", "level_3", "level_4", "level_5", "total", "dissatisfied")
+# One row of a summary's ``people``: the period, the staff id, then the figures.
+PEOPLE_ROW = ("period", "staff", *PEOPLE_COLUMNS)
 # A period key as the halls write them: a day, a month or a year.
 PERIOD = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
-MAX_MESSAGE_BYTES = 256 * 1024
+# A summary's per-person figures take about 170 bytes a staff member and period,
+# six periods each: 1 MiB leaves room for a hall of about 900 staff.
+MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 def _base_problem(value: str) -> str | None:
@@ -132,7 +136,7 @@ def accept(
             message = f"not an ISO 8601 time with offset: {exc}"
             raise ProtocolError(message, field="generated_at") from exc
         people = _people(body)
-        document = {k: v for k, v in body.items() if k not in ("people", "people_periods")}
+        document = {k: v for k, v in body.items() if not k.startswith("people")}
         cursor = conn.execute(
             "INSERT INTO central_summaries (hall, generated_at, document, received_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (hall) DO UPDATE SET"
@@ -206,30 +210,38 @@ def accept(
 
 
 def _people(body: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]] | None:
-    """A summary's per-person figures, checked: the periods it covers and one row each.
+    """A summary's per-person figures, checked: the periods it covers and one row each
+    ``(period, staff, person, name, *PEOPLE_COLUMNS)``.
 
     None for a summary from a hub that sends none (before issue 13).
     """
     periods = body.get("people_periods")
     rows = body.get("people")
+    names = body.get("people_names")
     if periods is None and rows is None:
         return None
     if not isinstance(periods, list) or not all(
         isinstance(p, str) and PERIOD.fullmatch(p) for p in periods
     ):
         raise ProtocolError("must be a list of day, month or year keys", field="people_periods")
+    if body.get("people_columns") != list(PEOPLE_ROW):
+        raise ProtocolError(f"must be {list(PEOPLE_ROW)}", field="people_columns")
     if not isinstance(rows, list):
         raise ProtocolError("must be a list", field="people")
+    if not isinstance(names, dict):
+        raise ProtocolError("must be an object", field="people_names")
     checked = []
     seen = set()
     for n, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise ProtocolError("must be an object", field=f"people[{n}]")
-        period = row.get("period")
+        if not isinstance(row, list) or len(row) != len(PEOPLE_ROW):
+            raise ProtocolError(f"must be a list of {len(PEOPLE_ROW)}", field=f"people[{n}]")
+        period, staff, *figures = row
         if period not in periods:
-            raise ProtocolError("not one of people_periods", field=f"people[{n}].period")
-        staff, person, name = (_text(row, key) for key in ("staff", "person", "name"))
-        figures = [row.get(column) for column in PEOPLE_COLUMNS]
+            raise ProtocolError("not one of people_periods", field=f"people[{n}]")
+        who = names.get(staff) if isinstance(staff, str) else None
+        if not isinstance(who, dict):
+            raise ProtocolError("a staff member people_names lacks", field=f"people[{n}]")
+        person, name = _text(who, "person"), _text(who, "name")
         if not all(type(v) is int and v >= 0 for v in figures):
             raise ProtocolError("counts must be integers >= 0", field=f"people[{n}]")
         if (period, staff) in seen:

@@ -14,6 +14,7 @@ import re
 import threading
 import urllib.request
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -28,7 +29,9 @@ from device_agent.protocol import envelope_id
 from device_agent.storage import open_database, write_transaction
 from hub import central
 from hub.app import create_app
+from hub.config import load_hub_config
 from hub.console import accounts
+from hub.counting import SUMMARY_BUDGET, Counting, encode_summary
 from hub.service import HubService
 from hub.store import Store
 from hub.tokens import create_token
@@ -228,7 +231,11 @@ def test_a_person_in_two_halls_counts_once_and_recounts_reach_central(county, mo
         message="s03's figures at central",
     )
     payload = retained_summary(mosquitto.port, a)
-    assert json.loads(payload)["people"]
+    sent = json.loads(payload)
+    assert sent["people_names"]["s01"] == {"person": PERSON, "name": "职员1"}
+    assert [row[:2] for row in sent["people"] if row[0] == sent["periods"]["month"]] == [
+        [sent["periods"]["month"], "s01"]
+    ]
     republish(mosquitto.port, f"hallrate/{a}/hub/summary", payload)
     republish(mosquitto.port, f"hallrate/{a}/hub/summary", payload)
     # Newer summaries keep arriving each second, each replacing the hall's figures.
@@ -269,29 +276,25 @@ def test_a_person_in_two_halls_counts_once_and_recounts_reach_central(county, mo
     assert console(app, "boss").get("/console/central/").status_code == 403
 
 
-def summary(hall: str, generated_at: str, rows: list[dict], periods: list[str]) -> dict:
+def summary(hall: str, generated_at: str, rows: list[list], periods: list[str]) -> dict:
     return {
         "v": 1,
         "hall": hall,
         "message_id": f"summary-{generated_at[:19].replace(':', '')}",
         "generated_at": generated_at,
         "people_periods": periods,
+        "people_columns": list(central.PEOPLE_ROW),
         "people": rows,
+        "people_names": {
+            "s01": {"person": "P1", "name": "职员1"},
+            "s02": {"person": "h1:s02", "name": "职员2"},
+        },
     }
 
 
-def figures(person: str, staff: str, period: str, unhappy: int, total: int) -> dict:
-    counted = {"level_1": unhappy, "level_2": 0, "level_3": 0, "level_4": 0}
-    return {
-        "person": person,
-        "staff": staff,
-        "name": "职员",
-        "period": period,
-        **counted,
-        "level_5": total - unhappy,
-        "total": total,
-        "dissatisfied": unhappy,
-    }
+def figures(staff: str, period: str, unhappy: int, total: int) -> list:
+    """A row of ``people``: the period, the staff id, votes at levels 1-5, total, dissatisfied."""
+    return [period, staff, unhappy, 0, 0, 0, total - unhappy, total, unhappy]
 
 
 def test_a_newer_summary_replaces_a_hall_s_figures_and_an_older_one_changes_nothing(tmp_path):
@@ -316,13 +319,13 @@ def test_a_newer_summary_replaces_a_hall_s_figures_and_an_older_one_changes_noth
             summary(
                 "h1",
                 "2026-12-02T10:00:00.000+08:00",
-                [figures("P1", "s01", "2026-12", 6, 8), figures("h1:s02", "s02", "2026-12", 1, 1)],
+                [figures("s01", "2026-12", 6, 8), figures("s02", "2026-12", 1, 1)],
                 month,
             )
         )
         # The recount: s02's only vote voided, s01 one less. A re-sent copy changes nothing.
         newer = summary(
-            "h1", "2026-12-02T10:05:00.000+08:00", [figures("P1", "s01", "2026-12", 5, 7)], month
+            "h1", "2026-12-02T10:05:00.000+08:00", [figures("s01", "2026-12", 5, 7)], month
         )
         deliver(newer)
         deliver(newer)
@@ -332,7 +335,7 @@ def test_a_newer_summary_replaces_a_hall_s_figures_and_an_older_one_changes_noth
             summary(
                 "h1",
                 "2026-12-02T10:01:00.000+08:00",
-                [figures("P1", "s01", "2026-12", 6, 8)],
+                [figures("s01", "2026-12", 6, 8)],
                 month,
             )
         )
@@ -340,13 +343,19 @@ def test_a_newer_summary_replaces_a_hall_s_figures_and_an_older_one_changes_noth
         # A period the summary no longer names keeps what the hall last sent for it.
         deliver(summary("h1", "2026-12-02T10:06:00.000+08:00", [], ["2026-12-02"]))
         assert stored() == [("2026-12", "s01", "P1", 5, 7)]
-        # A row outside the periods the summary names is refused.
+        # A row outside the periods the summary names is refused, and so is a staff
+        # member without a person.
+        unnamed = summary(
+            "h1", "2026-12-02T10:08:00.000+08:00", [figures("s09", *month, 1, 1)], month
+        )
+        with pytest.raises(ProtocolError, match="people_names"):
+            deliver(unnamed)
         with pytest.raises(ProtocolError, match="people_periods"):
             deliver(
                 summary(
                     "h1",
                     "2026-12-02T10:07:00.000+08:00",
-                    [figures("P1", "s01", "2026-11", 1, 1)],
+                    [figures("s01", "2026-11", 1, 1)],
                     month,
                 )
             )
@@ -380,3 +389,37 @@ def test_the_county_office_sees_every_hall_in_chromium(county, page: Page) -> No
     page.set_viewport_size({"width": 390, "height": 844})
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0
+
+
+def hall_summary(root: Path, staff: int) -> dict:
+    """The summary of a hall of ``staff`` people, each with votes in six periods."""
+    hall = Hall(root, 1, windows=staff)
+    config = load_hub_config(hall.hub_config())
+    now = datetime(2026, 12, 2, 2, 0, tzinfo=UTC)
+    store = Store(config.database)
+    try:
+        with write_transaction(store.db) as conn:
+            for period in [*CURRENT, "2026-12-01", "2026-11", "2025"]:
+                grain = {10: "day", 7: "month", 4: "year"}[len(period)]
+                conn.executemany(
+                    "INSERT INTO counts (scope, subject, period, grain, level_1, level_5,"
+                    " total, dissatisfied) VALUES ('staff', ?, ?, ?, 2, 40, 42, 2)",
+                    [(f"s{n:02d}", period, grain) for n in range(1, staff + 1)],
+                )
+            return Counting(config, now=lambda: now).summary(conn)
+    finally:
+        store.close()
+
+
+CURRENT = ["2026-12-02", "2026-12", "2026"]
+
+
+def test_a_big_hall_s_summary_stays_under_the_broker_s_packet_limit(tmp_path):
+    big = hall_summary(tmp_path / "big", 200)
+    # 200 staff in six periods would not fit: the current three go, every staff member in each.
+    assert len(encode_summary(big)) <= SUMMARY_BUDGET
+    assert big["people_periods"] == CURRENT
+    assert len(big["people"]) == 3 * 200 and len(big["people_names"]) == 200
+    # A small hall's summary keeps the periods just ended too.
+    small = hall_summary(tmp_path / "small", 3)
+    assert len(small["people_periods"]) == 6 and len(small["people"]) == 6 * 3

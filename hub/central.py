@@ -8,7 +8,9 @@ a warning under ``(hall, id)``, its events under ``(hall, id, seq)``, a
 summary per hall — and only then does central confirm it: a receipt on the
 hall's ``{base}/hub/receipt``, or a 2xx answer. Forwarding twice never
 creates two warnings; an older event arriving late never overwrites a newer
-state.
+state. A summary's per-person figures (issue 13) replace, when it is the
+hall's newest, the hall's rows of each period it names in
+``central_person_counts``; :mod:`hub.county_people` adds them up per person.
 """
 
 from __future__ import annotations
@@ -61,8 +63,8 @@ PEOPLE_ROW = ("period", "staff", *PEOPLE_COLUMNS)
 # A period key as the halls write them: a day, a month or a year.
 PERIOD = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
-# A summary's per-person figures take about 170 bytes a staff member and period,
-# six periods each: 1 MiB leaves room for a hall of about 900 staff.
+# A hall keeps a summary under 60 KiB for its broker's packets (hub.counting); a
+# webhook-only hall is not bound by that, and 1 MiB leaves it room for thousands of staff.
 MAX_MESSAGE_BYTES = 1024 * 1024
 
 

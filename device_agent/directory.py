@@ -60,6 +60,9 @@ class Staff:
     # Where the photo is for whoever holds this directory: the file's path at
     # the hub, the digest the hub served it under in a kiosk's copy.
     photo: str | None = None
+    # The county-wide person id (a national staff number, say): central counts a
+    # person who works in two halls as one. None: the hall and the staff id.
+    person: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

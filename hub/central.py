@@ -8,13 +8,16 @@ a warning under ``(hall, id)``, its events under ``(hall, id, seq)``, a
 summary per hall — and only then does central confirm it: a receipt on the
 hall's ``{base}/hub/receipt``, or a 2xx answer. Forwarding twice never
 creates two warnings; an older event arriving late never overwrites a newer
-state.
+state. A summary's per-person figures (issue 13) replace, when it is the
+hall's newest, the hall's rows of each period it names in
+``central_person_counts``; :mod:`hub.county_people` adds them up per person.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -53,7 +56,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MAX_MESSAGE_BYTES = 256 * 1024
+# A summary's per-person figures (issue 13): counted votes by level, and of them dissatisfied.
+PEOPLE_COLUMNS = ("level_1", "level_2", "level_3", "level_4", "level_5", "total", "dissatisfied")
+# One row of a summary's ``people``: the period, the staff id, then the figures.
+PEOPLE_ROW = ("period", "staff", *PEOPLE_COLUMNS)
+# A period key as the halls write them: a day, a month or a year.
+PERIOD = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
+
+# A hall keeps a summary under 60 KiB for its broker's packets (hub.counting); a
+# webhook-only hall is not bound by that, and 1 MiB leaves it room for thousands of staff.
+MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 def _base_problem(value: str) -> str | None:
@@ -82,6 +94,9 @@ class CentralSettings:
     base_topic: Annotated[Str, checked(_base_problem)] = DEFAULT_BASE
     # The halls accepted, by id, each with its webhook secret (None: MQTT only).
     halls: dict[str, CentralHall] = field(default_factory=dict)
+    # Issue 13: the [warnings] thresholds apply to the person, across halls — 6
+    # dissatisfied votes in one hall and 5 in another make 11. False: per hall only.
+    count_per_person: Bool = True
 
     def secret(self, hall: str) -> Secret | None:
         """The webhook secret of ``hall``, None for a hall without one or not accepted."""
@@ -122,14 +137,29 @@ def accept(
         except (ValueError, OverflowError) as exc:
             message = f"not an ISO 8601 time with offset: {exc}"
             raise ProtocolError(message, field="generated_at") from exc
-        conn.execute(
+        people = _people(body)
+        document = {k: v for k, v in body.items() if not k.startswith("people")}
+        cursor = conn.execute(
             "INSERT INTO central_summaries (hall, generated_at, document, received_at)"
             " VALUES (?, ?, ?, ?) ON CONFLICT (hall) DO UPDATE SET"
             " generated_at = excluded.generated_at, document = excluded.document,"
             " received_at = excluded.received_at"
             " WHERE excluded.generated_at > central_summaries.generated_at",
-            (hall, generated, json.dumps(body, ensure_ascii=False), received_at),
+            (hall, generated, json.dumps(document, ensure_ascii=False), received_at),
         )
+        if cursor.rowcount and people is not None:
+            # The newest summary: its figures replace the hall's in each period it names.
+            periods, rows = people
+            conn.executemany(
+                "DELETE FROM central_person_counts WHERE hall = ? AND period = ?",
+                [(hall, period) for period in periods],
+            )
+            conn.executemany(
+                f"INSERT INTO central_person_counts (hall, period, staff, person, name,"
+                f" {', '.join(PEOPLE_COLUMNS)}, generated_at)"
+                f" VALUES (?, ?, ?, ?, ?, {', '.join('?' * len(PEOPLE_COLUMNS))}, ?)",
+                [(hall, *row, generated) for row in rows],
+            )
         return message_id
     if kind != "warning":
         raise ProtocolError(f"unknown kind {kind!r}", field="kind")
@@ -179,6 +209,48 @@ def accept(
         ),
     )
     return message_id
+
+
+def _people(body: dict[str, Any]) -> tuple[list[str], list[tuple[Any, ...]]] | None:
+    """A summary's per-person figures, checked: the periods it covers and one row each
+    ``(period, staff, person, name, *PEOPLE_COLUMNS)``.
+
+    None for a summary from a hub that sends none (before issue 13).
+    """
+    periods = body.get("people_periods")
+    rows = body.get("people")
+    names = body.get("people_names")
+    if periods is None and rows is None:
+        return None
+    if not isinstance(periods, list) or not all(
+        isinstance(p, str) and PERIOD.fullmatch(p) for p in periods
+    ):
+        raise ProtocolError("must be a list of day, month or year keys", field="people_periods")
+    if body.get("people_columns") != list(PEOPLE_ROW):
+        raise ProtocolError(f"must be {list(PEOPLE_ROW)}", field="people_columns")
+    if not isinstance(rows, list):
+        raise ProtocolError("must be a list", field="people")
+    if not isinstance(names, dict):
+        raise ProtocolError("must be an object", field="people_names")
+    checked = []
+    seen = set()
+    for n, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(PEOPLE_ROW):
+            raise ProtocolError(f"must be a list of {len(PEOPLE_ROW)}", field=f"people[{n}]")
+        period, staff, *figures = row
+        if period not in periods:
+            raise ProtocolError("not one of people_periods", field=f"people[{n}]")
+        who = names.get(staff) if isinstance(staff, str) else None
+        if not isinstance(who, dict):
+            raise ProtocolError("a staff member people_names lacks", field=f"people[{n}]")
+        person, name = _text(who, "person"), _text(who, "name")
+        if not all(type(v) is int and v >= 0 for v in figures):
+            raise ProtocolError("counts must be integers >= 0", field=f"people[{n}]")
+        if (period, staff) in seen:
+            raise ProtocolError("a staff member twice in one period", field=f"people[{n}]")
+        seen.add((period, staff))
+        checked.append((period, staff, person, name, *figures))
+    return periods, checked
 
 
 def _text(body: dict[str, Any], name: str) -> str:

@@ -11,10 +11,11 @@ from flask.typing import ResponseReturnValue
 
 from device_agent.errors import ProtocolError
 from device_agent.protocol import format_time
-from hub import county_warnings
+from hub import county_people, county_warnings
 from hub.central import MAX_MESSAGE_BYTES, CentralSettings, accept, decode_message
 from hub.db import get_db, hub_config, write
 from hub.forwarding import HALL_HEADER, KIND_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from hub.periods import Calendar
 
 bp = Blueprint("central", __name__)
 
@@ -61,6 +62,37 @@ def summaries() -> ResponseReturnValue:
     _settings()
     items = county_warnings.summaries(get_db().conn)
     return jsonify({"summaries": items})
+
+
+@bp.get("/api/v1/central/people")
+def people() -> ResponseReturnValue:
+    """Every person's figures in ``period`` (default this month) added across halls."""
+    _settings()
+    period = request.args.get("period") or current_month()
+    try:
+        items = county_people.people(get_db().conn, period)
+    except ValueError as exc:
+        abort(400, description=f"period: {exc}")
+    return jsonify({"period": period, "people": items})
+
+
+@bp.get("/api/v1/central/people/warnings")
+def people_warnings() -> ResponseReturnValue:
+    """County warnings per person (``[central] count_per_person``), this month and year."""
+    settings = _settings()
+    periods = request.args.getlist("period") or [current_month(), current_month()[:4]]
+    if not settings.count_per_person:
+        return jsonify({"count_per_person": False, "warnings": []})
+    try:
+        items = county_people.person_warnings(get_db().conn, hub_config().warnings.rules, periods)
+    except ValueError as exc:
+        abort(400, description=f"period: {exc}")
+    return jsonify({"count_per_person": True, "warnings": items})
+
+
+def current_month() -> str:
+    """This month's key in central's time zone."""
+    return Calendar(hub_config().timezone).current(datetime.now(UTC), "month")
 
 
 @bp.post("/api/v1/central/inbox")

@@ -8,11 +8,13 @@ vote that reaches its threshold is stored — or neither does.
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 import sys
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import sqlite_utils
@@ -20,6 +22,7 @@ import sqlite_utils
 from device_agent.protocol import format_time
 from hub import aggregates
 from hub.aggregates import Attribution
+from hub.central import PEOPLE_COLUMNS, PEOPLE_ROW
 from hub.config import HubConfig
 from hub.forwarding import ForwardingQueue
 from hub.notify.notices import NoticeQueue
@@ -28,6 +31,8 @@ from hub.rebuild import Pacing, Progress, Rebuilt, rebuild
 from hub.rules import HubRules
 from hub.warnings import WarningEngine
 
+logger = logging.getLogger(__name__)
+
 PROGRESS_S = 5.0  # seconds between progress lines of a long rebuild
 
 # The summary's reads, one group in one period each (a range of the counts' key).
@@ -35,6 +40,14 @@ SUMMARY_SCOPES = ("department", "hall", "window")  # in the order the summary li
 SUMMARY_COUNTS_SQL = (
     f"SELECT scope, subject, period, {', '.join(aggregates.COUNT_COLUMNS)} FROM counts"
     " WHERE scope = ? AND period = ? ORDER BY subject"
+)
+# The per-person figures (issue 13): every staff member's counted votes by level in
+# one period, so central can add a person's figures across halls.
+# What a summary may weigh, below the hall broker's max_packet_size of 64 KiB.
+SUMMARY_BUDGET = 60 * 1024
+SUMMARY_PEOPLE_SQL = (
+    f"SELECT subject, {', '.join(PEOPLE_COLUMNS)} FROM counts WHERE scope = 'staff'"
+    " AND period = ? AND total > 0 ORDER BY subject"
 )
 SUMMARY_STAFF_SQL = (
     "SELECT subject, dissatisfied, total FROM counts WHERE scope = 'staff'"
@@ -122,7 +135,7 @@ class Counting:
             "SELECT count(*) FROM warnings WHERE withdrawn_at IS NULL AND status != 'closed'"
         ).fetchone()[0]
         stamp = now.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        return {
+        document = {
             "v": 1,
             "message_id": f"summary-{stamp}",
             "hall": self.config.hall,
@@ -134,6 +147,65 @@ class Counting:
             "staff_dissatisfied": staff,
             "open_warnings": standing,
         }
+        # The periods just ended go too while the message stays small enough for the
+        # hall broker (max_packet_size); a big hall sends the current periods only, and a
+        # very big one this month and year only.
+        for people_periods in (
+            [*periods.values(), *previous_periods(periods)],
+            list(periods.values()),
+            [periods["month"], periods["year"]],
+        ):
+            document.update(self.people(conn, people_periods))
+            if len(encode_summary(document)) <= SUMMARY_BUDGET:
+                break
+        else:
+            logger.warning("the hall summary exceeds %d bytes", SUMMARY_BUDGET)
+        return document
+
+    def people(self, conn: sqlite3.Connection, periods: list[str]) -> dict[str, Any]:
+        """Each staff member's counted votes by level in ``periods``, and who they are.
+
+        ``people`` has one row per staff member and period (the columns of
+        ``people_columns``); ``people_names`` gives each of them their person —
+        the directory's county-wide ``person`` id, or ``hall:staff`` without one —
+        and name.
+        """
+        directory = self.config.directory.staff
+        hall = self.config.hall
+        rows: list[list[Any]] = []
+        names: dict[str, dict[str, str]] = {}
+        for period in periods:
+            for subject, *figures in conn.execute(SUMMARY_PEOPLE_SQL, (period,)):
+                rows.append([period, subject, *figures])
+                if subject not in names:
+                    entry = directory.get(subject)
+                    person = entry.person if entry is not None and entry.person else None
+                    names[subject] = {
+                        "person": person or f"{hall}:{subject}",
+                        "name": entry.name if entry is not None else subject,
+                    }
+        return {
+            "people_periods": periods,
+            "people_columns": list(PEOPLE_ROW),
+            "people": rows,
+            "people_names": names,
+        }
+
+
+def encode_summary(document: dict[str, Any]) -> bytes:
+    """The summary as the forwarding outbox sends it (compact JSON)."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def previous_periods(periods: dict[str, str]) -> list[str]:
+    """Yesterday, last month and last year of the current ``periods``.
+
+    The summary carries them too, so a recount just after a period ends (an
+    appeal upheld on the 1st) still reaches central.
+    """
+    day = date.fromisoformat(periods["day"]) - timedelta(days=1)
+    month = date.fromisoformat(periods["month"] + "-01") - timedelta(days=1)
+    return [day.isoformat(), month.isoformat()[:7], f"{int(periods['year']) - 1:04d}"]
 
 
 def rebuild_database(config: HubConfig, *, pacing: Pacing | None = None) -> int:

@@ -850,6 +850,29 @@ WARNING_APPEALS = SqlStep(
         BEGIN SELECT RAISE(ABORT, 'appeals are kept'); END""",
 )
 
+CENTRAL_PEOPLE = SqlStep(
+    "issue 13: central keeps every hall's per-person figures, to count a person across halls",
+    """
+        CREATE TABLE central_person_counts (
+            hall TEXT NOT NULL,
+            period TEXT NOT NULL,
+            staff TEXT NOT NULL,
+            person TEXT NOT NULL,
+            name TEXT NOT NULL,
+            level_1 INTEGER NOT NULL,
+            level_2 INTEGER NOT NULL,
+            level_3 INTEGER NOT NULL,
+            level_4 INTEGER NOT NULL,
+            level_5 INTEGER NOT NULL,
+            total INTEGER NOT NULL,
+            dissatisfied INTEGER NOT NULL,
+            generated_at TEXT NOT NULL,
+            PRIMARY KEY (hall, period, staff)
+        ) WITHOUT ROWID""",
+    "CREATE INDEX central_person_counts_by_person"
+    " ON central_person_counts (period, person, hall, staff)",
+)
+
 # In order; the position of a step (from 1) is the schema version it brings a file to.
 STEPS: list[Migration] = [
     RELEASE_0_1,
@@ -879,4 +902,5 @@ STEPS: list[Migration] = [
     CONSOLE_ACCOUNTS,
     CASE_RATING_SOURCE,
     WARNING_APPEALS,
+    CENTRAL_PEOPLE,
 ]

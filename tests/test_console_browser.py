@@ -176,8 +176,11 @@ def test_every_open_page_shows_the_notice_even_when_no_stream_is_free(
     vote_topic = topics.device("w01-eval", DeviceTopic.VOTE)
     firmware.publish(vote_topic, vote_payload("w01-eval", 1, level=1, staff="s01"))
     firmware.publish(vote_topic, vote_payload("w01-eval", 2, level=1, staff="s01"))
+    # The polling page looks every 5 s: give it a few rounds on a loaded machine.
     for page in pages:
-        expect(page.locator("#notices .notice")).to_contain_text("新预警：职员1")
-        expect(page.locator('[data-window="w01"] [data-field="votes"]')).to_have_text("2")
+        notice = page.locator("#notices .notice")
+        expect(notice).to_contain_text("新预警：职员1", timeout=20_000)
+        votes = page.locator('[data-window="w01"] [data-field="votes"]')
+        expect(votes).to_have_text("2", timeout=20_000)
     for page in pages:
         page.context.close()

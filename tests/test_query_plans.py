@@ -23,6 +23,7 @@ from hub import (
     aggregates,
     analytics,
     counting,
+    county_people,
     county_warnings,
     device_states,
     duty,
@@ -151,6 +152,11 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     for scope in counting.SUMMARY_SCOPES:
         yield f"summary {scope}", counting.SUMMARY_COUNTS_SQL, [scope, "2026-11"], ONE_PERIOD
     yield "summary staff", counting.SUMMARY_STAFF_SQL, ["2026-11"], ONE_PERIOD
+    yield "summary people", counting.SUMMARY_PEOPLE_SQL, ["2026-11"], ONE_PERIOD
+    # Issue 13: central's per-person reads, one period (and one person) of every hall.
+    yield "county_people.people", county_people.PEOPLE_SQL, ["2026-11"], "period=?"
+    one_person = ["2026-11", "P-0001"]
+    yield "county_people.person", county_people.PERSON_SQL, one_person, "period=? AND person=?"
     for group in aggregates.SCOPES:
         yield f"stats {group}", *stats.stats_sql(group, "2026-11-20", None), ONE_PERIOD
         yield f"stats {group} one", *stats.stats_sql(group, "2026-11", "s01"), ONE_PERIOD

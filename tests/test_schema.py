@@ -64,6 +64,8 @@ RELEASED = {
         "b7c85702e3ef638d",
         # Issue 13: appeals against a warning's votes, filed and decided in the console.
         "9fc880a288b541d0",
+        # Issue 13: each person's figures from every hall, at central (hub.county_people).
+        "2ea920c8f7df2f5c",
     ],
     "outbox": ["c55cd58696b41e47", "ce6df76515079a01"],
     "kiosk": ["098ca2e9f2eb874a", "771c674365b0d496"],

@@ -19,6 +19,7 @@ PAGES = (
     "hub.console.warnings_pages",
     "hub.console.cases_pages",
     "hub.console.supervision_pages",
+    "hub.console.central_pages",
 )
 
 

@@ -8,6 +8,7 @@ menu shows; the page's own ``@requires`` decides who may open it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import current_app
@@ -22,11 +23,34 @@ class NavEntry:
     endpoint: str
     label: str
     roles: frozenset[str]
+    # Shown only while this says so (e.g. only when the hub runs as central); None: always.
+    when: Callable[[], bool] | None = None
 
 
 NAV: list[NavEntry] = [
     NavEntry("console.live", "nav.live", frozenset({"manager", "dept_head", "office", "admin"})),
 ]
+
+
+# The menu's order, by the page's blueprint; within one, the order its entries were
+# added. Import order would otherwise decide it. A blueprint not named here comes last.
+ORDER = (
+    "console",
+    "console_warnings",
+    "console_votes",
+    "console_charts",
+    "console_reports",
+    "console_staff",
+    "console_cases",
+    "console_supervision",
+    "console_devices",
+    "console_central",
+)
+
+
+def _place(entry: NavEntry) -> int:
+    blueprint = entry.endpoint.partition(".")[0]
+    return ORDER.index(blueprint) if blueprint in ORDER else len(ORDER)
 
 
 def add(entry: NavEntry) -> None:
@@ -39,4 +63,11 @@ def add(entry: NavEntry) -> None:
 def entries_for(user: User) -> list[NavEntry]:
     """The entries ``user``'s role sees, of pages that exist."""
     views = current_app.view_functions
-    return [entry for entry in NAV if user.role in entry.roles and entry.endpoint in views]
+    shown = [
+        entry
+        for entry in NAV
+        if user.role in entry.roles
+        and entry.endpoint in views
+        and (entry.when is None or entry.when())
+    ]
+    return sorted(shown, key=_place)  # stable: a blueprint's entries keep their order

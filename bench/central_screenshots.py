@@ -1,0 +1,176 @@
+"""Screenshots of the central console's county overview, on a desktop and a phone.
+
+Runs a Mosquitto and a hub in central role for three fictional halls, and
+gives it what those halls would have forwarded (their summaries with
+per-person figures, and their warnings) through :func:`hub.central.accept`,
+the function that stores every forwarded message. One person works in two
+halls: 6 and 5 dissatisfied votes, a county warning although neither hall
+raised one. Photographed in Debian's Chromium at 1366×768 and 390×844.
+Run: ``.venv/bin/python bench/central_screenshots.py [--out DIR]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.screenshots_wall import CHROMIUM, CHROMIUM_ARGS, SAMPLE_DIRECTORY  # noqa: E402
+from device_agent.protocol import format_time  # noqa: E402
+from device_agent.storage import write_transaction  # noqa: E402
+from hallrate.broker import MosquittoBroker  # noqa: E402
+from hub import central  # noqa: E402
+from hub.config import load_hub_config  # noqa: E402
+from hub.console.accounts import add_user  # noqa: E402
+from hub.periods import Calendar  # noqa: E402
+from hub.service import HubService  # noqa: E402
+from hub.store import Store  # noqa: E402
+
+USER, PASSWORD = "office", "screenshots only"
+SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
+# hall id: (name, votes today, dissatisfied today, votes this month, dissatisfied this month)
+HALLS = {
+    "qinghe": ("清河政务服务大厅", 412, 9, 8630, 141),
+    "baima": ("白马镇便民服务中心", 96, 4, 2104, 52),
+    "xishan": ("西山街道服务大厅", 0, 0, 1730, 20),
+}
+# (hall, staff, person, name, dissatisfied, counted) this month
+PEOPLE = [
+    ("qinghe", "s003", "320102-0457", "李娜", 6, 310),
+    ("baima", "b012", "320102-0457", "李娜", 5, 120),
+    ("qinghe", "s011", "320102-0981", "周强", 12, 402),
+    ("baima", "b004", "320102-1203", "陈静", 3, 260),
+    ("xishan", "x002", "320102-0330", "王磊", 4, 188),
+]
+
+
+def hall_counts(hall: str, period: str, total: int, unhappy: int) -> dict[str, Any]:
+    return {
+        "scope": "hall",
+        "subject": hall,
+        "period": period,
+        "level_1": unhappy // 2,
+        "level_2": unhappy - unhappy // 2,
+        "level_3": total // 20,
+        "level_4": total // 5,
+        "level_5": total - unhappy - total // 20 - total // 5,
+        "total": total,
+        "dissatisfied": unhappy,
+    }
+
+
+def forward(config_path: Path, now: datetime) -> None:
+    """Store the halls' summaries and warnings as central's consumer would."""
+    config = load_hub_config(config_path)
+    calendar = Calendar(config.timezone)
+    day, month = calendar.current(now, "day"), calendar.current(now, "month")
+    generated = format_time(now)
+    store = Store(config.database)
+    with write_transaction(store.db) as conn:
+        add_user(conn, USER, PASSWORD, role="office", display_name="县效能办")
+        for hall, (name, today, today_bad, total, bad) in HALLS.items():
+            people = [
+                [month, staff, unhappy, 0, 0, 0, counted - unhappy, counted, unhappy]
+                for h, staff, _, _, unhappy, counted in PEOPLE
+                if h == hall
+            ]
+            names = {
+                staff: {"person": person, "name": who}
+                for h, staff, person, who, _, _ in PEOPLE
+                if h == hall
+            }
+            summary = {
+                "v": 1,
+                "message_id": f"summary-{hall}",
+                "hall": hall,
+                "name": name,
+                "generated_at": generated,
+                "periods": {"day": day, "month": month, "year": month[:4]},
+                "counts": {
+                    "day": [hall_counts(hall, day, today, today_bad)],
+                    "month": [hall_counts(hall, month, total, bad)],
+                },
+                "open_warnings": 1 if hall == "qinghe" else 0,
+                "people_periods": [month],
+                "people_columns": list(central.PEOPLE_ROW),
+                "people": people,
+                "people_names": names,
+            }
+            central.accept(conn, hall, "summary", summary, received_at=generated)
+        warning = {
+            "v": 1,
+            "message_id": f"s011-III-{month}.1",
+            "hall": "qinghe",
+            "id": f"s011-III-{month}",
+            "staff": "s011",
+            "department": "civil",
+            "level": "III",
+            "grain": "month",
+            "period": month,
+            "count": 12,
+            "status": "acknowledged",
+            "raised_at": generated,
+            "event": {"seq": 1, "name": "raised", "at": generated, "by": "hub"},
+        }
+        central.accept(conn, "qinghe", "warning", warning, received_at=generated)
+    store.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch, MosquittoBroker(Path(scratch)) as broker:
+        config_path = Path(scratch) / "hub.toml"
+        halls = "".join(f"[central.halls.{hall}]\n" for hall in HALLS)
+        config_path.write_text(
+            f'[hub]\nhall = "qinghe"\ndatabase = "{Path(scratch) / "hub.sqlite"}"\n'
+            f'directory = "{SAMPLE_DIRECTORY}"\n\n'
+            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[api]\nport = 0\n\n'
+            f"[central]\nenabled = true\n{halls}",
+            encoding="utf-8",
+        )
+        forward(config_path, datetime.now(UTC))
+        hub = HubService(load_hub_config(config_path))
+        hub.start()
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                for name, (width, height) in SIZES.items():
+                    context = browser.new_context(
+                        viewport={"width": width, "height": height},
+                        locale="zh-CN",
+                        device_scale_factor=2 if name == "phone" else 1,
+                        is_mobile=name == "phone",
+                    )
+                    page = context.new_page()
+                    page.goto(f"{hub.api_url}/console/login?next=/console/central/")
+                    page.fill("input[name=user]", USER)
+                    page.fill("input[name=password]", PASSWORD)
+                    page.click("button[type=submit]")
+                    page.wait_for_selector(".central-halls")
+                    path = args.out / f"console-central-{name}.png"
+                    page.screenshot(path=str(path), full_page=True)
+                    overflow = page.evaluate(
+                        "document.documentElement.scrollWidth"
+                        " - document.documentElement.clientWidth"
+                    )
+                    print(path, f"overflow {overflow} px")
+                    context.close()
+                browser.close()
+        finally:
+            hub.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

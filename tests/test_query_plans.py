@@ -120,6 +120,25 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
                 assert found is not None, query
                 name = f"votes page {label or 'all'} since={since_ms} after={after}"
                 yield name, *found, IN_ORDER
+    # The console's votes list: a date range, its filters, a department, and the page before.
+    until = ms_of_text("2026-11-25T00:00:00.000+00:00")
+    console_filters = {
+        "staff+month": {"staff": "s01"},
+        "window+level": {"window": "w01", "level": 1},
+        "department": {"windows_in": ("w01", "w02"), "staff_in": ("s01", "s02")},
+        "filtered": {"counted": False, "channel": "window"},
+        "comment": {"with_comment": True},
+    }
+    for label, chosen in console_filters.items():
+        for before in (None, 250):
+            query = PageQuery(limit=50, since_ms=since, until_ms=until, before=before, **chosen)
+            found = page_sql(conn, query)
+            assert found is not None, query
+            yield (
+                f"console votes {label} before={before}",
+                *found,
+                (IN_ORDER if before is None else "rowid<?"),
+            )
     cast = ms_of_text("2026-11-20T03:00:00.000+00:00")
     calendar = Calendar("Asia/Shanghai")
     day_start, day_end = filters.day_bounds(datetime(2026, 11, 20).date(), calendar.zone)

@@ -14,7 +14,11 @@ from flask import Flask, redirect, url_for
 from flask.typing import ResponseReturnValue
 
 # The modules whose ``bp`` is a blueprint of console pages; a new page module adds itself.
-PAGES = ("hub.console.views",)
+PAGES = (
+    "hub.console.views",
+    "hub.console.votes_pages",
+    "hub.console.devices_pages",
+)
 
 
 def init_app(app: Flask) -> frozenset[str]:

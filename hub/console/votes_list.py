@@ -1,0 +1,303 @@
+"""The console's votes list and filter summary: the reads behind ``/console/votes``.
+
+A page of votes is one keyset walk of :mod:`hub.vote_pages` (next: the votes
+after the page's last rowid; previous: the votes before its first), never an
+``OFFSET``, so the hundredth page costs what the first does. The date range
+is days in the hall's time zone; a department's list is the votes at its
+windows or naming its staff. The filter summary adds up, per rule, the presses
+:func:`hub.filters.presses_by_day` finds in the range (one index range per
+window and day).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from hub.config import HubConfig
+from hub.filters import day_bounds, presses_by_day
+from hub.instants import moment
+from hub.vote_pages import COLUMNS, PageQuery, read_page
+
+PAGE_SIZE = 50
+MAX_SUMMARY_DAYS = 62
+CHANNELS = ("window", "kiosk")
+STATUSES = ("counted", "filtered")
+# The rules a device or the hub may store with a vote (device_agent/session.py, hub/rules.py);
+# each has its explanation in the console's messages as "votes.rule.<name>".
+KNOWN_RULES = (
+    "one_per_service",
+    "cooldown",
+    "no_service",
+    "device_window",
+    "unknown_window",
+    "unknown_staff",
+    "not_on_duty",
+    "future_cast",
+    "closed_period",
+    "ticket_repeat",
+    "kiosk_burst",
+)
+_NAMES = [name.strip() for name in COLUMNS.split(",")]
+
+
+class BadFilter(ValueError):
+    """A filter the list cannot apply (its message says which)."""
+
+
+@dataclass(frozen=True, slots=True)
+class VoteFilters:
+    """What the list is asked for; dates are days in the hall's time zone, both included."""
+
+    first: date
+    last: date
+    window: str | None = None
+    staff: str | None = None
+    department: str | None = None
+    level: int | None = None
+    channel: str | None = None
+    status: str | None = None  # "counted", "filtered" or None for both
+    rule: str | None = None
+    comment: bool = False
+
+    def as_args(self) -> dict[str, str]:
+        """The filters as the page's query string writes them (empty ones left out)."""
+        args = {"from": self.first.isoformat(), "until": self.last.isoformat()}
+        for name in ("window", "staff", "department", "level", "channel", "status", "rule"):
+            value = getattr(self, name)
+            if value is not None:
+                args[name] = str(value)
+        if self.comment:
+            args["comment"] = "1"
+        return args
+
+
+@dataclass(frozen=True, slots=True)
+class VoteRow:
+    """One vote as the list shows it."""
+
+    rowid: int
+    id: str
+    cast: str  # in the hall's time zone
+    device: str
+    channel: str
+    window: str | None
+    staff: str | None
+    level: int
+    comment: str | None
+    reasons: list[str]
+    counted: bool
+    rule: str | None  # the rule that kept it from counting: the device's, else the hub's
+    rule_version: int | None
+    by_hub: bool
+
+
+@dataclass(slots=True)
+class VotesPage:
+    """One page: its votes in arrival order and where the pages next to it start."""
+
+    rows: list[VoteRow] = field(default_factory=list)
+    next_after: int | None = None
+    previous_before: int | None = None
+
+
+def parse_filters(
+    args: Any, config: HubConfig, *, today: date, department: str | None
+) -> VoteFilters:
+    """The filters of a request's query string; ``department`` binds a department head's."""
+    directory = config.directory
+
+    def text(name: str) -> str | None:
+        value = (args.get(name) or "").strip()
+        return value or None
+
+    def day(name: str, default: date) -> date:
+        raw = text(name)
+        if raw is None:
+            return default
+        try:
+            return date.fromisoformat(raw)
+        except ValueError as exc:
+            raise BadFilter(f"{name}: {raw!r} is not a date like 2026-11-22") from exc
+
+    first = day("from", today.replace(day=1))
+    last = day("until", today)
+    if last < first:
+        raise BadFilter("until: must not be before from")
+    window, staff, chosen = text("window"), text("staff"), text("department")
+    if window is not None and window not in directory.windows:
+        raise BadFilter(f"window: {window!r} is not in the directory")
+    if staff is not None and staff not in directory.staff:
+        raise BadFilter(f"staff: {staff!r} is not in the directory")
+    if chosen is not None and chosen not in directory.departments:
+        raise BadFilter(f"department: {chosen!r} is not in the directory")
+    if department is not None:
+        if chosen not in (None, department):
+            raise PermissionError("another department")
+        chosen = department
+        if window is not None and directory.windows[window].department != department:
+            raise PermissionError("a window of another department")
+        if staff is not None and directory.staff[staff].department != department:
+            raise PermissionError("staff of another department")
+    level = text("level")
+    if level is not None and level not in {"1", "2", "3", "4", "5"}:
+        raise BadFilter("level: must be 1 to 5")
+    channel, status, rule = text("channel"), text("status"), text("rule")
+    if channel is not None and channel not in CHANNELS:
+        raise BadFilter(f"channel: must be one of {', '.join(CHANNELS)}")
+    if status is not None and status not in STATUSES:
+        raise BadFilter(f"status: must be one of {', '.join(STATUSES)}")
+    if rule is not None and rule not in KNOWN_RULES:
+        raise BadFilter(f"rule: {rule!r} is not a filter rule")
+    return VoteFilters(
+        first=first,
+        last=last,
+        window=window,
+        staff=staff,
+        department=chosen,
+        level=None if level is None else int(level),
+        channel=channel,
+        status=status,
+        rule=rule,
+        comment=text("comment") is not None,
+    )
+
+
+def page_query(
+    config: HubConfig, filters: VoteFilters, *, after: int = 0, before: int | None = None
+) -> PageQuery:
+    """The keyset query of one page (one vote more than shown, to know whether more follow)."""
+    zone = ZoneInfo(config.timezone)
+    since, _ = day_bounds(filters.first, zone)
+    _, until = day_bounds(filters.last, zone)
+    windows_in = staff_in = None
+    if filters.department is not None:
+        directory = config.directory
+        windows_in = tuple(
+            w.id for w in directory.windows.values() if w.department == filters.department
+        )
+        staff_in = tuple(
+            s.id for s in directory.staff.values() if s.department == filters.department
+        )
+    counted = None if filters.status is None else filters.status == "counted"
+    if filters.rule is not None:
+        counted = False
+    return PageQuery(
+        after=after,
+        before=before,
+        limit=PAGE_SIZE + 1,
+        window=filters.window,
+        staff=filters.staff,
+        rule=filters.rule,
+        since_ms=since,
+        until_ms=until,
+        level=filters.level,
+        channel=filters.channel,
+        counted=counted,
+        with_comment=filters.comment,
+        windows_in=windows_in,
+        staff_in=staff_in,
+    )
+
+
+def read_votes(
+    conn: sqlite3.Connection,
+    config: HubConfig,
+    filters: VoteFilters,
+    *,
+    after: int = 0,
+    before: int | None = None,
+) -> VotesPage:
+    """The page after rowid ``after`` (or before rowid ``before``) of the filtered votes."""
+    query = page_query(config, filters, after=after, before=before)
+    rows = read_page(conn, query)
+    more = len(rows) > PAGE_SIZE
+    if before is None:
+        shown = rows[:PAGE_SIZE]
+        page = VotesPage(next_after=shown[-1][0] if more else None)
+        page.previous_before = shown[0][0] if shown and after > 0 else None
+    else:
+        shown = rows[-PAGE_SIZE:]
+        page = VotesPage(previous_before=shown[0][0] if more and shown else None)
+        page.next_after = shown[-1][0] if shown else None
+    zone = ZoneInfo(config.timezone)
+    page.rows = [_row(dict(zip(_NAMES, row, strict=True)), zone) for row in shown]
+    return page
+
+
+def _row(raw: dict[str, Any], zone: ZoneInfo) -> VoteRow:
+    rule = raw["filter_rule"] or raw["hub_rule"]
+    version = raw["filter_version"] if raw["filter_rule"] else raw["hub_rule_version"]
+    reasons = json.loads(raw["reasons"]) if raw["reasons"] else []
+    return VoteRow(
+        rowid=raw["rowid"],
+        id=raw["id"],
+        cast=moment(raw["cast_at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+        device=raw["device"],
+        channel=raw["channel"],
+        window=raw["window"],
+        staff=raw["staff"],
+        level=raw["level"],
+        comment=raw["comment"] or None,
+        reasons=[str(r) for r in reasons] if isinstance(reasons, list) else [],
+        counted=bool(raw["counted"]),
+        rule=rule,
+        rule_version=version,
+        by_hub=not raw["filter_rule"] and raw["hub_rule"] is not None,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCount:
+    """One rule in the summary: the presses it filtered in the range."""
+
+    rule: str
+    presses: int
+    versions: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FilterSummary:
+    """The range's presses: all, counted, and filtered by each rule (most first)."""
+
+    presses: int
+    counted: int
+    rules: list[RuleCount]
+
+
+def filter_summary(
+    db: Any, config: HubConfig, *, first: date, last: date, department: str | None
+) -> FilterSummary:
+    """Per rule, the presses it filtered from ``first`` to ``last`` (at most 62 days)."""
+    if (last - first).days >= MAX_SUMMARY_DAYS:
+        raise BadFilter(f"at most {MAX_SUMMARY_DAYS} days at a time")
+    directory = config.directory
+    windows = sorted(w.id for w in directory.windows.values() if department in (None, w.department))
+    # Kiosk votes by the device that sent them: the whole hall's, not a department's.
+    kiosks = sorted(d.id for d in directory.devices.values() if d.kind == "kiosk")
+    found = presses_by_day(
+        db,
+        windows=windows,
+        first=first,
+        last=last,
+        zone=ZoneInfo(config.timezone),
+        kiosks=kiosks if department is None else [],
+    )
+    presses = sum(day.presses for day in found)
+    counted = sum(day.counted for day in found)
+    by_rule: Counter[str] = Counter()
+    versions: dict[str, set[int]] = {}
+    for day in found:
+        by_rule.update(day.filtered)
+        for rule, known in day.rule_versions.items():
+            versions.setdefault(rule, set()).update(known)
+    rules = [
+        RuleCount(rule, n, tuple(sorted(versions.get(rule, ()))))
+        for rule, n in by_rule.most_common()
+    ]
+    return FilterSummary(presses, counted, rules)

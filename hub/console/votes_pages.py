@@ -91,7 +91,7 @@ def summary() -> ResponseReturnValue:
     filters = _filters()
     try:
         found = filter_summary(
-            get_db(),
+            get_db().conn,
             hub_config(),
             first=filters.first,
             last=filters.last,
@@ -154,7 +154,6 @@ messages.register(
         ),
         "votes.to_summary": ("过滤规则统计", "Filter rule summary"),
         "votes.to_list": ("返回评价记录", "Back to the votes"),
-        "votes.presses": ("按键总数", "Presses"),
         "votes.counted_total": ("计入评价", "Counted"),
         "votes.filtered_total": ("被过滤", "Filtered"),
         "votes.rule_name": ("规则", "Rule"),

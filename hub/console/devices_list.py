@@ -166,22 +166,10 @@ def read_quarantine(
     ).fetchall()
     items = []
     for r in rows[:QUARANTINE_PAGE]:
-        prefix = bytes(r[5])
-        items.append(
-            {
-                "rowid": r[0],
-                "topic": r[1],
-                "device": r[2],
-                "record_id": r[3],
-                "reason": r[4],
-                "payload": prefix.decode("utf-8", "replace"),
-                "payload_bytes": r[6],
-                "payload_sha256": r[7],
-                "payload_truncated": len(prefix) < r[6],
-                "first_seen": _local(r[8], zone),
-                "last_seen": _local(r[9], zone),
-                "times": r[10],
-            }
-        )
+        item = quarantine.item_of(r)
+        item["rowid"] = r[0]
+        item["first_seen"] = _local(item["first_seen"], zone)
+        item["last_seen"] = _local(item["last_seen"], zone)
+        items.append(item)
     older = items[-1]["rowid"] if len(rows) > QUARANTINE_PAGE else None
     return QuarantinePage(items, older, quarantine.totals(conn))

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import random
 import re
-import shutil
 import sqlite3
 import statistics
 import sys
@@ -41,14 +40,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.console_live import logged_in  # noqa: E402
 from bench.console_queries import months_before  # noqa: E402
-from bench.years import STAFF, cached_database, log, staff_id, write_hall  # noqa: E402
-from device_agent.storage import write_transaction  # noqa: E402
+from bench.years import STAFF, cached_database, log, staff_id  # noqa: E402
 from hub import analytics, charts, exports  # noqa: E402
-from hub.app import create_app  # noqa: E402
-from hub.config import load_hub_config  # noqa: E402
-from hub.console.accounts import add_user  # noqa: E402
-from hub.store import Store  # noqa: E402
 
 TARGET_MS = 100.0
 PASSWORD = "bench password"
@@ -82,19 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(13)
     months = months_before(built.end, 10)
     with tempfile.TemporaryDirectory(prefix="hallrate-console-") as tmp:
-        database = Path(tmp) / "hub.sqlite"
-        shutil.copy(built.path, database)
-        config = load_hub_config(write_hall(Path(tmp) / "hall", database=str(database)))
-        store = Store(config.database)
-        with write_transaction(store.db) as conn:
-            add_user(conn, "admin", PASSWORD, role="admin")
-        store.close()
+        config, client = logged_in(built.path, Path(tmp), "admin")
+        database = config.database
         departments = list(config.directory.departments)
-        client = create_app(config).test_client()
-        page = client.get("/console/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]  # type: ignore[index]
-        login = {"user": "admin", "password": PASSWORD, "csrf_token": token}
-        assert client.post("/console/login", data=login).status_code == 302
         reader = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
 
         def get(path: str) -> Callable[[], Any]:

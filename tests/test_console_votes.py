@@ -335,3 +335,22 @@ def test_the_devices_page_shows_an_agents_telemetry_and_its_answer_to_a_config(
         ("root", "device_config", "w01-eval", "refused"),
     ]
     assert log_in(app, "office").get("/console/devices").status_code == 403
+
+    # w02's evaluator is not running: the page says the document waits for it, and
+    # shows its answer once it connects and applies the retained document.
+    app.config["HALLRATE_DEVICE_CONFIG_WAIT_S"] = 1
+    later = {"v": 1, "config_version": 3, "staff": "s01"}
+    pending = admin.post(
+        "/console/devices/config",
+        data={"csrf_token": token, "device": "w02-eval", "document": json.dumps(later)},
+    )
+    assert 'data-sent="pending"' in pending.text and "设备连线后会应用" in pending.text
+    assert 'http-equiv="refresh"' in pending.text
+    assert field(devices_row(pending.text, "w02-eval"), "answer") == ["—"]
+    start_agent(hall, 2)
+
+    def answer_of_w02() -> list[str]:
+        return field(devices_row(admin.get("/console/devices").text, "w02-eval"), "answer")
+
+    wait_until(lambda: "已应用" in " ".join(answer_of_w02()), message="w02's answer")
+    assert "第 3 版" in " ".join(answer_of_w02())

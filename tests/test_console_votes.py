@@ -354,3 +354,7 @@ def test_the_devices_page_shows_an_agents_telemetry_and_its_answer_to_a_config(
 
     wait_until(lambda: "已应用" in " ".join(answer_of_w02()), message="w02's answer")
     assert "第 3 版" in " ".join(answer_of_w02())
+    # The page stops looking again once the answer to that version is in.
+    answered = admin.get("/console/devices?device=w02-eval&waiting=3").text
+    assert 'http-equiv="refresh"' not in answered
+    assert 'http-equiv="refresh"' in admin.get("/console/devices?device=w02-eval&waiting=4").text

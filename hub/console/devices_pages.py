@@ -48,6 +48,13 @@ def _page(**extra: Any) -> ResponseReturnValue:
     window_devices = [d for d in devices if d.kind == "evaluator"]
     if row is None and window_devices:
         row = window_devices[0]
+    # Sent and not answered yet: the page looks again until the device answers that version.
+    waiting = extra.pop("waiting", None)
+    if waiting is None:
+        waiting = request.args.get("waiting", type=int)
+    answered = row.config_answer if row is not None else None
+    if waiting is not None and answered and answered.get("config_version") == waiting:
+        waiting = None
     draft = extra.pop("document", None)
     if draft is None:
         draft = json.dumps({"v": 1, "config_version": next_config_version(row)}, indent=1)
@@ -58,6 +65,7 @@ def _page(**extra: Any) -> ResponseReturnValue:
         chosen=row.id if row else "",
         document=draft,
         may_configure=user().role == "admin",
+        waiting=waiting,
         zone=config.timezone,
         **extra,
     )
@@ -105,7 +113,16 @@ def send_config() -> ResponseReturnValue:
             address=address(),
         )
     status = 400 if outcome == "invalid" else 200
-    return _page(device=device, document=text, sent=outcome, answer=answer, problem=problem), status
+    version = document.get("config_version") if outcome == "pending" else None
+    page = _page(
+        device=device,
+        document=text,
+        sent=outcome,
+        answer=answer,
+        problem=problem,
+        waiting=version if isinstance(version, int) else None,
+    )
+    return page, status
 
 
 @bp.get("/quarantine")

@@ -46,6 +46,8 @@ class PageQuery:
     staff_in: tuple[str, ...] | None = None
     # The page before this rowid (walked backwards), instead of the one after ``after``.
     before: int | None = None
+    # A forward walk stops before this rowid (a caller walking the table a span at a time).
+    below: int | None = None
 
 
 def page_sql(conn: sqlite3.Connection, query: PageQuery) -> tuple[str, list[Any]] | None:
@@ -101,6 +103,10 @@ def page_sql(conn: sqlite3.Connection, query: PageQuery) -> tuple[str, list[Any]
         where[:0] = ["rowid < ?", "rowid > ?"]
         params[:0] = [query.before, after]
         order = "rowid DESC"
+    elif query.below is not None:
+        where[:0] = ["rowid > ?", "rowid < ?"]
+        params[:0] = [after, query.below]
+        order = "rowid"
     else:
         where.insert(0, "rowid > ?")
         params.insert(0, after)

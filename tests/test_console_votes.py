@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +23,7 @@ from device_agent.storage import write_transaction
 from hub.app import create_app
 from hub.config import HubConfig, load_hub_config
 from hub.console import accounts
+from hub.console.votes_list import parse_filters, read_votes
 from hub.counting import Counting
 from hub.quarantine import Quarantined
 from hub.store import Batch, Store, StoredVote
@@ -152,6 +153,39 @@ def test_pages_forward_and_back_never_repeat_or_skip_a_vote(votes):
     assert shown
     page = client.get("/console/votes/?from=2026-11-01&until=2026-11-30&level=1&comment=1").text
     assert "意见" in page and "非常不满意" in page
+
+
+def test_a_walk_that_stops_at_its_budget_goes_on_from_there_without_a_gap(votes):
+    """Pages of a rare filter, the table read 7 rowids at a time, 2 spans a page at most."""
+    votes.add(*spread(180))
+    filters = parse_filters(NOVEMBER, votes.config, today=date(2026, 12, 1), department=None)
+    rare = replace(filters, level=1, comment=True)
+    expected = votes.rowids("level = 1 AND comment <> ''")
+    assert 3 < len(expected) < 50
+
+    def forward() -> tuple[list[int], int]:
+        seen, after, stops = [], 0, 0
+        while True:
+            page = read_votes(votes.store.db.conn, votes.config, rare, after=after, span=7, spans=2)
+            seen += [row.rowid for row in page.rows]
+            stops += page.searched_to is not None
+            if page.next_after is None:
+                return seen, stops
+            after = page.next_after
+
+    seen, stops = forward()
+    assert seen == expected and stops > 3
+    # Back from the end: the same votes, none twice.
+    back, before = [], votes.rowids()[-1] + 1
+    while before is not None:
+        page = read_votes(votes.store.db.conn, votes.config, rare, before=before, span=7, spans=2)
+        back = [row.rowid for row in page.rows] + back
+        before = page.previous_before
+    assert back == expected
+    # Unfiltered, a page still fills across spans: 50 votes, then the next page goes on.
+    page = read_votes(votes.store.db.conn, votes.config, filters, span=7, spans=20)
+    assert [row.rowid for row in page.rows] == votes.rowids()[:50]
+    assert page.next_after == votes.rowids()[49] and page.searched_to is None
 
 
 def test_the_until_day_is_included_to_its_last_minute_and_late_votes_are_found(votes):

@@ -147,6 +147,12 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
                 *found,
                 (IN_ORDER if before is None else "rowid<?"),
             )
+        # A forward walk one span at a time.
+        query = PageQuery(limit=50, since_ms=since, until_ms=until, below=250, **chosen)
+        found = page_sql(conn, query)
+        assert found is not None, query
+        yield f"console votes {label} below=250", *found, IN_ORDER
+    yield "console votes max rowid", votes_list.MAX_ROWID_SQL, [], "votes"
     cast = ms_of_text("2026-11-20T03:00:00.000+00:00")
     calendar = Calendar("Asia/Shanghai")
     day_start, day_end = filters.day_bounds(datetime(2026, 11, 20).date(), calendar.zone)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,10 @@ from hub.vote_pages import COLUMNS, PageQuery, read_page
 from hub.vote_rows import first_rowid_cast_since
 
 PAGE_SIZE = 50
+# A page walks the table at most this many rowids, a span at a time: a rare filter
+# over old days stops there and offers to search on, instead of walking to the end.
+WALK_SPAN = 100_000
+WALK_SPANS = 4
 MAX_SUMMARY_DAYS = 92
 CHANNELS = ("window", "kiosk")
 STATUSES = ("counted", "filtered")
@@ -45,6 +49,7 @@ KNOWN_RULES = (
     "kiosk_burst",
 )
 _NAMES = [name.strip() for name in COLUMNS.split(",")]
+MAX_ROWID_SQL = "SELECT max(rowid) FROM votes"
 
 
 class BadFilter(ValueError):
@@ -105,6 +110,8 @@ class VotesPage:
     rows: list[VoteRow] = field(default_factory=list)
     next_after: int | None = None
     previous_before: int | None = None
+    # Set when the walk stopped at its budget: every vote up to (or from) this rowid was read.
+    searched_to: int | None = None
 
 
 def parse_filters(
@@ -213,19 +220,58 @@ def read_votes(
     *,
     after: int = 0,
     before: int | None = None,
+    span: int = WALK_SPAN,
+    spans: int = WALK_SPANS,
 ) -> VotesPage:
-    """The page after rowid ``after`` (or before rowid ``before``) of the filtered votes."""
-    query = page_query(config, filters, after=after, before=before)
-    rows = read_page(conn, query)
-    more = len(rows) > PAGE_SIZE
+    """The page after rowid ``after`` (or before rowid ``before``) of the filtered votes.
+
+    The walk reads at most ``spans`` spans of ``span`` rowids; when they hold
+    fewer votes than a page, the page says how far it searched
+    (``searched_to``) and its next (or previous) link goes on from there, so
+    no vote is skipped or shown twice.
+    """
+    since, _ = day_bounds(filters.first, ZoneInfo(config.timezone))
+    first = first_rowid_cast_since(conn, since)
+    start = 0 if first is None else first - 1  # no vote of the range has a rowid <= start
+    top = conn.execute(MAX_ROWID_SQL).fetchone()[0] or 0
+    rows: list[tuple[Any, ...]] = []
+    page = VotesPage()
     if before is None:
+        cursor = max(after, start)
+        for _ in range(spans):
+            if first is None or cursor >= top:
+                break
+            below = cursor + span + 1
+            query = page_query(config, filters, after=cursor)
+            query = replace(query, below=below, limit=PAGE_SIZE + 1 - len(rows))
+            rows += read_page(conn, query)
+            cursor = below - 1
+            if len(rows) > PAGE_SIZE:
+                break
         shown = rows[:PAGE_SIZE]
-        page = VotesPage(next_after=shown[-1][0] if more else None)
-        page.previous_before = shown[0][0] if shown and after > 0 else None
+        if len(rows) > PAGE_SIZE:
+            page.next_after = shown[-1][0]
+        elif cursor < top and first is not None:
+            page.next_after = page.searched_to = cursor
+        page.previous_before = (shown[0][0] if shown else cursor + 1) if after > start else None
     else:
+        cursor = before
+        for _ in range(spans):
+            if cursor <= start + 1:
+                break
+            lower = max(start, cursor - span - 1)
+            query = page_query(config, filters, after=lower, before=cursor)
+            query = replace(query, limit=PAGE_SIZE + 1 - len(rows))
+            rows = read_page(conn, query) + rows
+            cursor = lower + 1
+            if len(rows) > PAGE_SIZE:
+                break
         shown = rows[-PAGE_SIZE:]
-        page = VotesPage(previous_before=shown[0][0] if more and shown else None)
-        page.next_after = shown[-1][0] if shown else None
+        if len(rows) > PAGE_SIZE:
+            page.previous_before = shown[0][0]
+        elif cursor > start + 1:
+            page.previous_before = page.searched_to = cursor
+        page.next_after = shown[-1][0] if shown else before - 1
     zone = ZoneInfo(config.timezone)
     page.rows = [_row(dict(zip(_NAMES, row, strict=True)), zone) for row in shown]
     return page

@@ -148,6 +148,10 @@ messages.register(
         "votes.next": ("下一页", "Next page"),
         "votes.previous": ("上一页", "Previous page"),
         "votes.first": ("第一页", "First page"),
+        "votes.searched": (
+            "为保持速度，本页只查找到第 {rowid} 条记录为止；点击翻页继续查找。",
+            "To stay fast, this page searched as far as record {rowid}: page on to search on.",
+        ),
         "votes.times": (
             "时间均为大厅所在时区 {zone}。",
             "Times are in the hall's time zone, {zone}.",

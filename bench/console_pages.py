@@ -9,7 +9,7 @@ month varied:
 
 - the votes list filtered by a staff member and a month, its first page and
   a page deep into the month (``after`` a rowid), and the list of a department's
-  dissatisfied votes with a comment;
+  level-1 votes, and a search no vote matches (the walk stops at its budget);
 - the filter rules summary of a month;
 - the live hall; the devices page; the quarantine;
 - the heat map of a month with its SVG and the monthly report with its XLSX,
@@ -117,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             department = rng.choice(departments)
             return get(f"/console/votes/?department={department}&level=1&{month_args(month)}")()
 
+        def no_match() -> Any:
+            # No vote of the bench's hall has a comment: the walk runs to its budget.
+            return get(f"/console/votes/?level=2&comment=1&{month_args(rng.choice(months))}")()
+
         def summary_month() -> Any:
             return get(f"/console/votes/filters?{month_args(rng.choice(months))}")()
 
@@ -133,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         cases: dict[str, Callable[[], Any]] = {
             "votes: staff + month, first page": staff_month,
             "votes: department, level 1, month": department_unhappy,
+            "votes: no match in a month (walk budget)": no_match,
             "filter rules summary, a month": summary_month,
             "live hall": get("/console/"),
             "devices": get("/console/devices"),

@@ -22,13 +22,15 @@ import tempfile
 import time
 from pathlib import Path
 
+from flask.testing import FlaskClient
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.years import cached_database, log, write_hall  # noqa: E402
 from device_agent.storage import write_transaction  # noqa: E402
 from hub.app import create_app  # noqa: E402
-from hub.config import load_hub_config  # noqa: E402
+from hub.config import HubConfig, load_hub_config  # noqa: E402
 from hub.console.accounts import add_user  # noqa: E402
 from hub.store import Store  # noqa: E402
 
@@ -41,6 +43,23 @@ def percentile(samples: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
+def logged_in(database: Path, folder: Path, role: str) -> tuple[HubConfig, FlaskClient]:
+    """A copy of ``database`` in ``folder`` with a user of ``role``, and a client logged in."""
+    copy = folder / "hub.sqlite"
+    shutil.copy(database, copy)
+    config = load_hub_config(write_hall(folder / "hall", database=str(copy)))
+    store = Store(config.database)
+    with write_transaction(store.db) as conn:
+        add_user(conn, role, PASSWORD, role=role)
+    store.close()
+    client = create_app(config).test_client()
+    page = client.get("/console/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]  # type: ignore[index]
+    login = {"user": role, "password": PASSWORD, "csrf_token": token}
+    assert client.post("/console/login", data=login).status_code == 302
+    return config, client
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--votes", type=int, default=1_000_000)
@@ -49,18 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     built = cached_database(args.cache, args.votes)
     with tempfile.TemporaryDirectory(prefix="hallrate-console-") as tmp:
-        database = Path(tmp) / "hub.sqlite"
-        shutil.copy(built.path, database)
-        config = load_hub_config(write_hall(Path(tmp) / "hall", database=str(database)))
-        store = Store(config.database)
-        with write_transaction(store.db) as conn:
-            add_user(conn, "manager", PASSWORD, role="manager")
-        store.close()
-        client = create_app(config).test_client()
-        page = client.get("/console/login")
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]  # type: ignore[index]
-        login = {"user": "manager", "password": PASSWORD, "csrf_token": token}
-        assert client.post("/console/login", data=login).status_code == 302
+        _, client = logged_in(built.path, Path(tmp), "manager")
         figures: dict[str, list[float]] = {}
         for path in PAGES:
             client.get(path)  # warm: templates compiled, pages cached

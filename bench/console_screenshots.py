@@ -128,6 +128,11 @@ def warning_votes() -> list[tuple[str, str, dict]]:
         (device, "vote", _vote(device, 5000 + n, WARNED_WINDOW, WARNED_STAFF, 1, now, None))
         for n in range(10)
     ]
+    # An eleventh press the evaluator filtered as a repeat: the votes list shows its rule
+    # (and it counts toward nothing, so the ten above still raise the warning).
+    repeat = _vote(device, 5010, WARNED_WINDOW, WARNED_STAFF, 1, now, None)
+    repeat["filter"] = {"rule": "one_per_service", "version": 1}
+    votes.append((device, "vote", repeat))
     # What some of them said: the warning's page shows it beside each vote.
     for (_, _, body), (reasons, comment) in zip(votes, WARNING_WORDS, strict=False):
         body["reasons"], body["comment"] = reasons, comment
@@ -161,7 +166,23 @@ def publish(
                     topics.device(device, DeviceTopic.STATUS), b"online", qos=1, retain=True
                 )
             )
-            telemetry = {"v": 1, "outbox": {"depth": depth, "limit": 1000000}}
+            telemetry = {
+                "v": 1,
+                "config_version": 3,
+                "alarm": None,
+                "outbox": {"depth": depth, "limit": 1000000, "oldest_unreceipted_s": depth * 4.0},
+                "keypad": {"state": "open", "frames": 1480, "malformed": depth // 4},
+            }
+            info = {
+                "v": 1,
+                "software": "0.1.0",
+                "started_at": format_time(datetime.now().astimezone()),
+            }
+            infos.append(
+                client.publish(
+                    topics.device(device, DeviceTopic.INFO), json.dumps(info), qos=1, retain=True
+                )
+            )
             infos.append(
                 client.publish(
                     topics.device(device, DeviceTopic.TELEMETRY), json.dumps(telemetry), qos=1
@@ -232,6 +253,21 @@ def take(hub: HubService, broker_port: int, out: Path) -> list[Path]:
                 "document.documentElement.scrollWidth - document.documentElement.clientWidth"
             )
             assert overflow <= 0, f"{name}: the warning is {overflow} px wider than the screen"
+        # The votes list (the warned window's dissatisfied votes, a filtered press among
+        # them) and the devices page.
+        for name, page in pages.items():
+            for shot, path_query in (
+                ("votes", f"/console/votes/?window={WARNED_WINDOW}&level=1"),
+                ("devices", "/console/devices"),
+            ):
+                page.goto(hub.api_url + path_query)
+                path = out / f"console-{shot}-{name}.png"
+                page.screenshot(path=str(path))
+                shots.append(path)
+                overflow = page.evaluate(
+                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+                )
+                assert overflow <= 0, f"{shot} {name}: {overflow} px wider than the screen"
         browser.close()
     return shots
 

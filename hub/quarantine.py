@@ -204,23 +204,27 @@ def page(conn: sqlite3.Connection, *, after: int, limit: int, max_bytes: int) ->
         if items and spent + len(prefix) > max_bytes:
             break
         spent += len(prefix)
-        items.append(
-            {
-                "topic": r[1],
-                "device": r[2],
-                "record_id": r[3],
-                "reason": r[4],
-                "payload": prefix.decode("utf-8", "replace"),
-                "payload_bytes": r[6],
-                "payload_sha256": r[7],
-                "payload_truncated": len(prefix) < r[6],
-                "first_seen": r[8],
-                "last_seen": r[9],
-                "times": r[10],
-            }
-        )
+        items.append(item_of(r))
     more = len(items) < len(rows) or len(rows) == limit
     return {"quarantine": items, "next_after": rows[len(items) - 1][0] if more else None}
+
+
+def item_of(row: tuple[Any, ...]) -> dict[str, Any]:
+    """One row as :data:`PAGE_SQL` reads it, as the API (and the console) show it."""
+    prefix = bytes(row[5])
+    return {
+        "topic": row[1],
+        "device": row[2],
+        "record_id": row[3],
+        "reason": row[4],
+        "payload": prefix.decode("utf-8", "replace"),
+        "payload_bytes": row[6],
+        "payload_sha256": row[7],
+        "payload_truncated": len(prefix) < row[6],
+        "first_seen": row[8],
+        "last_seen": row[9],
+        "times": row[10],
+    }
 
 
 def stored_row(

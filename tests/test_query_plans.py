@@ -40,6 +40,7 @@ from hub.cases import bulletins, reminders
 from hub.cases import store as cases_store
 from hub.console import accounts as console_accounts
 from hub.console import cases_store as console_cases
+from hub.console import devices_list, votes_list
 from hub.console import feed as console_feed
 from hub.console import live as console_live
 from hub.console import warnings_store as console_warnings
@@ -127,6 +128,38 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
                 assert found is not None, query
                 name = f"votes page {label or 'all'} since={since_ms} after={after}"
                 yield name, *found, IN_ORDER
+    until = ms_of_text("2026-11-25T00:00:00.000+00:00")
+    # The console's filter summary: one rule's votes from a rowid; the day counts.
+    for rule in ("unknown_staff", "one_per_service"):
+        args = [rule, 0, since, until]
+        yield f"console.votes rule {rule}", votes_list.RULE_SQL, args, "votes_rule"
+    days = ["hall", "2026-11-01", "2026-11-30", "t1"]
+    yield "console.votes counted", votes_list.COUNTED_SQL, days, "scope=? AND period>?"
+    yield "console.quarantine newest", devices_list.QUARANTINE_NEWEST_SQL, [10**9, 26], "rowid<?"
+    # The console's votes list: a date range, its filters, a department, and the page before.
+    console_filters: dict[str, dict[str, Any]] = {
+        "staff+month": {"staff": "s01"},
+        "window+level": {"window": "w01", "level": 1},
+        "department": {"windows_in": ("w01", "w02"), "staff_in": ("s01", "s02")},
+        "filtered": {"counted": False, "channel": "window"},
+        "comment": {"with_comment": True},
+    }
+    for label, chosen in console_filters.items():
+        for before in (None, 250):
+            query = PageQuery(limit=50, since_ms=since, until_ms=until, before=before, **chosen)
+            found = page_sql(conn, query)
+            assert found is not None, query
+            yield (
+                f"console votes {label} before={before}",
+                *found,
+                (IN_ORDER if before is None else "rowid<?"),
+            )
+        # A forward walk one span at a time.
+        query = PageQuery(limit=50, since_ms=since, until_ms=until, below=250, **chosen)
+        found = page_sql(conn, query)
+        assert found is not None, query
+        yield f"console votes {label} below=250", *found, IN_ORDER
+    yield "console votes max rowid", votes_list.MAX_ROWID_SQL, [], "votes"
     cast = ms_of_text("2026-11-20T03:00:00.000+00:00")
     calendar = Calendar("Asia/Shanghai")
     day_start, day_end = filters.day_bounds(datetime(2026, 11, 20).date(), calendar.zone)

@@ -20,6 +20,8 @@ PAGES = (
     "hub.console.cases_pages",
     "hub.console.supervision_pages",
     "hub.console.central_pages",
+    "hub.console.votes_pages",
+    "hub.console.devices_pages",
 )
 
 

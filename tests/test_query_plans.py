@@ -39,6 +39,7 @@ from hub.cases import store as cases_store
 from hub.console import accounts as console_accounts
 from hub.console import feed as console_feed
 from hub.console import live as console_live
+from hub.console import staff_store as console_staff
 from hub.instants import HOUR_MS, ms_of_text
 from hub.notify import notices
 from hub.periods import Calendar
@@ -206,6 +207,12 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "console.session", console_accounts.SESSION_SQL, session, "digest=?"
     failures = ["boss", "127.0.0.1", SINCE]
     yield "console.failures", console_accounts.FAILURES_SQL, failures, "user=? AND address=?"
+    # The console's staff page: one staff member's comments, warnings and voided votes.
+    month_ms = ["s01", *calendar.bounds_ms("2026-11")]
+    yield "console.staff comments", console_staff.COMMENTS_SQL, month_ms, "staff=? AND cast_at>?"
+    yield "console.staff warnings", console_staff.STAFF_WARNINGS_SQL, ["s01"], "staff=?"
+    year_ms = ["s01", *calendar.bounds_ms("2026")]
+    yield "console.staff voids", console_staff.STAFF_VOIDS_SQL, year_ms, "staff=? AND cast_at>?"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

@@ -14,7 +14,12 @@ from flask import Flask, redirect, url_for
 from flask.typing import ResponseReturnValue
 
 # The modules whose ``bp`` is a blueprint of console pages; a new page module adds itself.
-PAGES = ("hub.console.views",)
+PAGES = (
+    "hub.console.views",
+    "hub.console.charts_pages",
+    "hub.console.reports_pages",
+    "hub.console.staff_pages",
+)
 
 
 def init_app(app: Flask) -> frozenset[str]:

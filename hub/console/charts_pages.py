@@ -8,13 +8,15 @@ department head sees their department's figures only.
 
 from __future__ import annotations
 
+import re
+
 from flask import render_template
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
 
 from device_agent.protocol import DIMENSIONS
 from hub import analytics, charts
-from hub.analytics import DimensionCount, StaffDimensions
+from hub.analytics import DimensionCount, HeatMap, StaffDimensions
 from hub.console import messages
 from hub.console.nav import NavEntry, add
 from hub.console.periods_picker import (
@@ -30,6 +32,11 @@ bp = console_blueprint("console_charts", __name__, "/charts")
 
 ROLES = ("manager", "dept_head", "office", "admin")
 GRAINS = ("month", "week", "day", "year")
+# A chart wider than this keeps its size on a phone and scrolls in its box; a
+# narrower one shrinks to the screen's width.
+WIDE = 640
+# The heat map's columns when the month has no votes: a hall's usual opening hours.
+OPENING_HOURS = (8, 18)
 
 messages.register(
     {
@@ -111,7 +118,9 @@ def index() -> ResponseReturnValue:
         "monthly": charts.trend_chart(
             monthly, t("charts.monthly", year=year), style="bar", warn_below=warn
         ),
-        "heatmap": charts.heatmap_chart(heat, t("charts.heatmap", month=month)),
+        "heatmap": charts.heatmap_chart(
+            heat, t("charts.heatmap", month=month), hours=_open_hours(heat)
+        ),
         "dimensions": charts.dimensions_chart(
             _all_staff(people), t("charts.dimensions", period=month)
         ),
@@ -133,6 +142,7 @@ def index() -> ResponseReturnValue:
     return render_template(
         "console/charts.html",
         svgs={name: Markup(svg) for name, svg in svgs.items()},  # SVG text escaped by hub.charts
+        wide={name for name, svg in svgs.items() if _width(svg) > WIDE},
         month=month,
         year=year,
         day=day,
@@ -164,3 +174,14 @@ def _all_staff(people: list[StaffDimensions]) -> StaffDimensions:
             sum(c.dissatisfied for c in counts),
         )
     return StaffDimensions("*", t("charts.dimensions_hall"), None, summed)
+
+
+def _open_hours(heat: HeatMap) -> tuple[int, int]:
+    """The hours from the first to the last with any vote in the range (the hall's open hours)."""
+    busy = [hour for hour in range(24) if any(row[hour] for row in heat.votes)]
+    return (busy[0], busy[-1] + 1) if busy else OPENING_HOURS
+
+
+def _width(svg: str) -> int:
+    found = re.search(r'width="([0-9]+)"', svg)
+    return int(found[1]) if found else 0

@@ -136,7 +136,7 @@ def cases(
         "monthly report (data)": report_data,
         "monthly report + XLSX": report,
         "staff dimension page + SVGs": staff_page,
-        "staff page: months, comments, warnings, voids": own_staff_page,
+        "staff page: comments, voids": own_staff_page,
         "department dimensions": department_dimensions,
         "daily trend + SVG": trend,
     }

@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.years import STAFF, ZONE, cached_database, staff_id, write_hall  # noqa: E402
 from hub import analytics, charts, exports  # noqa: E402
 from hub.config import HubConfig, load_hub_config  # noqa: E402
+from hub.console import staff_store  # noqa: E402
 from hub.periods import Calendar  # noqa: E402
 from hub.vote_pages import PageQuery, read_page  # noqa: E402
 
@@ -108,6 +109,18 @@ def cases(
         trend = analytics.monthly_trend(conn, config, month[:4])
         return charts.dimensions_chart(person), charts.trend_chart(trend, "trend")
 
+    def own_staff_page() -> Any:
+        # The console's staff page (hub.console.staff_pages): a year of months, one
+        # month's comments, the warnings, the year's voided votes.
+        month = rng.choice(months)
+        staff = staff_id(rng.randint(1, STAFF))
+        return (
+            staff_store.months(conn, staff, month[:4]),
+            staff_store.comments(conn, calendar, staff, month),
+            staff_store.warnings(conn, staff),
+            staff_store.voids(conn, calendar, staff, month[:4]),
+        )
+
     def department_dimensions() -> Any:
         month = rng.choice(months)
         return analytics.dimensions(conn, config, month, department=rng.choice(departments))
@@ -123,6 +136,7 @@ def cases(
         "monthly report (data)": report_data,
         "monthly report + XLSX": report,
         "staff dimension page + SVGs": staff_page,
+        "staff page: comments, voids": own_staff_page,
         "department dimensions": department_dimensions,
         "daily trend + SVG": trend,
     }

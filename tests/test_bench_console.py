@@ -31,7 +31,7 @@ def test_the_console_bench_prints_a_row_per_read(tmp_path: Path) -> None:
     rows = lines[2:-1]
     names = [row[:40].strip() for row in rows]
     assert "heat map of a month + SVG" in names and "monthly report + XLSX" in names
-    assert len(rows) == 8
+    assert len(rows) == 9
     assert lines[-1].startswith("votes=2000 runs=3 ")
     # The exit status says whether every p95 met the target, as the last column does.
     assert done.returncode == (0 if all(row.endswith("yes") for row in rows) else 1)

@@ -145,8 +145,9 @@ def test_a_staff_member_is_refused_the_live_hall(hub, page):
     log_in(page, hub.api_url, "clerk")
     expect(page.locator(".error")).to_have_text("您的账号无权查看此页面。")
     expect(page.locator("[data-window]")).to_have_count(0)
-    # Their menu names only the pages of their own: their warnings, appeals and cases.
-    expect(page.locator(".nav a")).to_have_text(["效能预警", "申诉", "办件"])
+    # Their menu names only the pages of their own: their own scores first (their home),
+    # then their warnings, appeals and cases, in the menu's order (hub.console.nav).
+    expect(page.locator(".nav a")).to_have_text(["我的评价", "效能预警", "申诉", "办件"])
     response = page.goto(hub.api_url + "/console/")
     assert response is not None and response.status == 403
 

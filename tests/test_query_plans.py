@@ -43,6 +43,7 @@ from hub.console import cases_store as console_cases
 from hub.console import devices_list, votes_list
 from hub.console import feed as console_feed
 from hub.console import live as console_live
+from hub.console import staff_store as console_staff
 from hub.console import warnings_store as console_warnings
 from hub.instants import HOUR_MS, ms_of_text
 from hub.notify import notices, sender
@@ -268,6 +269,12 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "console.warning votes", console_warnings.WARNING_VOTES_SQL, ident, "warning_id=?"
     appealed = console_warnings.APPEALED_VOTES_SQL.format(marks="?, ?")
     yield "console.appealed votes", appealed, ["a", "b"], "(id=?)"
+    # The console's staff page: one staff member's comments, warnings and voided votes.
+    month_ms = ["s01", *calendar.bounds_ms("2026-11")]
+    yield "console.staff comments", console_staff.COMMENTS_SQL, month_ms, "staff=? AND cast_at>?"
+    yield "console.staff warnings", console_staff.STAFF_WARNINGS_SQL, ["s01"], "staff=?"
+    year_ms = ["s01", *calendar.bounds_ms("2026")]
+    yield "console.staff voids", console_staff.STAFF_VOIDS_SQL, year_ms, "staff=? AND cast_at>?"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

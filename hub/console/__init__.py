@@ -22,6 +22,9 @@ PAGES = (
     "hub.console.central_pages",
     "hub.console.votes_pages",
     "hub.console.devices_pages",
+    "hub.console.charts_pages",
+    "hub.console.reports_pages",
+    "hub.console.staff_pages",
 )
 
 

@@ -48,6 +48,10 @@ ORDER = (
 )
 
 
+# A role whose home (the first entry, where a login lands) is not the menu's first page.
+HOMES = {"staff": "console_staff.mine"}
+
+
 def _place(entry: NavEntry) -> int:
     blueprint = entry.endpoint.partition(".")[0]
     return ORDER.index(blueprint) if blueprint in ORDER else len(ORDER)
@@ -70,4 +74,6 @@ def entries_for(user: User) -> list[NavEntry]:
         and entry.endpoint in views
         and (entry.when is None or entry.when())
     ]
-    return sorted(shown, key=_place)  # stable: a blueprint's entries keep their order
+    home = HOMES.get(user.role)
+    # Stable: a blueprint's entries keep their order.
+    return sorted(shown, key=lambda entry: (entry.endpoint != home, _place(entry)))

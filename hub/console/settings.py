@@ -19,3 +19,9 @@ class ConsoleSettings:
     # Open console pages each hold one HTTP thread for their event stream; at
     # most this many at once (0: a quarter of [api] threads, at least one).
     streams: Annotated[Int, between(0, 64)] = 0
+    # Rankings, the weekly ranking and the monthly report's top/bottom staff rank
+    # nothing with fewer counted votes than this (the Wilson lower bound's sample).
+    rank_min_votes: Annotated[Int, between(1, 100_000)] = 30
+    # The staff page shows a month's scores, dimensions and comments only with at
+    # least this many votes: a few ratings could tell who gave them.
+    staff_min_votes: Annotated[Int, between(1, 100_000)] = 10

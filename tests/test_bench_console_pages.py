@@ -32,7 +32,8 @@ def test_the_console_pages_bench_prints_a_row_per_page(tmp_path: Path) -> None:
     names = [row[:40].strip() for row in rows]
     assert names[0] == "votes: staff + month, first page"
     assert "devices" in names and "quarantine" in names and "live hall" in names
-    assert len(rows) == 10
+    assert "monthly report" in names and "monthly report, XLSX" in names
+    assert len(rows) == 11
     assert lines[-1].startswith("votes=2000 requests=3 ")
     # The exit status says whether every p95 met the target, as the last column does.
     assert done.returncode == (0 if all(row.endswith("yes") for row in rows) else 1)

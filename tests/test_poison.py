@@ -120,6 +120,8 @@ def test_a_record_that_cannot_be_stored_is_quarantined_and_the_rest_of_its_batch
 
     wait_until(lambda: len(hall.stored_votes()) == 19, message="the 19 storable votes")
     assert "w02-eval-000000000007" not in {row[0] for row in hall.stored_votes()}
+    # Stored one by one, the refused record is quarantined in a commit of its own.
+    wait_until(lambda: len(hall.quarantined()) == 1, message="the refused record quarantined")
     (quarantined,) = hall.quarantined()
     assert quarantined[2] == "w02-eval-000000000007"
     assert quarantined[3].startswith("internal error while storing: IntegrityError")

@@ -12,7 +12,8 @@ import json
 import pytest
 
 from device_agent.errors import ProtocolError
-from device_agent.protocol import decode_service_command
+from device_agent.protocol import ServiceCommand, decode_service_command
+from device_agent.session import RatingSession, SessionSettings
 from device_agent.topics import DeviceTopic, Topics
 from tests.hall import get_json, query, wait_until
 from tests.test_docs_protocol import example
@@ -132,3 +133,24 @@ def test_the_item_of_a_service_command_is_optional_and_checked():
         "A017",
         "marriage-registration",
     )
+
+
+def test_the_starts_item_stands_and_an_end_names_one_only_when_the_start_did_not():
+    session = RatingSession(SessionSettings(), staff="s01")
+    named = session.command(ServiceCommand("start", ticket="A1", item="permit"), 0.0)
+    assert [(c.event, c.item) for c in named] == [("start", "permit")]
+    ended = session.command(ServiceCommand("end", item="invoice"), 5.0)
+    assert [(c.event, c.item) for c in ended] == [("end", "permit")]
+    # A start with no item, then a new start: the first service ends with no item.
+    session.command(ServiceCommand("start", ticket="A2"), 10.0)
+    moved_on = session.command(ServiceCommand("start", ticket="A3", item="invoice"), 20.0)
+    assert [(c.event, c.ticket, c.item) for c in moved_on] == [
+        ("end", "A2", None),
+        ("start", "A3", "invoice"),
+    ]
+    session.command(ServiceCommand("end"), 30.0)
+    session.command(ServiceCommand("start", ticket="A4"), 40.0)
+    late = session.command(ServiceCommand("end", item="permit"), 50.0)
+    assert [(c.event, c.ticket, c.item) for c in late] == [("end", "A4", "permit")]
+    # The console button names no item.
+    assert [(c.event, c.item) for c in session.toggle(60.0)] == [("start", None)]

@@ -307,6 +307,7 @@ class Agent:
                         ticket=change.ticket,
                         # A start names itself, so start and end share the service id.
                         service=ident if change.event == "start" else change.service,
+                        item=change.item,
                     ),
                 )
             except OutboxError as exc:

@@ -321,6 +321,9 @@ class ServiceCommand:
     ticket: Ticket | None = None
     staff: Id | None = None
     v: Version = VERSION
+    # The directory's service item the ticket is for (on ``start``; an ``end`` may name
+    # it when its start did not): the device puts it on the service's events.
+    item: Id | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ class Service:
     id: str | None = None  # the envelope id of its stored ``start`` event
     ended_at: float | None = None
     rated: bool = False
+    item: str | None = None  # the directory's service item, when the queue system named it
 
     @property
     def in_progress(self) -> bool:
@@ -111,6 +112,7 @@ class ServiceChange:
     staff: str | None = None
     ticket: str | None = None
     service: str | None = None
+    item: str | None = None  # on ``start`` and ``end``: the service item, when known
 
 
 class RatingSession:
@@ -175,9 +177,9 @@ class RatingSession:
         """Apply a service command; returns the events to record, empty when it changes nothing."""
         match command.event:
             case "start":
-                changes = self._start(command.ticket, command.staff, at)
+                changes = self._start(command.ticket, command.staff, at, item=command.item)
             case "end":
-                changes = self._end(command.ticket, at)
+                changes = self._end(command.ticket, at, item=command.item)
             case "sign_in":
                 changes = self._sign_in(command.staff, at)
             case "sign_out":
@@ -246,7 +248,9 @@ class RatingSession:
 
     # Internals.
 
-    def _start(self, ticket: str | None, staff: str | None, at: float) -> list[ServiceChange]:
+    def _start(
+        self, ticket: str | None, staff: str | None, at: float, *, item: str | None = None
+    ) -> list[ServiceChange]:
         changes = []
         previous = self.open_service(at)
         if previous is not None and previous.in_progress:
@@ -256,19 +260,24 @@ class RatingSession:
             self.paused = False
             changes.append(ServiceChange("resume", self.staff))
         staff = staff or self.staff
-        self._service = Service(ticket=ticket, staff=staff, started_at=at)
+        self._service = Service(ticket=ticket, staff=staff, started_at=at, item=item)
         self._thank_until = None
-        changes.append(ServiceChange("start", staff, ticket))
+        changes.append(ServiceChange("start", staff, ticket, item=item))
         return changes
 
-    def _end(self, ticket: str | None, at: float) -> list[ServiceChange]:
+    def _end(
+        self, ticket: str | None, at: float, *, item: str | None = None
+    ) -> list[ServiceChange]:
         service = self.open_service(at)
         if service is None or not service.in_progress:
             return []
         if ticket is not None and service.ticket is not None and ticket != service.ticket:
             logger.warning("ending service %s on a command for ticket %s", service.ticket, ticket)
         service.ended_at = at
-        return [ServiceChange("end", service.staff, service.ticket, service.id)]
+        # The start's item stands; an end may name it when the start did not.
+        if service.item is None:
+            service.item = item
+        return [ServiceChange("end", service.staff, service.ticket, service.id, service.item)]
 
     def _sign_in(self, staff: str | None, at: float) -> list[ServiceChange]:
         if staff is None or staff == self.staff:

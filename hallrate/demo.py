@@ -38,6 +38,7 @@ from device_agent.topics import Topics
 from hallrate.broker import EmbeddedBroker, MosquittoBroker, find_mosquitto
 from hallrate.demo_hall import (
     DEMO_LEVEL_III,
+    DEMO_MIN_S,
     SAMPLE_HALL,
     DemoHall,
     evaluators,
@@ -242,7 +243,18 @@ class DemoWarnings:
         who = "".join(
             f"; {w.window} {self._name(w.staff)} ({w.staff}) has a bad day" for w in bad if w.staff
         )
-        return [f"warnings: demo thresholds (III at {DEMO_LEVEL_III} dissatisfied in a month{who})"]
+        lines = [
+            f"warnings: demo thresholds (III at {DEMO_LEVEL_III} dissatisfied in a month{who})"
+        ]
+        item = self.hall.directory.service_items.get(self.hall.fast_item or "")
+        if item is not None:
+            callers = ", ".join(w.window for w in self.hall.windows if w.items)
+            lines.append(
+                f"supervision: demo limits ({item.name} {item.id} too fast under "
+                f"{DEMO_MIN_S} s, the sample hall's {self.hall.sample_min_s} s; "
+                f"{callers}'s queue system names each ticket's item)"
+            )
+        return lines
 
     def _name(self, staff: str) -> str:
         member = self.hall.directory.staff.get(staff)

@@ -12,6 +12,7 @@ are delivered by the next one.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,6 +55,15 @@ yearly = 120
 action = "诫勉谈话"
 """
 
+# Service-time supervision (docs/supervision.md) with demo limits, too: the queue
+# system names each of the bad-day window's tickets' service items, drawn from its
+# department's, and the first item that lists the window gets a minimum of
+# DEMO_MIN_S seconds (the sample hall's 结婚登记 keeps the county's 300). A demo
+# service lasts a second or two, so that item's services are too fast (the seed's
+# "58 秒" 事后补录) and raise yellow alerts within two minutes; the department's
+# other items set no limits and are not timed.
+DEMO_MIN_S = 3
+
 
 @dataclass(frozen=True, slots=True)
 class DemoWindow:
@@ -65,6 +75,8 @@ class DemoWindow:
     config: AgentConfig
     # The staff member here has a bad day: citizens mostly press dissatisfied.
     bad_day: bool = False
+    # The service items its queue system names on its tickets (the bad-day window's).
+    items: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +87,9 @@ class DemoHall:
     directory: Directory
     hub: HubConfig
     windows: list[DemoWindow]
+    # The service item given the demo's minimum (DEMO_MIN_S), and the sample's own.
+    fast_item: str | None = None
+    sample_min_s: int | None = None
 
 
 def evaluators(directory: Directory) -> list[tuple[str, str]]:
@@ -112,11 +127,20 @@ def write_demo_hall(
     data.mkdir(parents=True, exist_ok=True)
     (data / "outbox").mkdir(exist_ok=True)
     header = HEADER.format(source=source)
-    (data / "directory.toml").write_text(header + source.read_text(encoding="utf-8"))
+    on_duty = _staff_by_window(directory)
+    # The first window is always simulated, so it is the one having a bad day.
+    first = available[0][1]
+    bad_day_window = first if on_duty.get(first) is not None else None
+    items = _department_items(directory, bad_day_window)
+    fast = _fast_item(directory, bad_day_window)
+    text = source.read_text(encoding="utf-8")
+    if fast is not None:
+        text = _with_min_s(text, fast, DEMO_MIN_S)
+    (data / "directory.toml").write_text(header + text)
+    directory = load_directory(data / "directory.toml")
     hub_path = data / "hub.toml"
     hub_path.write_text(header + _hub_text(directory.hall, broker_port, protocol, hub_port))
     hub = load_hub_config(hub_path)
-    on_duty = _staff_by_window(directory)
     demo_windows = []
     for device, window in available[:windows]:
         path = data / f"agent-{device}.toml"
@@ -132,12 +156,62 @@ def write_demo_hall(
                 protocol=protocol,
             )
         )
-        # The first window is always simulated, so it is the one having a bad day.
-        bad_day = not demo_windows and staff is not None
+        bad_day = window == bad_day_window
         demo_windows.append(
-            DemoWindow(device, window, staff, load_agent_config(path), bad_day=bad_day)
+            DemoWindow(
+                device,
+                window,
+                staff,
+                load_agent_config(path),
+                bad_day=bad_day,
+                items=items if bad_day else (),
+            )
         )
-    return DemoHall(data=data, directory=directory, hub=hub, windows=demo_windows)
+    sample_min_s = None
+    if fast is not None:
+        sample_min_s = load_directory(source).service_items[fast].min_s
+    return DemoHall(
+        data=data,
+        directory=directory,
+        hub=hub,
+        windows=demo_windows,
+        fast_item=fast,
+        sample_min_s=sample_min_s,
+    )
+
+
+def _department_items(directory: Directory, window: str | None) -> tuple[str, ...]:
+    """The service items of ``window``'s department, in the directory's order."""
+    found = directory.windows.get(window or "")
+    if found is None:
+        return ()
+    return tuple(
+        item.id for item in directory.service_items.values() if item.department == found.department
+    )
+
+
+def _fast_item(directory: Directory, window: str | None) -> str | None:
+    """The first service item that lists ``window``: the one given the demo's minimum."""
+    for item in directory.service_items.values():
+        if window is not None and window in item.windows:
+            return item.id
+    return None
+
+
+def _with_min_s(text: str, item: str, min_s: int) -> str:
+    """The directory ``text`` with service item ``item``'s ``min_s`` set to ``min_s``."""
+    # The item's table: from its id line to the next table header (or the end).
+    block = re.compile(rf"^id = {re.escape(_toml(item))}\n(?:(?!\[).*\n?)*", re.M)
+    found = block.search(text)
+    if found is None:
+        raise ValueError(f"the sample hall's directory has no service item {item!r}")
+    table = found[0]
+    line = f"min_s = {min_s}  # demo only (hallrate demo), see hallrate/demo_hall.py\n"
+    if re.search(r"^min_s = .*$", table, re.M):
+        table = re.sub(r"^min_s = .*\n?", line, table, count=1, flags=re.M)
+    else:
+        table = table.rstrip("\n") + "\n" + line + "\n"
+    return text[: found.start()] + table + text[found.end() :]
 
 
 def _staff_by_window(directory: Directory) -> dict[str, str]:

@@ -16,7 +16,9 @@ its citizens press dissatisfied, the first few all do, and they come at least
 reached within two minutes. Its services are called by the queue system
 (service commands with a ticket each, distinct from every other run's that
 day), so every dissatisfied vote is a real service with its own ticket that
-passes every rule of the evaluator and the hub; nothing is forged.
+passes every rule of the evaluator and the hub; nothing is forged. Each
+ticket names its service item too, one of the window's department's
+(:attr:`DemoWindow.items`), so the hub's service-time supervision times it.
 """
 
 from __future__ import annotations
@@ -111,8 +113,12 @@ class Citizens:
 class SimulatedWindow:
     """One window: an agent on its own mock pins, and the citizens who press its keys."""
 
-    def __init__(self, window: DemoWindow, *, citizens: Citizens) -> None:
+    def __init__(
+        self, window: DemoWindow, *, citizens: Citizens, rng: random.Random | None = None
+    ) -> None:
         self.window = window
+        # Which service item each ticket is for (its own stream: the citizens' stays as it was).
+        self._items = rng or random.Random()
         self.factory = MockFactory()
         self.agent = Agent(window.config, pin_factory=self.factory)
         self.citizens = citizens
@@ -153,7 +159,9 @@ class SimulatedWindow:
                 if self._stop.wait(max(0.0, visit.after_s - visit.service_s - visit.think_s)):
                     return
                 self._tickets += 1
-                self._command("start", ticket=f"{self._ticket_prefix}-{self._tickets:04d}")
+                item = self._items.choice(self.window.items) if self.window.items else None
+                ticket = f"{self._ticket_prefix}-{self._tickets:04d}"
+                self._command("start", ticket=ticket, item=item)
                 if self._stop.wait(visit.service_s):
                     return
                 self._command("end")
@@ -178,9 +186,13 @@ class SimulatedWindow:
                 self._press(self.pins[visit.level], visit.hold_s)
                 self.presses += 1
 
-    def _command(self, event: str, *, ticket: str | None = None) -> None:
+    def _command(self, event: str, *, ticket: str | None = None, item: str | None = None) -> None:
         # What the agent's link hands it when the queue system publishes on service/command.
-        body = {"v": 1, "event": event, **({"ticket": ticket} if ticket else {})}
+        body: dict[str, object] = {"v": 1, "event": event}
+        if ticket:
+            body["ticket"] = ticket
+        if item:
+            body["item"] = item
         self.agent.events.put(ServiceCommandArrived(json.dumps(body).encode()))
 
     def _press(self, pin_name: str, hold_s: float) -> None:
@@ -199,7 +211,9 @@ class SimulatedWindows:
         self.rate = rate
         self.windows = [
             SimulatedWindow(
-                w, citizens=Citizens(_rng(seed, w.device), rate=rate, bad_day=w.bad_day)
+                w,
+                citizens=Citizens(_rng(seed, w.device), rate=rate, bad_day=w.bad_day),
+                rng=_rng(seed, f"{w.device}:items"),
             )
             for w in windows
         ]

@@ -458,8 +458,9 @@ def test_the_demo_raises_a_warning_the_console_shows(tmp_path, run_demo):
     demo = run_demo(data, "--windows", "2", "--seed", "3")
     addresses = demo.addresses()
     # The demo says its thresholds are its own, and who has a bad day.
-    assert "warnings: demo thresholds (III at 3 dissatisfied in a month;" in demo.stdout[-2]
-    assert "w01 林晓梅 (s001) has a bad day" in demo.stdout[-2]
+    (thresholds,) = [line for line in demo.stdout if line.startswith("warnings: ")]
+    assert "warnings: demo thresholds (III at 3 dissatisfied in a month;" in thresholds
+    assert "w01 林晓梅 (s001) has a bad day" in thresholds
     logins = dict(
         line.removeprefix("console login: ").split(" / ")
         for line in demo.stdout
@@ -521,3 +522,50 @@ def test_the_demo_raises_a_warning_the_console_shows(tmp_path, run_demo):
         assert len({row[4] for row in behind}) == 3
     finally:
         hub.close()
+
+
+def test_the_demo_raises_a_too_fast_service_alert_within_two_minutes(tmp_path, run_demo):
+    data = tmp_path / "demo"
+    demo = run_demo(data, "--windows", "1", "--seed", "7")
+    addresses = demo.addresses()
+    # The demo says its service-time limit is its own, not the sample hall's.
+    assert [line for line in demo.stdout if line.startswith("supervision: ")] == [
+        "supervision: demo limits (结婚登记 marriage-registration too fast under 3 s,"
+        " the sample hall's 300 s; w01's queue system names each ticket's item)"
+    ]
+    token = addresses["token"]
+    alerts_url = addresses["hub"] + "/api/v1/supervision/alerts"
+    too_fast_url = addresses["hub"] + "/api/v1/supervision/alerts?kind=too_fast&status=yellow"
+
+    # Within two minutes of the start, the supervision API shows a yellow too-fast alert
+    # for a service of the item with the demo's minimum, at the bad-day window.
+    alerts = wait_until(
+        lambda: get_json(too_fast_url, token=token)["alerts"],
+        timeout=FIRST_WARNING_S,
+        message="a too-fast alert from the demo's queue-system window",
+    )
+    alert = alerts[0]
+    assert (alert["kind"], alert["status"], alert["window"], alert["item"]) == (
+        "too_fast",
+        "yellow",
+        "w01",
+        "marriage-registration",
+    )
+    assert (alert["limits"], alert["limit_s"], alert["department"]) == ("item", 3, "civil")
+    assert alert["seconds"] < 3 and alert["ticket"].startswith("W01-")
+
+    # Not every service is flagged: the department's other item sets no limits.
+    def other_item_served() -> bool:
+        hub = sqlite3.connect(f"file:{data / 'hub.sqlite'}?mode=ro", uri=True)
+        try:
+            query = "SELECT count(*) FROM service_events WHERE item = ? AND event = 'end'"
+            return hub.execute(query, ("minimum-living",)).fetchone()[0] > 0
+        finally:
+            hub.close()
+
+    wait_until(other_item_served, timeout=FIRST_WARNING_S, message="a minimum-living service")
+    every = get_json(alerts_url + "?limit=1000", token=token)["alerts"]
+    assert every and {a["item"] for a in every} == {"marriage-registration"}
+
+    demo.process.send_signal(signal.SIGINT)
+    assert demo.wait(timeout=STOP_BOUND_S) == 0, demo.stderr

@@ -20,6 +20,8 @@ PAGES = (
     "hub.console.cases_pages",
     "hub.console.supervision_pages",
     "hub.console.central_pages",
+    "hub.console.bulletins_pages",
+    "hub.console.notices_pages",
 )
 
 

@@ -188,3 +188,14 @@ def test_the_downloads_are_the_bulletins_and_a_bad_month_is_refused(app, config,
     assert office.get("/console/bulletins/?month=2025-13").status_code == 400
     assert office.get("/console/bulletins/2025-11.pdf").status_code == 404
     assert client_of(app, "clerk").get("/console/bulletins/").status_code == 403
+
+
+def test_the_live_hall_shows_todays_online_rate_as_the_presence_page_does(app):
+    boss = client_of(app, "boss")
+    live = re.search(r'<dd data-hall="presence">([^<]*)</dd>', boss.get("/console/").text)
+    presence = boss.get("/console/supervision/presence").text
+    shown = re.search(r'<dd data-presence="rate">([^<]*)</dd>', presence)
+    assert live and shown and live[1] == shown[1]
+    assert boss.get("/console/live.json").json["presence"] is not None or live[1] == "—"
+    # A department head's live hall is their department's: no hall-wide rate on it.
+    assert 'data-hall="presence"' not in client_of(app, "head").get("/console/").text

@@ -105,6 +105,8 @@ add(NavEntry("console_bulletins.index", "nav.bulletins", frozenset(VIEW_ROLES)))
 register(
     {
         "nav.bulletins": ("月度通报", "Bulletins"),
+        # The live hall's summary line (hub/console/views.py): today's staff online rate.
+        "presence.hall_rate_today": ("今日在岗率", "Online rate today"),
         "bulletin.title": ("案件办理月度通报", "Monthly case bulletin"),
         "bulletin.heading": ("{hall} {month} 案件办理通报", "{hall}: case bulletin, {month}"),
         "bulletin.as_of": ("统计截至 {day}", "As of {day}"),

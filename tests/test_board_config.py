@@ -125,7 +125,7 @@ def test_every_board_problem_is_reported_at_once_with_file_and_key(hall):
         "boards[0].columns: must be between 8 and 255, got 4",
         "boards[0].serial.url: is required",
         "boards[0].pages[0].page: must be one of hall, departments, windows, ranking,"
-        " warnings, offline, announcement, clock, got 'window'",
+        " warnings, offline, announcement, clock, presence, got 'window'",
         "boards[0].pages[1].text: an announcement page needs its text",
         "boards[0].pages[2].text: only an announcement page has text",
         "boards[0].pages[2].hold_s: must be between 1 and 3600, got 0.0",

@@ -43,6 +43,7 @@ from hub.console import cases_store as console_cases
 from hub.console import devices_list, votes_list
 from hub.console import feed as console_feed
 from hub.console import live as console_live
+from hub.console import notices_store as console_notices
 from hub.console import staff_store as console_staff
 from hub.console import warnings_store as console_warnings
 from hub.instants import HOUR_MS, ms_of_text
@@ -208,6 +209,9 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     # The console's notice log, newest first (the sender's reads walk the partial index of
     # pending notices, which max_pending bounds).
     yield "notify.notice_log", notices.NOTICE_LOG_SQL, [10**9, 50], "rowid<?"
+    # The console's notice log page, filtered (by event, status, department) newest first.
+    filtered = {"before": 10**9, "event": "warning", "status": "", "department": "civil"}
+    yield "console_notices.page", console_notices.NOTICES_SQL, {**filtered, "limit": 51}, "rowid<?"
     # Issue 14: the reminders' read of open cases by deadline, and one case's rows.
     yield "cases.due", cases_store.DUE_SQL, ["2026-12-01"], "stage_due_on"
     yield "cases.source", cases_store.SOURCE_OF_REF_SQL, ["kiosk", "c1"], "kind=? AND ref=?"

@@ -95,6 +95,15 @@ class WindowDuty:
 
 
 @dataclass(frozen=True, slots=True)
+class WallPresence:
+    """The hall's staff online rate today (:func:`hub.presence.wall_presence`): no names."""
+
+    rate: float | None
+    signed_in: int
+    listed: int
+
+
+@dataclass(frozen=True, slots=True)
 class Snapshot:
     """The hall's state for one update of the boards."""
 
@@ -110,6 +119,8 @@ class Snapshot:
     duty: dict[str, WindowDuty] = field(default_factory=dict)
     # Standing warnings of this month and year beyond those in ``warnings``.
     more_warnings: int = 0
+    # Today's staff online rate, only when the hall allows the wall to show it.
+    presence: WallPresence | None = None
 
     def shows_same(self, other: Snapshot) -> bool:
         """True when the boards would show the same: equal numbers in the same minute."""
@@ -275,12 +286,13 @@ def read_snapshot(
     ranking_min_votes: int = RANKING_MIN_VOTES,
     warnings_limit: int = WARNINGS_LIMIT,
     duty_windows: Iterable[str] | None = None,
+    presence: WallPresence | None = None,
 ) -> Snapshot:
     """Everything the boards show, read in one read transaction so it is consistent.
 
     ``warnings_limit`` is the most warnings any board shows (the rest are
     only counted); ``duty_windows`` the windows whose strips show who is on
-    duty (all by default).
+    duty (all by default); ``presence`` the hall's online rate when it may be shown.
     """
     day = calendar.current(now, "day")
     iso = datetime.fromisoformat(day).isocalendar()
@@ -302,6 +314,7 @@ def read_snapshot(
             offline=offline_devices(db, directory),
             duty=window_duty(db, directory, since=calendar.bounds(day)[0], windows=duty_windows),
             more_warnings=more,
+            presence=presence,
         )
     finally:
         db.execute("COMMIT")

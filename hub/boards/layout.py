@@ -40,6 +40,8 @@ HALL_PAGES = (
     "offline",
     "announcement",
     "clock",
+    # The staff's online rate today, when the hall allows it ([supervision] show_presence_on_wall).
+    "presence",
 )
 WINDOW_PAGES = ("window", "window_today")
 # Notices: shown first whenever they have something to say, and at once when it is new.

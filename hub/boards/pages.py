@@ -42,6 +42,13 @@ def board_pages(
     notices = [spec for spec in board.pages if spec.kind in NOTICE_PAGES]
     others = [spec for spec in board.pages if spec.kind not in NOTICE_PAGES]
     pages: list[Page] = []
+    if (
+        snapshot.presence is not None
+        and board.kind == "wall"
+        and not any(spec.kind == "presence" for spec in board.pages)
+    ):
+        # The hall allows it: the wall's rotation shows today's online rate as well.
+        others.append(PageSpec("presence", hold_s=board.pages[0].hold_s))
     for spec in notices + others:
         pages.extend(builder.pages(spec))
     if not pages:
@@ -70,6 +77,7 @@ class _Builder:
             "offline": self._offline,
             "announcement": self._announcement,
             "clock": self._clock,
+            "presence": self._presence,
             "window": self._window,
             "window_today": self._window_today,
         }
@@ -190,6 +198,14 @@ class _Builder:
             rows.append(self._row(where, f"{DEVICE_NAMES.get(device.kind, '设备')}离线"))
         keys = frozenset(d.id for d in offline)
         return self._paged(spec, "设备离线", rows, style="alert", keys=keys)
+
+    def _presence(self, spec: PageSpec) -> list[Page]:
+        shown = self.snap.presence
+        if shown is None:
+            return []  # the hall does not allow it
+        rate = "--" if shown.rate is None else f"{shown.rate * 100:.1f}%"
+        rows = [self._row("在岗率", rate), self._row("签到", f"{shown.signed_in}/{shown.listed}人")]
+        return self._paged(spec, "今日工作人员在岗", rows)
 
     def _announcement(self, spec: PageSpec) -> list[Page]:
         return self._paged(spec, "", wrap(spec.text, self.columns))

@@ -11,7 +11,7 @@ import sqlite_utils
 
 from device_agent.mqtt import MqttClient
 from device_agent.storage import open_reader
-from hub.boards.content import Snapshot, read_snapshot
+from hub.boards.content import Snapshot, WallPresence, read_snapshot
 from hub.boards.drivers.base import BoardDriver
 from hub.boards.drivers.mqtt import FramePublisher, MqttDriver
 from hub.boards.drivers.serial import SerialDriver
@@ -20,6 +20,7 @@ from hub.boards.layout import BoardLayout
 from hub.boards.scheduler import BoardScheduler
 from hub.config import HubConfig
 from hub.periods import Calendar
+from hub.presence import wall_presence
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,20 @@ class BoardService:
             return MqttDriver(self.publisher)
         return None  # "web": the wall feed every board has is its only output
 
+    def _presence(self, now: datetime) -> WallPresence | None:
+        """Today's staff online rate, when the hall lets the wall show it."""
+        assert self._db is not None
+        shown = wall_presence(
+            self._db.conn,
+            directory=self.config.directory,
+            settings=self.config.supervision,
+            calendar=self.calendar,
+            now=now,
+        )
+        if shown is None:
+            return None
+        return WallPresence(shown["staff_rate"], shown["staff_signed_in"], shown["staff_listed"])
+
     def _read(self, now: datetime) -> Snapshot:
         if self._db is None:
             self._db = open_reader(self.config.database)
@@ -94,6 +109,7 @@ class BoardService:
             now=now,
             warnings_limit=self.warnings_limit,
             duty_windows=self.duty_windows,
+            presence=self._presence(now),
         )
 
     def start(self) -> None:

@@ -25,6 +25,8 @@ PAGES = (
     "hub.console.charts_pages",
     "hub.console.reports_pages",
     "hub.console.staff_pages",
+    "hub.console.bulletins_pages",
+    "hub.console.notices_pages",
 )
 
 

@@ -43,6 +43,8 @@ ORDER = (
     "console_staff",
     "console_cases",
     "console_supervision",
+    "console_bulletins",
+    "console_notices",
     "console_devices",
     "console_central",
 )

@@ -154,17 +154,42 @@ def _scope() -> str | None:
 @requires(*LIVE_ROLES)
 def live() -> ResponseReturnValue:
     """The live hall: every window today, updated as votes and events arrive."""
-    hall = read_live_hall(get_db(), hub_config(), now=datetime.now(UTC), department=_scope())
-    return render_template("console/live.html", hall=hall, updated=_clock())
+    now = datetime.now(UTC)
+    hall = read_live_hall(get_db(), hub_config(), now=now, department=_scope())
+    return render_template(
+        "console/live.html", hall=hall, updated=_clock(), presence=_presence_rate(now)
+    )
+
+
+def _presence_rate(now: datetime) -> float | None:
+    """The hall's staff online rate today (hub.presence), for the hall-wide live page only."""
+    if _scope() is not None:
+        return None
+    from hub.periods import Calendar
+    from hub.presence import staff_presence
+
+    config = hub_config()
+    calendar = Calendar(config.timezone)
+    rate: float | None = staff_presence(
+        get_db().conn,
+        calendar.current(now, "day"),
+        directory=config.directory,
+        settings=config.supervision,
+        calendar=calendar,
+        now=now,
+    )["rate"]
+    return rate
 
 
 @bp.get("/live.json")
 @requires(*LIVE_ROLES)
 def live_json() -> ResponseReturnValue:
     """The live hall's numbers, fetched by the page whenever the feed says something changed."""
-    hall = read_live_hall(get_db(), hub_config(), now=datetime.now(UTC), department=_scope())
+    now = datetime.now(UTC)
+    hall = read_live_hall(get_db(), hub_config(), now=now, department=_scope())
     body = hall.as_json()
     body["updated"] = _clock()
+    body["presence"] = _presence_rate(now)
     response = jsonify(body)
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -42,6 +42,8 @@
     set(root.querySelector('[data-hall="red"]'), hall.red);
     set(root.querySelector('[data-hall="red_names"]'), hall.red_names.join("、"));
     root.querySelector('[data-hall-box="red"]').classList.toggle("alert", hall.red > 0);
+    var presence = root.querySelector('[data-hall="presence"]');
+    if (presence && data.presence !== undefined) set(presence, pct(data.presence));
     set(root.querySelector('[data-field="updated"]'), fill(d.updated, { time: data.updated }));
     data.windows.forEach(function (w) {
       var card = root.querySelector('[data-window="' + w.id + '"]');

@@ -201,9 +201,10 @@ def test_a_kiosk_complaint_goes_through_the_console_to_archive(hall, hub, kiosk,
     act(office, "archive", note="办结")
     expect(office.locator(".status-badge")).to_have_text("已办结")
     expect(office.locator("form.action")).to_have_count(0)
-    # Every step with who took it: the staff member by name, the others by login.
+    # Every step with who took it: by display name or directory name where known, else login.
     assert office.locator("tr[data-step] [data-field=by]").all_inner_texts() == [
-        "kiosk", "office", "职员1", "职员1", "boss", "职员1", "boss", "职员1", "office", "office",
+        "kiosk", "效能办李", "职员1", "职员1", "王经理", "职员1", "王经理", "职员1",
+        "效能办李", "效能办李",
     ]  # fmt: skip
     look_up(citizen, kiosk, code)
     expect(citizen.locator("[data-status]")).to_have_text("已办结")

@@ -23,6 +23,9 @@ FILTER_SQL = {
     "channel": "id IN (SELECT case_id FROM case_sources WHERE kind = ?)",
 }
 
+# Console users' display names (a hall has a few dozen accounts).
+DISPLAY_NAMES_SQL = "SELECT name, display_name FROM console_users WHERE display_name IS NOT NULL"
+
 # The channels each listed case came through (every source, merged ones included).
 CHANNELS_SQL = "SELECT kind FROM case_sources WHERE case_id = ? ORDER BY id"
 
@@ -51,3 +54,8 @@ def list_cases(
         kinds = [r[0] for r in conn.execute(CHANNELS_SQL, (case["id"],))]
         case["channels"] = list(dict.fromkeys(kinds))
     return found
+
+
+def display_names(conn: sqlite3.Connection) -> dict[str, str]:
+    """Login name to display name, for the console users that have one."""
+    return {str(name): str(shown) for name, shown in conn.execute(DISPLAY_NAMES_SQL)}

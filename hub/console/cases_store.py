@@ -10,9 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from hub.cases.store import CASE_COLUMNS
-
-_SELECT = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
+from hub.cases import store
 
 # Each filter of the list: its SQL on the cases table (AND-ed together).
 FILTER_SQL = {
@@ -38,18 +36,9 @@ def list_cases(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Cases matching ``filters`` (empty values: any), newest first, each with its channels."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for name, clause in FILTER_SQL.items():
-        if filters.get(name):
-            clauses.append(clause)
-            params.append(filters[name])
-    if overdue_before is not None:
-        clauses.append("stage_due_on IS NOT NULL AND stage_due_on < ?")
-        params.append(overdue_before)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = conn.execute(f"{_SELECT}{where} ORDER BY id DESC LIMIT ?", (*params, limit))
-    found = [dict(zip(CASE_COLUMNS, row, strict=True)) for row in rows]
+    found = store.list_cases(
+        conn, filters, overdue_before=overdue_before, limit=limit, known=FILTER_SQL
+    )
     for case in found:
         kinds = [r[0] for r in conn.execute(CHANNELS_SQL, (case["id"],))]
         case["channels"] = list(dict.fromkeys(kinds))

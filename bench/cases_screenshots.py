@@ -28,8 +28,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.screenshots_wall import SAMPLE_DIRECTORY, wait_for  # noqa: E402
-from bench.shots import SIZES, check_fits, chromium, log_in, save, screen  # noqa: E402
+from bench.screenshots_wall import wait_for  # noqa: E402
+from bench.shots import SIZES, check_fits, chromium, log_in, sample_hub_toml, save, screen  # noqa: E402
 from device_agent.protocol import format_time  # noqa: E402
 from device_agent.storage import write_transaction  # noqa: E402
 from device_agent.topics import DeviceTopic, Topics  # noqa: E402
@@ -151,13 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, MosquittoBroker(Path(scratch)) as broker:
-        config_path = Path(scratch) / "hub.toml"
-        config_path.write_text(
-            f'[hub]\nhall = "qinghe"\ndatabase = "{Path(scratch) / "hub.sqlite"}"\n'
-            f'directory = "{SAMPLE_DIRECTORY}"\n\n'
-            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[api]\nport = 0\n\n'
-            "[supervision]\ncheck_interval_s = 0.2\n",
-            encoding="utf-8",
+        config_path = sample_hub_toml(
+            Path(scratch), broker.port, "[supervision]\ncheck_interval_s = 0.2\n"
         )
         config = load_hub_config(config_path)
         store = Store(config.database)

@@ -21,8 +21,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.screenshots_wall import SAMPLE_DIRECTORY  # noqa: E402
-from bench.shots import OVERFLOW, SIZES, chromium, log_in, save, screen  # noqa: E402
+from bench.shots import OVERFLOW, SIZES, chromium, log_in, sample_hub_toml, save, screen  # noqa: E402
 from device_agent.protocol import format_time  # noqa: E402
 from device_agent.storage import write_transaction  # noqa: E402
 from hallrate.broker import MosquittoBroker  # noqa: E402
@@ -128,14 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, MosquittoBroker(Path(scratch)) as broker:
-        config_path = Path(scratch) / "hub.toml"
         halls = "".join(f"[central.halls.{hall}]\n" for hall in HALLS)
-        config_path.write_text(
-            f'[hub]\nhall = "qinghe"\ndatabase = "{Path(scratch) / "hub.sqlite"}"\n'
-            f'directory = "{SAMPLE_DIRECTORY}"\n\n'
-            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[api]\nport = 0\n\n'
-            f"[central]\nenabled = true\n{halls}",
-            encoding="utf-8",
+        config_path = sample_hub_toml(
+            Path(scratch), broker.port, f"[central]\nenabled = true\n{halls}"
         )
         forward(config_path, datetime.now(UTC))
         hub = HubService(load_hub_config(config_path))

@@ -31,12 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.screenshots_wall import (  # noqa: E402
     MORNING,
-    SAMPLE_DIRECTORY,
     WARNED_STAFF,
     WARNED_WINDOW,
     wait_for,
 )
-from bench.shots import SIZES, check_fits, chromium, log_in, save, screen  # noqa: E402
+from bench.shots import SIZES, check_fits, chromium, log_in, sample_hub_toml, save, screen  # noqa: E402
 from device_agent.protocol import format_time  # noqa: E402
 from device_agent.storage import write_transaction  # noqa: E402
 from device_agent.topics import DeviceTopic, Topics  # noqa: E402
@@ -245,13 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     messages = morning()
     with tempfile.TemporaryDirectory() as scratch, MosquittoBroker(Path(scratch)) as broker:
-        config_path = Path(scratch) / "hub.toml"
-        config_path.write_text(
-            f'[hub]\nhall = "qinghe"\ndatabase = "{Path(scratch) / "hub.sqlite"}"\n'
-            f'directory = "{SAMPLE_DIRECTORY}"\n\n'
-            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[api]\nport = 0\n',
-            encoding="utf-8",
-        )
+        config_path = sample_hub_toml(Path(scratch), broker.port)
         config = load_hub_config(config_path)
         store = Store(config.database)
         with write_transaction(store.db) as conn:

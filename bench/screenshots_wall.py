@@ -25,14 +25,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.shots import chromium, save  # noqa: E402
+from bench.shots import chromium, sample_hub_toml, save  # noqa: E402
 from device_agent.protocol import Vote, encode, envelope_id, format_time  # noqa: E402
 from device_agent.topics import DeviceTopic, Topics  # noqa: E402
 from hallrate.broker import MosquittoBroker  # noqa: E402
 from hub.config import load_hub_config  # noqa: E402
 from hub.service import HubService  # noqa: E402
 
-SAMPLE_DIRECTORY = ROOT / "firmware_config" / "sample-hall" / "directory.toml"
 BOARDS = """
 [[boards]]
 id = "hall-main"
@@ -154,13 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     cast = votes()
     with tempfile.TemporaryDirectory() as scratch, MosquittoBroker(Path(scratch)) as broker:
-        config_path = Path(scratch) / "hub.toml"
-        config_path.write_text(
-            f'[hub]\nhall = "qinghe"\ndatabase = "{Path(scratch) / "hub.sqlite"}"\n'
-            f'directory = "{SAMPLE_DIRECTORY}"\n\n'
-            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[api]\nport = 0\n' + BOARDS,
-            encoding="utf-8",
-        )
+        config_path = sample_hub_toml(Path(scratch), broker.port, BOARDS)
         hub = HubService(load_hub_config(config_path))
         hub.start()
         try:

@@ -27,6 +27,22 @@ CHROMIUM_ARGS = [
 # The console's two screens: a hall PC and a phone.
 SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_DIRECTORY = ROOT / "firmware_config" / "sample-hall" / "directory.toml"
+
+
+def sample_hub_toml(scratch: Path, broker_port: int, extra: str = "") -> Path:
+    """A hub.toml in ``scratch`` for the sample hall (qinghe) on a loopback broker, its
+    API on a free port; ``extra`` is appended (a section of the script's own)."""
+    path = scratch / "hub.toml"
+    path.write_text(
+        f'[hub]\nhall = "qinghe"\ndatabase = "{scratch / "hub.sqlite"}"\n'
+        f'directory = "{SAMPLE_DIRECTORY}"\n\n'
+        f'[broker]\nhost = "127.0.0.1"\nport = {broker_port}\n\n[api]\nport = 0\n'
+        + (f"\n{extra}" if extra else ""),
+        encoding="utf-8",
+    )
+    return path
 
 
 @contextmanager

@@ -2,7 +2,8 @@
 
 ``conftest.py`` makes :func:`chromium` the module-scoped ``browser`` fixture;
 a test opens pages with :func:`new_page` (a fresh context: no cookies carried
-over) and logs in to the console with :func:`log_in`.
+over), signs the console's users up with :func:`add_console_users` and logs
+in with :func:`log_in`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from device_agent.storage import write_transaction
+from hub.console import accounts
+from hub.store import Store
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -27,6 +32,12 @@ CHROMIUM_ARGS = [
 DESKTOP = (1366, 768)
 PHONE = (390, 844)
 KIOSK = (1280, 800)
+# Console users most browser tests log in as: (name, role, fields).
+USERS = (
+    ("office", "office", {"display_name": "效能办李"}),
+    ("boss", "manager", {"display_name": "王经理"}),
+    ("clerk", "staff", {"staff": "s01"}),
+)
 
 
 @contextmanager
@@ -81,3 +92,18 @@ def log_in(page: Page, name: str, password: str, url: str | None = None) -> None
     page.fill("input[name=user]", name)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+
+
+def add_console_users(
+    database: Path,
+    password: str,
+    users: tuple[tuple[str, str, dict[str, str]], ...] = USERS,
+) -> None:
+    """Sign ``users`` up on the console of the hall whose database is ``database``."""
+    store = Store(database)
+    try:
+        with write_transaction(store.db) as conn:
+            for name, role, fields in users:
+                accounts.add_user(conn, name, password, role=role, **fields)
+    finally:
+        store.close()

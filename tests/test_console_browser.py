@@ -11,15 +11,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from device_agent.storage import write_transaction
 from device_agent.topics import DeviceTopic, Topics
-from hub.console import accounts
-from hub.store import Store
-from tests.browser import log_in, open_page
-from tests.hall import Hall
+from tests.browser import add_console_users, log_in, open_page
 from tests.thirdparty import vote_payload
 
 PASSWORD = "manager password"
+USERS = (("boss", "manager", {"display_name": "王经理"}), ("clerk", "staff", {"staff": "s01"}))
 # Two dissatisfied votes a month raise a warning; a window is red from 2 votes below 90%.
 SETTINGS = (
     '[warnings]\n[[warnings.rules]]\nlevel = "III"\nmonthly = 2\naction = "告诫"\n\n'
@@ -33,19 +30,9 @@ SETTINGS = (
 # while a page stayed open; not reproduced since.)
 
 
-def add_users(hall: Hall) -> None:
-    store = Store(hall.database)
-    try:
-        with write_transaction(store.db) as conn:
-            accounts.add_user(conn, "boss", PASSWORD, role="manager", display_name="王经理")
-            accounts.add_user(conn, "clerk", PASSWORD, role="staff", staff="s01")
-    finally:
-        store.close()
-
-
 @pytest.fixture
 def hub(hall, start_hub):
-    add_users(hall)
+    add_console_users(hall.database, PASSWORD, USERS)
     return start_hub(hall, extra=SETTINGS)
 
 
@@ -130,7 +117,7 @@ def test_every_open_page_shows_the_notice_even_when_no_stream_is_free(
     browser, hall, start_hub, third_party
 ):
     """Two pages, one event stream allowed: the second polls, and both show the warning."""
-    add_users(hall)
+    add_console_users(hall.database, PASSWORD, USERS)
     hub = start_hub(hall, extra=SETTINGS + "streams = 1\n")
     pages = []
     for _ in range(2):

@@ -18,24 +18,16 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from device_agent.storage import write_transaction
 from device_agent.topics import DeviceTopic, Topics
 from hub.config import load_hub_config
-from hub.console import accounts
 from hub.service import HubService
-from hub.store import Store
 from kiosk.service import KioskService
-from tests.browser import log_in, open_page
+from tests.browser import add_console_users, log_in, open_page
 from tests.hall import wait_until
 from tests.kiosk_hall import KioskHall, start_kiosk
 from tests.thirdparty import ThirdParty
 
 PASSWORD = "console password"
-USERS = (
-    ("office", "office", {"display_name": "效能办李"}),
-    ("boss", "manager", {"display_name": "王经理"}),
-    ("clerk", "staff", {"staff": "s01"}),
-)
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
@@ -46,13 +38,7 @@ def hall(tmp_path: Path, mosquitto) -> KioskHall:
     hall.directory_path.write_text(
         hall.directory_text().replace('windows = ["w01"]\n', 'windows = ["w01"]\nmin_s = 300\n')
     )
-    store = Store(hall.database)
-    try:
-        with write_transaction(store.db) as conn:
-            for name, role, fields in USERS:
-                accounts.add_user(conn, name, PASSWORD, role=role, **fields)
-    finally:
-        store.close()
+    add_console_users(hall.database, PASSWORD)
     return hall
 
 

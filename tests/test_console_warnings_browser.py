@@ -15,11 +15,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from device_agent.storage import write_transaction
 from device_agent.topics import DeviceTopic, Topics
-from hub.console import accounts
-from hub.store import Store
-from tests.browser import DESKTOP, PHONE, log_in, open_page
+from tests.browser import DESKTOP, PHONE, add_console_users, log_in, open_page
 from tests.hall import Hall
 from tests.test_console_browser import SETTINGS
 from tests.thirdparty import vote_payload
@@ -27,20 +24,9 @@ from tests.thirdparty import vote_payload
 PASSWORD = "warnings password"
 
 
-def add_users(hall: Hall) -> None:
-    store = Store(hall.database)
-    try:
-        with write_transaction(store.db) as conn:
-            accounts.add_user(conn, "boss", PASSWORD, role="manager", display_name="王经理")
-            accounts.add_user(conn, "office", PASSWORD, role="office", display_name="效能办李")
-            accounts.add_user(conn, "clerk", PASSWORD, role="staff", staff="s01")
-    finally:
-        store.close()
-
-
 @pytest.fixture
 def hub(hall, start_hub):
-    add_users(hall)
+    add_console_users(hall.database, PASSWORD)
     return start_hub(hall, extra=SETTINGS)
 
 

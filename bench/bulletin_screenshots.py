@@ -25,7 +25,8 @@ from playwright.sync_api import sync_playwright
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.screenshots_wall import CHROMIUM, CHROMIUM_ARGS, SAMPLE_DIRECTORY, wait_for  # noqa: E402
+from bench.screenshots_wall import wait_for  # noqa: E402
+from bench.shots import CHROMIUM, CHROMIUM_ARGS, SAMPLE_DIRECTORY  # noqa: E402
 from device_agent.storage import write_transaction  # noqa: E402
 from hallrate.broker import MosquittoBroker  # noqa: E402
 from hub.config import HubConfig, load_hub_config  # noqa: E402

@@ -24,12 +24,12 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.screenshots_wall import CHROMIUM, CHROMIUM_ARGS, SAMPLE_DIRECTORY, wait_for  # noqa: E402
+from bench.screenshots_wall import wait_for  # noqa: E402
+from bench.shots import SIZES, check_fits, chromium, log_in, sample_hub_toml, save, screen  # noqa: E402
 from device_agent.protocol import format_time  # noqa: E402
 from device_agent.storage import write_transaction  # noqa: E402
 from device_agent.topics import DeviceTopic, Topics  # noqa: E402
@@ -44,7 +44,6 @@ from hub.store import Store  # noqa: E402
 from hub.supervision import confirm_alert, dismiss_alert  # noqa: E402
 
 PASSWORD = "screenshots only"
-SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 ZONE = ZoneInfo("Asia/Shanghai")
 
 
@@ -130,34 +129,19 @@ def publish(port: int, topics: Topics, device: str, bodies: list[dict]) -> None:
 
 def take(url: str, case_id: int, month: str, out: Path) -> list[Path]:
     shots = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for name, (width, height) in SIZES.items():
-            context = browser.new_context(
-                viewport={"width": width, "height": height},
-                locale="zh-CN",
-                device_scale_factor=2 if name == "phone" else 1,
-                is_mobile=name == "phone",
-            )
+    with chromium() as browser:
+        for name in SIZES:
+            context = screen(browser, name)
             page = context.new_page()
-            page.goto(f"{url}/console/login")
-            page.fill("input[name=user]", "boss")
-            page.fill("input[name=password]", PASSWORD)
-            page.click("button[type=submit]")
+            log_in(page, f"{url}/console/login", "boss", PASSWORD)
             for slug, path in (
                 ("case", f"/console/cases/{case_id}"),
                 ("supervision", f"/console/supervision/?month={month}"),
             ):
                 page.goto(url + path)
-                overflow = page.evaluate(
-                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-                )
-                assert overflow <= 0, f"{slug} {name}: {overflow} px wider than the screen"
-                shot = out / f"console-{slug}-{name}.png"
-                page.screenshot(path=str(shot), full_page=name == "desktop")
-                shots.append(shot)
+                check_fits(page, f"{slug} {name}")
+                save(page, out / f"console-{slug}-{name}.png", shots, full_page=name == "desktop")
             context.close()
-        browser.close()
     return shots
 
 
@@ -167,13 +151,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, MosquittoBroker(Path(scratch)) as broker:
-        config_path = Path(scratch) / "hub.toml"
-        config_path.write_text(
-            f'[hub]\nhall = "qinghe"\ndatabase = "{Path(scratch) / "hub.sqlite"}"\n'
-            f'directory = "{SAMPLE_DIRECTORY}"\n\n'
-            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[api]\nport = 0\n\n'
-            "[supervision]\ncheck_interval_s = 0.2\n",
-            encoding="utf-8",
+        config_path = sample_hub_toml(
+            Path(scratch), broker.port, "[supervision]\ncheck_interval_s = 0.2\n"
         )
         config = load_hub_config(config_path)
         store = Store(config.database)

@@ -18,12 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import sync_playwright
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.screenshots_wall import CHROMIUM, CHROMIUM_ARGS, SAMPLE_DIRECTORY  # noqa: E402
+from bench.shots import OVERFLOW, SIZES, chromium, log_in, sample_hub_toml, save, screen  # noqa: E402
 from device_agent.protocol import format_time  # noqa: E402
 from device_agent.storage import write_transaction  # noqa: E402
 from hallrate.broker import MosquittoBroker  # noqa: E402
@@ -35,7 +33,6 @@ from hub.service import HubService  # noqa: E402
 from hub.store import Store  # noqa: E402
 
 USER, PASSWORD = "office", "screenshots only"
-SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 # hall id: (name, votes today, dissatisfied today, votes this month, dissatisfied this month)
 HALLS = {
     "qinghe": ("清河政务服务大厅", 412, 9, 8630, 141),
@@ -130,43 +127,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, MosquittoBroker(Path(scratch)) as broker:
-        config_path = Path(scratch) / "hub.toml"
         halls = "".join(f"[central.halls.{hall}]\n" for hall in HALLS)
-        config_path.write_text(
-            f'[hub]\nhall = "qinghe"\ndatabase = "{Path(scratch) / "hub.sqlite"}"\n'
-            f'directory = "{SAMPLE_DIRECTORY}"\n\n'
-            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[api]\nport = 0\n\n'
-            f"[central]\nenabled = true\n{halls}",
-            encoding="utf-8",
+        config_path = sample_hub_toml(
+            Path(scratch), broker.port, f"[central]\nenabled = true\n{halls}"
         )
         forward(config_path, datetime.now(UTC))
         hub = HubService(load_hub_config(config_path))
         hub.start()
         try:
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                for name, (width, height) in SIZES.items():
-                    context = browser.new_context(
-                        viewport={"width": width, "height": height},
-                        locale="zh-CN",
-                        device_scale_factor=2 if name == "phone" else 1,
-                        is_mobile=name == "phone",
-                    )
+            shots: list[Path] = []
+            with chromium() as browser:
+                for name in SIZES:
+                    context = screen(browser, name)
                     page = context.new_page()
-                    page.goto(f"{hub.api_url}/console/login?next=/console/central/")
-                    page.fill("input[name=user]", USER)
-                    page.fill("input[name=password]", PASSWORD)
-                    page.click("button[type=submit]")
-                    page.wait_for_selector(".central-halls")
-                    path = args.out / f"console-central-{name}.png"
-                    page.screenshot(path=str(path), full_page=True)
-                    overflow = page.evaluate(
-                        "document.documentElement.scrollWidth"
-                        " - document.documentElement.clientWidth"
+                    login = f"{hub.api_url}/console/login?next=/console/central/"
+                    log_in(page, login, USER, PASSWORD, wait_for=".central-halls")
+                    path = save(
+                        page, args.out / f"console-central-{name}.png", shots, full_page=True
                     )
-                    print(path, f"overflow {overflow} px")
+                    print(path, f"overflow {page.evaluate(OVERFLOW)} px")
                     context.close()
-                browser.close()
         finally:
             hub.stop()
     return 0

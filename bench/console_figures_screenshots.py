@@ -25,12 +25,10 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from playwright.sync_api import Page, sync_playwright
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.screenshots_wall import CHROMIUM, CHROMIUM_ARGS, SAMPLE_DIRECTORY  # noqa: E402
+from bench.shots import SIZES, check_fits, chromium, log_in, sample_hub_toml, save, screen  # noqa: E402
 from device_agent.storage import write_transaction  # noqa: E402
 from hallrate.broker import MosquittoBroker  # noqa: E402
 from hub.config import load_hub_config  # noqa: E402
@@ -41,7 +39,6 @@ from hub.store import Batch, Store, StoredVote  # noqa: E402
 from tests.stored_votes import make_vote  # noqa: E402
 
 PASSWORD = "screenshots only"
-SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 ZONE = ZoneInfo("Asia/Shanghai")
 SEATED = {f"w0{i}": f"s00{i}" for i in range(1, 9)}
 COMMENTS = (
@@ -52,7 +49,6 @@ COMMENTS = (
     "希望中午也能办理",
     "工作人员很热情",
 )
-OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
 def _level(rng: random.Random, bad: float) -> int:
@@ -112,31 +108,17 @@ def fill(config_path: Path) -> int:
     return len(stored)
 
 
-def log_in(page: Page, url: str, user: str) -> None:
-    page.goto(f"{url}/console/login")
-    page.fill("input[name=user]", user)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("main h1")
-
-
 def take(url: str, out: Path, *, pdf: bool) -> list[Path]:
     shots = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        for name, (width, height) in SIZES.items():
+    with chromium() as browser:
+        for name in SIZES:
             for user, path, shot in (
                 ("manager", "/console/charts/?month=2026-11&year=2026", "console-heatmap"),
                 ("s001", "/console/staff/s001?year=2026", "console-staff"),
             ):
-                context = browser.new_context(
-                    viewport={"width": width, "height": height},
-                    locale="zh-CN",
-                    device_scale_factor=2 if name == "phone" else 1,
-                    is_mobile=name == "phone",
-                )
+                context = screen(browser, name)
                 page = context.new_page()
-                log_in(page, url, user)
+                log_in(page, f"{url}/console/login", user, PASSWORD)
                 began = time.monotonic()
                 page.goto(url + path)
                 print(f"{path} ({name}): {time.monotonic() - began:.2f} s to load")
@@ -145,26 +127,20 @@ def take(url: str, out: Path, *, pdf: bool) -> list[Path]:
                     page.evaluate(
                         "document.getElementById('chart-heatmap').scrollIntoView({block: 'start'})"
                     )
-                overflow = page.evaluate(OVERFLOW)
-                assert overflow <= 0, f"{path} {name}: {overflow} px wider than the screen"
-                target = out / f"{shot}-{name}.png"
-                page.screenshot(path=str(target))
-                shots.append(target)
+                check_fits(page, f"{path} {name}")
+                save(page, out / f"{shot}-{name}.png", shots)
                 context.close()
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
+        context = screen(browser, "desktop")
         page = context.new_page()
-        log_in(page, url, "manager")
+        log_in(page, f"{url}/console/login", "manager", PASSWORD)
         page.goto(url + "/console/reports/monthly?month=2026-11")
         page.emulate_media(media="print")
-        target = out / "console-report-print.png"
-        page.screenshot(path=str(target), full_page=True)
-        shots.append(target)
+        save(page, out / "console-report-print.png", shots, full_page=True)
         if pdf:
             pdf_path = out / "console-report-print.pdf"
             page.pdf(path=str(pdf_path), format="A4")
             shots.append(pdf_path)
         context.close()
-        browser.close()
     return shots
 
 
@@ -175,13 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch, MosquittoBroker(Path(scratch)) as broker:
-        config_path = Path(scratch) / "hub.toml"
-        config_path.write_text(
-            f'[hub]\nhall = "qinghe"\ndatabase = "{Path(scratch) / "hub.sqlite"}"\n'
-            f'directory = "{SAMPLE_DIRECTORY}"\n\n'
-            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[api]\nport = 0\n',
-            encoding="utf-8",
-        )
+        config_path = sample_hub_toml(Path(scratch), broker.port)
         began = time.monotonic()
         stored = fill(config_path)
         print(f"{stored} votes stored in {time.monotonic() - began:.1f} s")

@@ -25,20 +25,17 @@ from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.screenshots_wall import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_ARGS,
     MORNING,
-    SAMPLE_DIRECTORY,
     WARNED_STAFF,
     WARNED_WINDOW,
     wait_for,
 )
+from bench.shots import SIZES, check_fits, chromium, log_in, sample_hub_toml, save, screen  # noqa: E402
 from device_agent.protocol import format_time  # noqa: E402
 from device_agent.storage import write_transaction  # noqa: E402
 from device_agent.topics import DeviceTopic, Topics  # noqa: E402
@@ -49,7 +46,6 @@ from hub.service import HubService  # noqa: E402
 from hub.store import Store  # noqa: E402
 
 USER, PASSWORD = "manager", "screenshots only"
-SIZES = {"desktop": (1366, 768), "phone": (390, 844)}
 # A few citizens at each window leave without rating.
 UNRATED = 0.15
 OUTBOX = {"w01": 0, "w02": 0, "w03": 2, "w04": 0, "w05": 0, "w06": 0, "w07": 14}
@@ -199,28 +195,13 @@ def publish(
     client.loop_stop()
 
 
-def log_in(page: Page, url: str) -> None:
-    page.goto(f"{url}/console/")
-    page.fill("input[name=user]", USER)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_selector("#live")
-
-
 def take(hub: HubService, broker_port: int, out: Path) -> list[Path]:
     shots = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         pages = {}
-        for name, (width, height) in SIZES.items():
-            context = browser.new_context(
-                viewport={"width": width, "height": height},
-                locale="zh-CN",
-                device_scale_factor=2 if name == "phone" else 1,
-                is_mobile=name == "phone",
-            )
-            page = context.new_page()
-            log_in(page, hub.api_url)
+        for name in SIZES:
+            page = screen(browser, name).new_page()
+            log_in(page, f"{hub.api_url}/console/", USER, PASSWORD, wait_for="#live")
             pages[name] = page
         # The warning arrives while both pages are open: each shows it as a notice.
         publish(broker_port, hub.ingest.topics, warning_votes(), devices=False)
@@ -229,30 +210,20 @@ def take(hub: HubService, broker_port: int, out: Path) -> list[Path]:
             page.wait_for_function(
                 f"document.querySelector('[data-window={WARNED_WINDOW}]').classList.contains('red')"
             )
-            path = out / f"console-live-{name}.png"
-            page.screenshot(path=str(path))
-            shots.append(path)
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            assert overflow <= 0, f"{name}: the page is {overflow} px wider than the screen"
+            save(page, out / f"console-live-{name}.png", shots)
+            check_fits(page, name)
         # The warning's own page: its facts, the forms, the votes behind it, its history.
         month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
         for name, page in pages.items():
             page.goto(f"{hub.api_url}/console/warnings/{WARNED_STAFF}-III-{month}")
             page.wait_for_selector("[data-vote]")
-            path = out / f"console-warning-{name}.png"
             # The whole page on a desktop; on a phone its first two screens (ten votes as
             # cards run far longer): the facts, the form and the first votes.
             width, height = SIZES[name]
             tall = page.evaluate("document.documentElement.scrollHeight")
             clip = {"x": 0, "y": 0, "width": width, "height": min(tall, 2 * height)}
-            page.screenshot(path=str(path), full_page=True, clip=clip)
-            shots.append(path)
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            assert overflow <= 0, f"{name}: the warning is {overflow} px wider than the screen"
+            save(page, out / f"console-warning-{name}.png", shots, full_page=True, clip=clip)
+            check_fits(page, f"warning {name}")
         # The votes list (the warned window's dissatisfied votes, a filtered press among
         # them) and the devices page.
         for name, page in pages.items():
@@ -261,14 +232,8 @@ def take(hub: HubService, broker_port: int, out: Path) -> list[Path]:
                 ("devices", "/console/devices"),
             ):
                 page.goto(hub.api_url + path_query)
-                path = out / f"console-{shot}-{name}.png"
-                page.screenshot(path=str(path))
-                shots.append(path)
-                overflow = page.evaluate(
-                    "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-                )
-                assert overflow <= 0, f"{shot} {name}: {overflow} px wider than the screen"
-        browser.close()
+                save(page, out / f"console-{shot}-{name}.png", shots)
+                check_fits(page, f"{shot} {name}")
     return shots
 
 
@@ -279,13 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     messages = morning()
     with tempfile.TemporaryDirectory() as scratch, MosquittoBroker(Path(scratch)) as broker:
-        config_path = Path(scratch) / "hub.toml"
-        config_path.write_text(
-            f'[hub]\nhall = "qinghe"\ndatabase = "{Path(scratch) / "hub.sqlite"}"\n'
-            f'directory = "{SAMPLE_DIRECTORY}"\n\n'
-            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[api]\nport = 0\n',
-            encoding="utf-8",
-        )
+        config_path = sample_hub_toml(Path(scratch), broker.port)
         config = load_hub_config(config_path)
         store = Store(config.database)
         with write_transaction(store.db) as conn:

@@ -13,21 +13,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.kiosk_hall import ROOT, SampleKioskHall
+from bench.shots import chromium, save
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 STAFF = "s001"
 
 
@@ -40,14 +32,11 @@ def rate(page: Page) -> None:
 
 def take(hall: SampleKioskHall, out: Path) -> list[Path]:
     shots = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 800})
 
         def shot(name: str, *, full_page: bool = False) -> None:
-            path = out / f"kiosk-{name}.png"
-            page.screenshot(path=str(path), full_page=full_page)
-            shots.append(path)
+            save(page, out / f"kiosk-{name}.png", shots, full_page=full_page)
 
         page.goto(hall.kiosk_url)
         shot("home")
@@ -65,7 +54,6 @@ def take(hall: SampleKioskHall, out: Path) -> list[Path]:
         rate(page)
         page.evaluate("window.scrollTo(0, 0)")
         shot("elderly-rating")
-        browser.close()
     return shots
 
 

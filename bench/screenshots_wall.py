@@ -21,27 +21,17 @@ from pathlib import Path
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.shots import chromium, sample_hub_toml, save  # noqa: E402
 from device_agent.protocol import Vote, encode, envelope_id, format_time  # noqa: E402
 from device_agent.topics import DeviceTopic, Topics  # noqa: E402
 from hallrate.broker import MosquittoBroker  # noqa: E402
 from hub.config import load_hub_config  # noqa: E402
 from hub.service import HubService  # noqa: E402
 
-SAMPLE_DIRECTORY = ROOT / "firmware_config" / "sample-hall" / "directory.toml"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 BOARDS = """
 [[boards]]
 id = "hall-main"
@@ -142,8 +132,7 @@ def wait_for(predicate: object, what: str, timeout: float = 60.0) -> None:
 
 def take(hub: HubService, out: Path) -> list[Path]:
     shots = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as browser:
         for board, name, size in (
             ("hall-main", "led-wall", (1280, 720)),
             ("hall-notices", "led-wall-warning", (1280, 400)),
@@ -152,11 +141,8 @@ def take(hub: HubService, out: Path) -> list[Path]:
             page = browser.new_page(viewport={"width": size[0], "height": size[1]})
             page.goto(f"{hub.api_url}/boards/{board}")
             page.wait_for_selector("#live.on")
-            path = out / f"{name}.png"
-            page.screenshot(path=str(path))
-            shots.append(path)
+            save(page, out / f"{name}.png", shots)
             page.close()
-        browser.close()
     return shots
 
 
@@ -167,13 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     cast = votes()
     with tempfile.TemporaryDirectory() as scratch, MosquittoBroker(Path(scratch)) as broker:
-        config_path = Path(scratch) / "hub.toml"
-        config_path.write_text(
-            f'[hub]\nhall = "qinghe"\ndatabase = "{Path(scratch) / "hub.sqlite"}"\n'
-            f'directory = "{SAMPLE_DIRECTORY}"\n\n'
-            f'[broker]\nhost = "127.0.0.1"\nport = {broker.port}\n\n[api]\nport = 0\n' + BOARDS,
-            encoding="utf-8",
-        )
+        config_path = sample_hub_toml(Path(scratch), broker.port, BOARDS)
         hub = HubService(load_hub_config(config_path))
         hub.start()
         try:

@@ -10,6 +10,8 @@ person's presence on a day is the part of the day's opening hours
 the sum over its days, as a share of the month's opening minutes, counted up
 to now.
 
+The supervisors are ``[supervision] supervisors`` when set, else the live API
+tokens and the active console users of a role in :data:`ACTING_ROLES`.
 A supervisor is present on a working day (a day with opening hours) when
 they did something on the console that day. Their actions are read from the
 audit trails in the hub's database (:data:`ACTION_SOURCES`); the figures come
@@ -253,18 +255,20 @@ def supervisor_presence(
 
 
 def supervisors_of(conn: sqlite3.Connection, settings: SupervisionSettings) -> list[str]:
-    """The configured supervisors, or every live token whose role may act."""
+    """The configured supervisors; else every live API token and every active console
+    user whose role acts as a supervisor (:data:`ACTING_ROLES`), by name."""
     if settings.supervisors:
         return list(settings.supervisors)
     marks = ",".join("?" * len(ACTING_ROLES))
-    return [
-        r[0]
-        for r in conn.execute(
-            f"SELECT name FROM api_tokens WHERE revoked_at IS NULL AND role IN ({marks})"
-            " ORDER BY name",
-            ACTING_ROLES,
-        )
-    ]
+    tokens = conn.execute(
+        f"SELECT name FROM api_tokens WHERE revoked_at IS NULL AND role IN ({marks})",
+        ACTING_ROLES,
+    )
+    users = conn.execute(
+        f"SELECT name FROM console_users WHERE disabled_at IS NULL AND role IN ({marks})",
+        ACTING_ROLES,
+    )
+    return sorted({row[0] for row in [*tokens, *users]})
 
 
 def working_days(

@@ -11,7 +11,8 @@ from flask.typing import ResponseReturnValue
 from hub import aggregates
 from hub.config import HubConfig
 from hub.db import get_db, hub_config
-from hub.periods import GRAINS, Calendar, checked_period
+from hub.periods import GRAINS, Calendar, grain_of
+from hub.query_args import period_arg
 from hub.stats import count_rows
 
 bp = Blueprint("stats", __name__)
@@ -34,13 +35,10 @@ def stats() -> ResponseReturnValue:
     group = request.args.get("group", "hall")
     if group not in aggregates.SCOPES:
         abort(400, description=f"group: must be one of {', '.join(aggregates.SCOPES)}")
-    at = request.args.get("at")
+    at = period_arg("at") if request.args.get("at") else None
     grain = request.args.get("period", "month")
     if at:
-        try:
-            grain = checked_period(at)
-        except ValueError as exc:
-            abort(400, description=f"at: {exc}")
+        grain = grain_of(at)
     elif grain not in GRAINS:
         abort(400, description=f"period: must be one of {', '.join(GRAINS)}")
     else:

@@ -15,9 +15,9 @@ from flask.typing import ResponseReturnValue
 from hub.cases.calendar import WorkCalendar
 from hub.db import get_db, hub_config, write
 from hub.errors import UnknownRecord
-from hub.periods import Calendar, checked_period
+from hub.periods import Calendar
 from hub.presence import staff_presence, supervisors_presence
-from hub.query_args import int_arg
+from hub.query_args import body_text, int_arg, period_arg
 from hub.supervision import (
     ALERT_FILTERS,
     KINDS,
@@ -45,25 +45,12 @@ def _calendar() -> Calendar:
     return Calendar(hub_config().timezone)
 
 
-def _period(name: str, grains: tuple[str, ...]) -> str | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    try:
-        grain = checked_period(value)
-    except ValueError as exc:
-        abort(400, description=f"{name}: {exc}")
-    if grain not in grains:
-        abort(400, description=f"{name}: must be a {' or '.join(grains)}")
-    return value
-
-
 @bp.get("/api/v1/supervision/alerts")
 def alerts() -> ResponseReturnValue:
     """Alerts, newest first; filters ``month``, ``department``, ``kind``, ``status``."""
     filters = {name: request.args.get(name, "") for name in ALERT_FILTERS}
     if filters["month"]:
-        _period("month", ("month",))
+        period_arg("month", ("month",))
     for name, allowed in (("kind", KINDS), ("status", STATUSES)):
         if filters[name] and filters[name] not in allowed:
             abort(400, description=f"{name}: must be one of {', '.join(allowed)}")
@@ -83,17 +70,8 @@ def alert(ident: str) -> ResponseReturnValue:
 
 
 def _note(*, required: bool) -> str | None:
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        abort(400, description="send a JSON object")
-    note = body.get("note")
-    if note is None and not required:
-        return None
-    if not isinstance(note, str) or (required and not note.strip()):
-        abort(400, description="note: required text (why the alert is dismissed)")
-    if len(note) > MAX_NOTE_CHARS:
-        abort(400, description=f"note: at most {MAX_NOTE_CHARS} characters")
-    return note
+    why = "why the alert is dismissed"
+    return body_text("note", required=required, limit=MAX_NOTE_CHARS, what=why)
 
 
 @bp.post("/api/v1/supervision/alerts/<ident>/confirm")
@@ -120,15 +98,15 @@ def dismiss(ident: str) -> ResponseReturnValue:
 @bp.get("/api/v1/supervision/counts")
 def counts() -> ResponseReturnValue:
     """Per department: alerts of each kind by outcome, for services begun in ``month``."""
-    month = _period("month", ("month",)) or _calendar().current(datetime.now(UTC), "month")
+    month = period_arg("month", ("month",)) or _calendar().current(datetime.now(UTC), "month")
     config = hub_config()
     rows = month_counts(get_db().conn, month, config.directory)
     return jsonify({"month": month, "departments": rows})
 
 
 def _presence_period() -> str:
-    day = _period("day", ("day",))
-    month = _period("month", ("month",))
+    day = period_arg("day", ("day",))
+    month = period_arg("month", ("month",))
     if day and month:
         abort(400, description="give day or month, not both")
     return day or month or _calendar().current(datetime.now(UTC), "day")

@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from hub.db import counting, get_db, hub_config, write
 from hub.errors import UnknownRecord
-from hub.query_args import int_arg
+from hub.query_args import body_text, int_arg
 from hub.tokens import require
 from hub.warning_pages import WARNING_FILTERS, vote_details, warning_ids
 from hub.warnings import MAX_NOTE_CHARS, STATUSES, warning_document, warning_events
@@ -71,17 +71,7 @@ def _act(ident: str, step: Callable[..., dict[str, Any]], **kwargs: Any) -> Resp
 
 
 def _text(name: str, *, required: bool) -> str | None:
-    body = request.get_json(silent=True) or {}
-    if not isinstance(body, dict):
-        abort(400, description="send a JSON object")
-    value = body.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or (required and not value.strip()):
-        abort(400, description=f"{name}: required text")
-    if len(value) > MAX_NOTE_CHARS:
-        abort(400, description=f"{name}: at most {MAX_NOTE_CHARS} characters")
-    return value
+    return body_text(name, required=required, limit=MAX_NOTE_CHARS)
 
 
 @bp.post("/api/v1/warnings/<ident>/acknowledge")

@@ -8,17 +8,35 @@ from pathlib import Path
 
 import pytest
 from gpiozero.pins.mock import MockFactory
+from playwright.sync_api import Browser, Page
 
 from device_agent.agent import Agent
 from device_agent.config import load_agent_config
 from hallrate.broker import MosquittoBroker, find_mosquitto
 from hub.config import load_hub_config
 from hub.service import HubService
+from tests.browser import chromium, new_page
 from tests.hall import Hall
 from tests.thirdparty import ThirdParty
 
 # --file-order: make test runs the files shuffled (tests/file_order.py).
 pytest_plugins = ["tests.file_order"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One headless Chromium for a test module (tests/browser.py)."""
+    with chromium() as found:
+        yield found
+
+
+# Ask for ``hub`` before ``page``: the page (and its event stream) closes before the hub
+# stops, so teardown does not race the browser's reconnects.
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A console-sized page (1366x768, zh-CN) in a context of its own."""
+    with new_page(browser) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="session")

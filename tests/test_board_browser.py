@@ -5,21 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from device_agent.topics import DeviceTopic, Topics
+from tests.browser import new_page
 from tests.hall import wait_until
 from tests.thirdparty import vote_payload
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 BOARDS = """
 [[boards]]
@@ -33,12 +24,9 @@ pages = [{ page = "warnings" }, { page = "windows", hold_s = 600 }]
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 720})
-        yield page
-        browser.close()
+def page(browser: Browser) -> Iterator[Page]:
+    with new_page(browser, (1280, 720)) as opened:
+        yield opened
 
 
 def board_text(page: Page) -> list[str]:

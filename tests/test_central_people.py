@@ -35,9 +35,9 @@ from hub.counting import SUMMARY_BUDGET, Counting, encode_summary
 from hub.service import HubService
 from hub.store import Store
 from hub.tokens import create_token
+from tests.browser import log_in
 from tests.hall import Hall, get_json, query, wait_until
 from tests.test_central import FORWARD, Devices
-from tests.test_console_browser import browser, page  # noqa: F401  (fixtures)
 from tests.thirdparty import start_loop, stop_loop
 
 PASSWORD = "county office password"
@@ -363,7 +363,7 @@ def test_a_newer_summary_replaces_a_hall_s_figures_and_an_older_one_changes_noth
         db.close()
 
 
-def test_the_county_office_sees_every_hall_in_chromium(county, page: Page) -> None:  # noqa: F811
+def test_the_county_office_sees_every_hall_in_chromium(county, page: Page) -> None:
     county.devices_a.vote(6, level=1, staff="s01")
     county.devices_b.vote(5, level=1, staff="s02")
     wait_until(
@@ -371,10 +371,7 @@ def test_the_county_office_sees_every_hall_in_chromium(county, page: Page) -> No
         message="the person's figures at central",
     )
     base = county.central.api_url
-    page.goto(base + "/console/login")
-    page.fill("input[name=user]", "county")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+    log_in(page, "county", PASSWORD, base + "/console/login")
     page.click("nav >> text=全县大厅")
     expect(page.locator("h1")).to_contain_text("全县大厅总览")
     for hall in (county.a, county.b):

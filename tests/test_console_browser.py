@@ -8,21 +8,15 @@ keeps them on http://127.0.0.1, a secure context like https.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import expect
 
-from device_agent.storage import write_transaction
 from device_agent.topics import DeviceTopic, Topics
-from hub.console import accounts
-from hub.store import Store
-from tests.hall import Hall
-from tests.test_kiosk_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.browser import add_console_users, log_in, open_page
 from tests.thirdparty import vote_payload
 
 PASSWORD = "manager password"
+USERS = (("boss", "manager", {"display_name": "王经理"}), ("clerk", "staff", {"staff": "s01"}))
 # Two dissatisfied votes a month raise a warning; a window is red from 2 votes below 90%.
 SETTINGS = (
     '[warnings]\n[[warnings.rules]]\nlevel = "III"\nmonthly = 2\naction = "告诫"\n\n'
@@ -30,57 +24,24 @@ SETTINGS = (
 )
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run the tests with `make test`")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-# Tests ask for ``hub`` before ``page``: the page (and its event stream) closes
-# before the hub stops, so teardown does not race the browser's reconnects. (Once,
-# under load, the hub's stop failed with EBADF on waitress's trigger while a page
-# stayed open; not reproduced since.)
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
-
-
-def add_users(hall: Hall) -> None:
-    store = Store(hall.database)
-    try:
-        with write_transaction(store.db) as conn:
-            accounts.add_user(conn, "boss", PASSWORD, role="manager", display_name="王经理")
-            accounts.add_user(conn, "clerk", PASSWORD, role="staff", staff="s01")
-    finally:
-        store.close()
-
-
-def log_in(page: Page, url: str, name: str, password: str = PASSWORD) -> None:
-    page.fill("input[name=user]", name)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
+# Tests ask for ``hub`` before ``page`` (tests/conftest.py's): the page (and its event
+# stream) closes before the hub stops, so teardown does not race the browser's
+# reconnects. (Once, under load, the hub's stop failed with EBADF on waitress's trigger
+# while a page stayed open; not reproduced since.)
 
 
 @pytest.fixture
 def hub(hall, start_hub):
-    add_users(hall)
+    add_console_users(hall.database, PASSWORD, USERS)
     return start_hub(hall, extra=SETTINGS)
 
 
 def test_a_manager_logs_in_after_a_wrong_password(hub, page):
     page.goto(hub.api_url + "/")
     expect(page).to_have_url(hub.api_url + "/console/login?next=/console/")
-    log_in(page, hub.api_url, "boss", "not my password")
+    log_in(page, "boss", "not my password")
     expect(page.locator(".error")).to_have_text("用户名或密码不正确。")
-    log_in(page, hub.api_url, "boss")
+    log_in(page, "boss", PASSWORD)
     expect(page).to_have_url(hub.api_url + "/console/")
     expect(page.locator("h1")).to_contain_text("实时大厅")
     expect(page.locator(".user")).to_have_text("王经理 · 大厅负责人")
@@ -99,7 +60,7 @@ def test_the_live_hall_updates_as_votes_arrive_and_a_warning_shows_as_a_notice(
     hall, hub, page, third_party
 ):
     page.goto(hub.api_url + "/console/")
-    log_in(page, hub.api_url, "boss")
+    log_in(page, "boss", PASSWORD)
     card = page.locator('[data-window="w01"]')
     expect(card.locator('[data-field="votes"]')).to_have_text("0")
     expect(card.locator(".red-mark")).to_be_hidden()
@@ -142,7 +103,7 @@ def test_the_live_hall_updates_as_votes_arrive_and_a_warning_shows_as_a_notice(
 
 def test_a_staff_member_is_refused_the_live_hall(hub, page):
     page.goto(hub.api_url + "/console/")
-    log_in(page, hub.api_url, "clerk")
+    log_in(page, "clerk", PASSWORD)
     expect(page.locator(".error")).to_have_text("您的账号无权查看此页面。")
     expect(page.locator("[data-window]")).to_have_count(0)
     # Their menu names only the pages of their own: their own scores first (their home),
@@ -156,15 +117,13 @@ def test_every_open_page_shows_the_notice_even_when_no_stream_is_free(
     browser, hall, start_hub, third_party
 ):
     """Two pages, one event stream allowed: the second polls, and both show the warning."""
-    add_users(hall)
+    add_console_users(hall.database, PASSWORD, USERS)
     hub = start_hub(hall, extra=SETTINGS + "streams = 1\n")
     pages = []
     for _ in range(2):
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(20_000)
+        page = open_page(browser, timeout_ms=20_000)
         page.goto(hub.api_url + "/console/")
-        log_in(page, hub.api_url, "boss")
+        log_in(page, "boss", PASSWORD)
         expect(page.locator("h1")).to_contain_text("实时大厅")
         pages.append(page)
     # The first page holds the only stream; the second was refused one and polls.

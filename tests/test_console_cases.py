@@ -318,3 +318,53 @@ def test_a_due_date_in_a_year_the_calendar_does_not_know_shows_a_banner(app):
     for url in ("/console/cases/", f"/console/cases/{case}", "/console/cases/new"):
         banner = re.search(r"data-calendar-warning>(.*?)</div>", office.get(url).text, re.S)
         assert banner and "2027 年的法定节假日未知" in banner[1], url
+
+
+def contact_audits(config: HubConfig) -> list[tuple]:
+    return query(
+        config.database,
+        "SELECT user, target FROM console_audit WHERE action = 'case_contact_viewed'"
+        " ORDER BY rowid",
+    )
+
+
+def test_the_callback_contact_is_shown_to_who_handles_the_case_and_each_view_audited(app, config):
+    clients = {name: client_of(app, name) for name in USERS}
+    case = register(clients["office"], contact="13800138000", department="civil")
+    assert contact_audits(config) == []
+    done = post(
+        clients["office"], f"/console/cases/{case}/assign", department="civil", assignee="s01"
+    )
+    assert done.status_code == 302
+    assert contact_audits(config) == [], "a step is no view of the contact"
+    # The office, the administrator and the responsible person read it; each view is kept.
+    for name in ("office", "root", "clerk", "clerk"):
+        page = clients[name].get(f"/console/cases/{case}").text
+        assert "<span data-contact>13800138000</span>" in page, name
+    assert contact_audits(config) == [
+        ("office", f"case:{case}"),
+        ("root", f"case:{case}"),
+        ("clerk", f"case:{case}"),
+        ("clerk", f"case:{case}"),
+    ]
+    # Never anyone else, and never in a list.
+    for name in ("boss", "head"):
+        page = clients[name].get(f"/console/cases/{case}").text
+        assert "13800138000" not in page and "data-contact" not in page, name
+    assert clients["other"].get(f"/console/cases/{case}").status_code == 403
+    for name in ("office", "root", "clerk"):
+        assert "13800138000" not in clients[name].get("/console/cases/").text
+    assert len(contact_audits(config)) == 4
+
+
+def test_steps_show_display_and_directory_names_instead_of_logins(app, config):
+    clients = {name: client_of(app, name) for name in ("office", "boss", "clerk")}
+    case = register(clients["office"], **{"class": "important", "department": "civil"})
+    url = f"/console/cases/{case}"
+    post(clients["office"], f"{url}/assign", department="civil", assignee="s01")
+    assert post(clients["clerk"], f"{url}/start").status_code == 302
+    assert post(clients["clerk"], f"{url}/draft", answer="已加派值守。").status_code == 302
+    assert post(clients["boss"], f"{url}/approve").status_code == 302
+    page = clients["office"].get(url).text
+    by = re.findall(r'data-field="by">([^<]*)<', page)
+    assert by == ["office", "office", "职员1", "职员1", "王经理"]

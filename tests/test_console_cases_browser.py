@@ -16,37 +16,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from device_agent.storage import write_transaction
 from device_agent.topics import DeviceTopic, Topics
 from hub.config import load_hub_config
-from hub.console import accounts
 from hub.service import HubService
-from hub.store import Store
 from kiosk.service import KioskService
+from tests.browser import add_console_users, log_in, open_page
 from tests.hall import wait_until
 from tests.kiosk_hall import KioskHall, start_kiosk
-from tests.test_kiosk_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.thirdparty import ThirdParty
 
 PASSWORD = "console password"
-USERS = (
-    ("office", "office", {"display_name": "效能办李"}),
-    ("boss", "manager", {"display_name": "王经理"}),
-    ("clerk", "staff", {"staff": "s01"}),
-)
 OVERFLOW = "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run the tests with `make test`")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -56,13 +38,7 @@ def hall(tmp_path: Path, mosquitto) -> KioskHall:
     hall.directory_path.write_text(
         hall.directory_text().replace('windows = ["w01"]\n', 'windows = ["w01"]\nmin_s = 300\n')
     )
-    store = Store(hall.database)
-    try:
-        with write_transaction(store.db) as conn:
-            for name, role, fields in USERS:
-                accounts.add_user(conn, name, PASSWORD, role=role, **fields)
-    finally:
-        store.close()
+    add_console_users(hall.database, PASSWORD)
     return hall
 
 
@@ -88,20 +64,10 @@ def pages(browser: Browser, hub: HubService) -> Iterator[dict[str, Page]]:
     """One browser context per person: the citizen, the office, the staff member, the manager."""
     found = {}
     for who in ("citizen", "office", "clerk", "boss"):
-        context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="zh-CN")
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        found[who] = page
+        found[who] = open_page(browser)
     yield found
     for page in found.values():
         page.context.close()
-
-
-def log_in(page: Page, url: str, name: str) -> None:
-    page.goto(url)
-    page.fill("input[name=user]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
 
 
 def file_complaint(page: Page, kiosk: KioskService) -> str:
@@ -148,7 +114,7 @@ def test_a_kiosk_complaint_goes_through_the_console_to_archive(hall, hub, kiosk,
     console = hub.api_url + "/console/cases/"
 
     office = pages["office"]
-    log_in(office, console, "office")
+    log_in(office, "office", PASSWORD, console)
     row = office.locator("tr[data-case]")
     expect(row).to_have_count(1)
     expect(row.locator("td").nth(4)).to_have_text("自助终端")
@@ -166,7 +132,7 @@ def test_a_kiosk_complaint_goes_through_the_console_to_archive(hall, hub, kiosk,
     expect(office.locator("[data-field=assignee]")).to_have_text("职员1")
 
     clerk = pages["clerk"]
-    log_in(clerk, console, "clerk")
+    log_in(clerk, "clerk", PASSWORD, console)
     expect(clerk.locator("tr[data-case]")).to_have_count(1)
     clerk.goto(case_url)
     act(clerk, "start")
@@ -174,7 +140,7 @@ def test_a_kiosk_complaint_goes_through_the_console_to_archive(hall, hub, kiosk,
     expect(clerk.locator("[data-field=draft]")).to_have_text("已核实，午间加派人手。")
 
     boss = pages["boss"]
-    log_in(boss, case_url, "boss")
+    log_in(boss, "boss", PASSWORD, case_url)
     expect(boss).to_have_url(case_url)
     expect(boss.locator("form.action")).to_have_count(2)  # approve, send back
     act(boss, "send_back", note="写明加派时段")
@@ -201,9 +167,10 @@ def test_a_kiosk_complaint_goes_through_the_console_to_archive(hall, hub, kiosk,
     act(office, "archive", note="办结")
     expect(office.locator(".status-badge")).to_have_text("已办结")
     expect(office.locator("form.action")).to_have_count(0)
-    # Every step with who took it: the staff member by name, the others by login.
+    # Every step with who took it: by display name or directory name where known, else login.
     assert office.locator("tr[data-step] [data-field=by]").all_inner_texts() == [
-        "kiosk", "office", "职员1", "职员1", "boss", "职员1", "boss", "职员1", "office", "office",
+        "kiosk", "效能办李", "职员1", "职员1", "王经理", "职员1", "王经理", "职员1",
+        "效能办李", "效能办李",
     ]  # fmt: skip
     look_up(citizen, kiosk, code)
     expect(citizen.locator("[data-status]")).to_have_text("已办结")
@@ -238,7 +205,7 @@ def test_a_service_faster_than_its_minimum_shows_yellow_and_is_confirmed_red(
         }
         firmware.publish(topic, json.dumps(body).encode())
     boss = pages["boss"]
-    log_in(boss, hub.api_url + "/console/supervision/?month=2026-11", "boss")
+    log_in(boss, "boss", PASSWORD, hub.api_url + "/console/supervision/?month=2026-11")
     alert = boss.locator("tr[data-alert]")
     expect(alert).to_have_count(1)
     expect(alert.locator("[data-field=status]")).to_have_text("黄色预警")

@@ -25,9 +25,9 @@ from hub.console import accounts
 from hub.counting import Counting
 from hub.service import HubService
 from hub.store import Store
+from tests.browser import log_in, new_page
 from tests.stored_votes import Clock, CountingHub
 from tests.test_analytics import MONTH, TwoDepartments, _votes, counted_votes
-from tests.test_console_browser import browser  # noqa: F401 - the module's Chromium
 from tests.test_console_figures import MIN_STAFF_VOTES, SETTINGS, _with_comment
 
 PASSWORD = "figures password"
@@ -56,25 +56,13 @@ def hub(tmp_path, mosquitto, start_hub) -> HubService:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:  # noqa: F811 - the imported fixture
-    context = browser.new_context(
-        viewport={"width": 1366, "height": 768}, locale="zh-CN", accept_downloads=True
-    )
-    page = context.new_page()
-    page.set_default_timeout(20_000)
-    yield page
-    context.close()
-
-
-def log_in(page: Page, url: str, name: str) -> None:
-    page.goto(url)
-    page.fill("input[name=user]", name)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
+def page(browser: Browser) -> Iterator[Page]:
+    with new_page(browser, timeout_ms=20_000, accept_downloads=True) as opened:
+        yield opened
 
 
 def test_a_staff_member_sees_their_own_page_and_is_refused_another(hub, page):
-    log_in(page, hub.api_url + "/console/login", "clerk")
+    log_in(page, "clerk", PASSWORD, hub.api_url + "/console/login")
     # Their home is their own page, first in their menu.
     expect(page).to_have_url(hub.api_url + "/console/staff/s01")
     expect(page.locator("h1")).to_contain_text("职员1 的评价")
@@ -93,7 +81,7 @@ def test_a_staff_member_sees_their_own_page_and_is_refused_another(hub, page):
 
 
 def test_the_charts_page_draws_svg_with_chinese_labels_and_prints(hub, page):
-    log_in(page, hub.api_url + f"/console/charts/?month={MONTH}&year=2026", "boss")
+    log_in(page, "boss", PASSWORD, hub.api_url + f"/console/charts/?month={MONTH}&year=2026")
     expect(page.locator(".chart svg")).to_have_count(5)
     heat = page.locator("#chart-heatmap svg")
     expect(heat.locator("text").filter(has_text="周一 Mon")).to_have_count(1)
@@ -123,7 +111,7 @@ def test_the_charts_page_draws_svg_with_chinese_labels_and_prints(hub, page):
 
 
 def test_the_monthly_report_downloads_as_xlsx_equal_to_a_recount(hub, page, tmp_path):
-    log_in(page, hub.api_url + f"/console/reports/monthly?month={MONTH}", "boss")
+    log_in(page, "boss", PASSWORD, hub.api_url + f"/console/reports/monthly?month={MONTH}")
     expect(page.locator("h1")).to_contain_text("月度报告")
     with page.expect_download() as info:
         page.click("a[data-format=xlsx]")

@@ -8,6 +8,7 @@ driven through Flask's test client with the forms' tokens.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
@@ -16,9 +17,10 @@ from flask.testing import FlaskClient
 from device_agent.storage import write_transaction
 from hub.app import create_app
 from hub.console import accounts
+from hub.periods import Calendar
 from tests.hall import query
 from tests.test_console import PASSWORD, form_token, log_in
-from tests.test_supervision import Scripted
+from tests.test_supervision import EVERY_DAY, Scripted
 
 USERS = {
     "boss": "manager",
@@ -136,3 +138,31 @@ def test_presence_shows_each_persons_rate_and_a_department_head_only_theirs(app,
     row = re.search(r'<tr data-staff="s01">(.*?)</tr>', month, re.S)
     assert row and ">2.4%</td>" in row[1] and "<td>50.0%</td>" in row[1]
     assert boss.get("/console/supervision/presence?day=nonsense").status_code == 400
+
+
+def test_the_console_users_who_act_are_the_supervisors_by_default(tmp_path):
+    """No [supervision] supervisors and no API token: the manager, the office and the
+    administrator of the console are the supervisors; a login and a case step are actions."""
+    hall = Scripted(tmp_path / "open", f"[supervision.opening_hours]\n{EVERY_DAY}\n")
+    with write_transaction(hall.store.db) as conn:
+        for name, role in {**USERS, "root": "admin", "gone": "office"}.items():
+            department = {"head": "civil", "taxhead": "tax"}.get(name)
+            staff = "s01" if role == "staff" else None
+            accounts.add_user(conn, name, PASSWORD, role=role, department=department, staff=staff)
+        conn.execute("UPDATE console_users SET disabled_at = '2026-11-01' WHERE name = 'gone'")
+    try:
+        app = create_app(hall.config)
+        office = client_of(app, "office")
+        today = Calendar().current(datetime.now(UTC), "day")
+        form = {"channel": "phone", "received_on": today, "text": "来电反映：窗口排队太久。"}
+        token = form_token(office.get("/console/cases/new").text)
+        opened = office.post("/console/cases/new", data={"csrf_token": token, **form})
+        assert opened.status_code == 302, opened.text
+        boss = client_of(app, "boss")  # the manager logs in and does nothing more
+        page = boss.get(f"/console/supervision/presence?day={today}").text
+    finally:
+        hall.close()
+    listed = re.findall(r'<tr data-supervisor="([^"]+)"><td>[^<]*</td><td>(\d+) / 1<', page)
+    # Department heads and staff are not supervisors; nor is a disabled account.
+    assert listed == [("boss", "1"), ("office", "1"), ("root", "0")]
+    assert "没有监督人员" not in page

@@ -13,20 +13,17 @@ from hub.config import load_hub_config
 from hub.console import accounts
 from hub.counting import Counting
 from hub.store import Batch, Store
+from tests.browser import PHONE, new_page
 from tests.hall import query
 from tests.stored_votes import Clock, make_vote
-from tests.test_console_browser import browser  # noqa: F401  (the module's Chromium)
 
 PASSWORD = "office password"
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:  # noqa: F811
-    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def page(browser: Browser) -> Iterator[Page]:
+    with new_page(browser, PHONE) as opened:
+        yield opened
 
 
 @pytest.fixture

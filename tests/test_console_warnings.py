@@ -354,3 +354,23 @@ def test_the_pages_speak_english_at_the_switch_with_no_key_left_untranslated(hub
     keys = re.compile(r">\s*(warnings|warning|appeal|state|event|channel|vote)\.[a-z_.]+\s*<")
     for page in pages:
         assert not keys.search(page), keys.search(page)
+
+
+def test_the_staff_page_lists_the_persons_appeals_linked_to_their_warnings(hub, app):
+    clerk = client_for(app, "clerk")
+    url = f"/console/warnings/{W1}"
+    (vote,) = rows(hub, "SELECT vote_id FROM warning_votes WHERE warning_id = ? LIMIT 1", W1)[0]
+    post(clerk, f"{url}/appeal", url, vote=vote, reason="duplicate", text="同一事项评了两次")
+    (number,) = rows(hub, "SELECT id FROM warning_appeals")[0]
+    office = client_for(app, "office")
+    decide = f"/console/warnings/appeals/{number}/decide"
+    assert post(office, decide, url, decision="reject", note="票号不同").status_code == 302
+    page = clerk.get("/console/staff/s01?year=2026").text
+    section = page[page.index('id="staff-appeals"') : page.index('id="staff-voids"')]
+    assert f'data-appeal="{number}"' in section
+    assert f'href="{url}"' in section
+    assert "重复评价：同一事项评了两次" in section and "clerk" in section
+    assert "已驳回" in section and "office 于 2026-" in section and "票号不同" in section
+    # Another's page lists none of s01's appeals.
+    other = office.get("/console/staff/s02?year=2026").text
+    assert "同一事项" not in other and "无申诉。" in other

@@ -15,37 +15,24 @@ from zoneinfo import ZoneInfo
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from device_agent.storage import write_transaction
 from device_agent.topics import DeviceTopic, Topics
-from hub.console import accounts
-from hub.store import Store
+from tests.browser import DESKTOP, PHONE, add_console_users, log_in, open_page
 from tests.hall import Hall
-from tests.test_console_browser import SETTINGS, browser, log_in  # noqa: F401 (a fixture)
+from tests.test_console_browser import SETTINGS
 from tests.thirdparty import vote_payload
 
 PASSWORD = "warnings password"
 
 
-def add_users(hall: Hall) -> None:
-    store = Store(hall.database)
-    try:
-        with write_transaction(store.db) as conn:
-            accounts.add_user(conn, "boss", PASSWORD, role="manager", display_name="王经理")
-            accounts.add_user(conn, "office", PASSWORD, role="office", display_name="效能办李")
-            accounts.add_user(conn, "clerk", PASSWORD, role="staff", staff="s01")
-    finally:
-        store.close()
-
-
 @pytest.fixture
 def hub(hall, start_hub):
-    add_users(hall)
+    add_console_users(hall.database, PASSWORD)
     return start_hub(hall, extra=SETTINGS)
 
 
 # Asked for after ``hub``: the browsers close before the hub stops.
 @pytest.fixture
-def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:  # noqa: F811
+def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:
     """Browsers of their own (one per user); closed before the hub stops."""
     made: list[BrowserContext] = []
     yield made
@@ -54,19 +41,16 @@ def contexts(browser: Browser) -> Iterator[list[BrowserContext]]:  # noqa: F811
 
 
 def open_as(
-    browser: Browser,  # noqa: F811
+    browser: Browser,
     contexts: list[BrowserContext],
     url: str,
     name: str,
     *,
-    size: tuple[int, int] = (1366, 768),
+    size: tuple[int, int] = DESKTOP,
 ) -> Page:
-    context = browser.new_context(viewport={"width": size[0], "height": size[1]}, locale="zh-CN")
-    contexts.append(context)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(url)
-    log_in(page, url, name, PASSWORD)
+    page = open_page(browser, size)
+    contexts.append(page.context)
+    log_in(page, name, PASSWORD, url)
     return page
 
 
@@ -93,7 +77,7 @@ def no_overflow(page: Page) -> None:
 
 
 def test_the_office_acknowledges_notifies_and_closes_a_warning(
-    browser,  # noqa: F811
+    browser,
     hall,
     hub,
     contexts,
@@ -145,7 +129,7 @@ def test_the_office_acknowledges_notifies_and_closes_a_warning(
 
 
 def test_an_appeal_filed_by_staff_and_accepted_by_the_office_lowers_the_counts(
-    browser,  # noqa: F811
+    browser,
     hall,
     hub,
     contexts,
@@ -159,7 +143,7 @@ def test_an_appeal_filed_by_staff_and_accepted_by_the_office_lowers_the_counts(
     manager.evaluate("window.notReloaded = true")
 
     # The staff member, on a phone, appeals the first vote of their own warning.
-    clerk = open_as(browser, contexts, hub.api_url + "/console/warnings/", "clerk", size=(390, 844))
+    clerk = open_as(browser, contexts, hub.api_url + "/console/warnings/", "clerk", size=PHONE)
     expect(clerk.locator(".readonly")).to_be_visible()
     clerk.locator(f'[data-warning="{ident}"] a').click()
     no_overflow(clerk)

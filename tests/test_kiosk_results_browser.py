@@ -21,19 +21,16 @@ from hub.cases import chain
 from hub.cases.chain import Actor, Cases
 from hub.config import load_hub_config
 from hub.service import HubService
+from tests.browser import KIOSK, new_page
 from tests.kiosk_hall import KioskHall, start_kiosk
-from tests.test_kiosk_browser import browser  # noqa: F401  (the module's one browser)
 
 PHONE = "13912345678"
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:  # noqa: F811
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def page(browser: Browser) -> Iterator[Page]:
+    with new_page(browser, KIOSK) as opened:
+        yield opened
 
 
 def start(hall: KioskHall, extra: str) -> HubService:

@@ -279,6 +279,7 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "console.staff warnings", console_staff.STAFF_WARNINGS_SQL, ["s01"], "staff=?"
     year_ms = ["s01", *calendar.bounds_ms("2026")]
     yield "console.staff voids", console_staff.STAFF_VOIDS_SQL, year_ms, "staff=? AND cast_at>?"
+    yield "console.staff appeals", console_staff.STAFF_APPEALS_SQL, ["s01"], "staff=?"
 
 
 def plan(conn: sqlite3.Connection, sql: str, params: list[Any]) -> list[str]:

@@ -527,23 +527,20 @@ def check(
     if rating not in RATINGS:
         raise CaseInputError(f"rating: must be one of {', '.join(RATINGS)}, got {rating!r}")
     detail = {"rating": rating, "by": "citizen" if by_citizen else "office"}
-    if rating == "dissatisfied":
-        if not (note or "").strip():
-            raise CaseInputError("note: say what is not good enough, for the redo")
-        return _step(
-            book,
-            conn,
-            case_id,
-            actor,
-            "check",
-            note=note,
-            to="in_progress",
-            changes={"rating": rating},
-            detail=detail,
-            event="redo",
-        )
+    redo = rating == "dissatisfied"
+    if redo and not (note or "").strip():
+        raise CaseInputError("note: say what is not good enough, for the redo")
     return _step(
-        book, conn, case_id, actor, "check", note=note, changes={"rating": rating}, detail=detail
+        book,
+        conn,
+        case_id,
+        actor,
+        "check",
+        note=note,
+        to="in_progress" if redo else None,
+        changes={"rating": rating},
+        detail=detail,
+        event="redo" if redo else None,
     )
 
 

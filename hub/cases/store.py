@@ -227,15 +227,17 @@ def list_cases(
     *,
     overdue_before: str | None,
     limit: int,
+    known: dict[str, str] = LIST_FILTERS,
 ) -> list[dict[str, Any]]:
     """Cases matching ``filters`` (status, department, class), newest first.
 
     ``overdue_before`` (a date) keeps the cases whose current stage was due
-    before it.
+    before it; ``known`` is the filters' SQL on the cases table (the console's
+    list has more).
     """
     clauses: list[str] = []
     params: list[Any] = []
-    for name, clause in LIST_FILTERS.items():
+    for name, clause in known.items():
         if filters.get(name):
             clauses.append(clause)
             params.append(filters[name])

@@ -98,6 +98,14 @@ def sees(case: dict[str, Any], who: User) -> bool:
     return True
 
 
+def may_read_contact(case: dict[str, Any], who: User) -> bool:
+    """Whether ``who`` may read the citizen's contact for the callback (回访): the office,
+    the administrator and the case's responsible person; never anyone else."""
+    if who.role in ("office", "admin"):
+        return True
+    return who.role == "staff" and who.staff is not None and case["assignee"] == who.staff
+
+
 def allowed_actions(cases: Cases, case: dict[str, Any], who: User) -> list[str]:
     """The steps ``who`` may take on ``case`` now: the forms the case page shows."""
     if case["status"] in CLOSED or not sees(case, who):
@@ -249,6 +257,21 @@ def _case_page(case_id: int, *, error: str | None = None, code: int = 200) -> Re
         if step["event"] == "merge"
         and (found := store.get_case(conn, step["detail"]["merged"])) is not None
     ]
+    contacts: list[str] = []
+    if may_read_contact(case, who):
+        contacts = [contact for _, contact in store.contacts(conn, case_id)]
+        if contacts:
+            with write() as writing:
+                accounts.audit(
+                    writing,
+                    who.name,
+                    "case_contact_viewed",
+                    target=f"case:{case_id}",
+                    address=address(),
+                )
+    names = _names()
+    # Who took a step: a console user's display name, a staff member's directory name.
+    names["by"] = {**names["staff"], **cases_store.display_names(conn)}
     directory = hub_config().directory
     staff_by_department: dict[str, list[tuple[str, str]]] = {}
     for person in directory.staff.values():
@@ -265,9 +288,9 @@ def _case_page(case_id: int, *, error: str | None = None, code: int = 200) -> Re
         departments=list(directory.departments.values()),
         staff_by_department=staff_by_department,
         ratings=RATINGS,
-        names=_names(),
+        names=names,
         local=lambda stamp: _local(cases, stamp),
-        show_contact=who.role in ("office", "admin", "manager"),
+        contacts=contacts,
         error=error,
         done=request.args.get("done", ""),
         warnings=cases.calendar_warnings(),
@@ -480,6 +503,10 @@ register(
         "cases.registered_by": ("登记人", "Registered by"),
         "cases.contact": ("联系方式", "Contact"),
         "cases.has_contact": ("留有联系方式", "Left a contact"),
+        "cases.contact_for_callback": (
+            "回访联系方式（查看已记录）",
+            "Contact for the callback (each view is recorded)",
+        ),
         "cases.first_case": ("原办件 {id}", "First case {id}"),
         "cases.merged": ("已合并的重复件", "Duplicates merged into this case"),
         "cases.merged_into": ("已合并到办件 {id}", "Merged into case {id}"),

@@ -10,9 +10,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from hub.cases.store import CASE_COLUMNS
-
-_SELECT = f"SELECT {', '.join(CASE_COLUMNS)} FROM cases"
+from hub.cases import store
 
 # Each filter of the list: its SQL on the cases table (AND-ed together).
 FILTER_SQL = {
@@ -22,6 +20,9 @@ FILTER_SQL = {
     "assignee": "assignee = ?",
     "channel": "id IN (SELECT case_id FROM case_sources WHERE kind = ?)",
 }
+
+# Console users' display names (a hall has a few dozen accounts).
+DISPLAY_NAMES_SQL = "SELECT name, display_name FROM console_users WHERE display_name IS NOT NULL"
 
 # The channels each listed case came through (every source, merged ones included).
 CHANNELS_SQL = "SELECT kind FROM case_sources WHERE case_id = ? ORDER BY id"
@@ -35,19 +36,15 @@ def list_cases(
     limit: int,
 ) -> list[dict[str, Any]]:
     """Cases matching ``filters`` (empty values: any), newest first, each with its channels."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    for name, clause in FILTER_SQL.items():
-        if filters.get(name):
-            clauses.append(clause)
-            params.append(filters[name])
-    if overdue_before is not None:
-        clauses.append("stage_due_on IS NOT NULL AND stage_due_on < ?")
-        params.append(overdue_before)
-    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-    rows = conn.execute(f"{_SELECT}{where} ORDER BY id DESC LIMIT ?", (*params, limit))
-    found = [dict(zip(CASE_COLUMNS, row, strict=True)) for row in rows]
+    found = store.list_cases(
+        conn, filters, overdue_before=overdue_before, limit=limit, known=FILTER_SQL
+    )
     for case in found:
         kinds = [r[0] for r in conn.execute(CHANNELS_SQL, (case["id"],))]
         case["channels"] = list(dict.fromkeys(kinds))
     return found
+
+
+def display_names(conn: sqlite3.Connection) -> dict[str, str]:
+    """Login name to display name, for the console users that have one."""
+    return {str(name): str(shown) for name, shown in conn.execute(DISPLAY_NAMES_SQL)}

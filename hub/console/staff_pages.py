@@ -12,7 +12,10 @@ live one, can be read off the page.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
@@ -23,6 +26,7 @@ from hub.analytics import Point, StaffDimensions
 from hub.console import messages, staff_store
 from hub.console.nav import NavEntry, add
 from hub.console.periods_picker import calendar, current, department_scope, picked
+from hub.console.warnings_store import local_time
 from hub.console.web import console_blueprint, requires, t, user
 from hub.db import get_db, hub_config
 
@@ -72,6 +76,14 @@ messages.register(
         "staff.warning_status": ("状态", "Status"),
         "staff.withdrawn": ("已撤销", "withdrawn"),
         "staff.appeal_here": ("对预警提出申诉", "Appeal a warning"),
+        "staff.appeals": ("申诉", "Appeals"),
+        "staff.no_appeals": ("无申诉。", "No appeals."),
+        "staff.appeal_warning": ("预警", "Warning"),
+        "staff.appeal_filed": ("提出", "Filed"),
+        "staff.appeal_grounds": ("理由", "Grounds"),
+        "staff.appeal_state": ("状态", "State"),
+        "staff.appeal_decision": ("裁定", "Decision"),
+        "staff.appeal_decided": ("{by} 于 {at}", "{by} at {at}"),
         "staff.voids": ("申诉作废的评价", "Votes voided on appeal"),
         "staff.no_voids": ("本年无作废的评价。", "No votes voided this year."),
         "staff.void_month": ("评价月份", "Month of the vote"),
@@ -184,10 +196,26 @@ def page(staff: str) -> ResponseReturnValue:
         year_total=Point(year, votes, bad),
         warnings=staff_store.warnings(conn, staff),
         voids=staff_store.voids(conn, hall_calendar, staff, year),
+        appeals=_appeals(conn, hall_calendar.zone, staff),
         min_votes=min_votes,
         percent=charts.percent,
         appeal_url=_warnings_page(),
     )
+
+
+def _appeals(conn: sqlite3.Connection, zone: ZoneInfo, staff: str) -> list[dict[str, Any]]:
+    """The staff member's appeals with the hall's local times and their warning's page."""
+    linked = "console_warnings.warning" in current_app.view_functions
+    rows = []
+    for found in staff_store.appeals(conn, staff):
+        item = {name: getattr(found, name) for name in found.__slots__}
+        item["filed_local"] = local_time(found.filed_at, zone)
+        item["decided_local"] = local_time(found.decided_at, zone) if found.decided_at else None
+        item["url"] = (
+            url_for("console_warnings.warning", ident=found.warning_id) if linked else None
+        )
+        rows.append(item)
+    return rows
 
 
 def _warnings_page() -> str | None:

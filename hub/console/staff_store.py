@@ -1,4 +1,4 @@
-"""The staff page's reads: a staff member's months, comments, warnings and voided votes.
+"""The staff page's reads: a staff member's months, comments, warnings, appeals, voids.
 
 Comments are read as text only — never when, at which window or device, or
 with which ticket a vote was cast — and only for months the page shows (at
@@ -31,6 +31,14 @@ STAFF_WARNINGS_SQL = (
 STAFF_VOIDS_SQL = (
     "SELECT x.reason, x.at, v.cast_at FROM votes v CROSS JOIN vote_voids x ON x.vote_id = v.id"
     " WHERE v.staff = ? AND v.cast_at >= ? AND v.cast_at < ?"
+)
+# One staff member's appeals (warning_appeals): their warnings' range, then each warning's
+# appeals (the warnings_staff and warning_appeals_warning indexes); sorted in Python.
+STAFF_APPEALS_SQL = (
+    "SELECT a.id, a.warning_id, w.period, w.level, a.reason, a.text, a.filed_by, a.filed_at,"
+    " a.status, a.decided_by, a.decided_at, a.decision_note"
+    " FROM warnings w CROSS JOIN warning_appeals a ON a.warning_id = w.id"
+    " WHERE w.staff = ?"
 )
 MAX_COMMENTS = 200  # per month on the page
 
@@ -83,3 +91,27 @@ def voids(
     for reason, at, cast_at in conn.execute(STAFF_VOIDS_SQL, (staff, start, end)):
         rows.append({"month": calendar.keys(cast_at).month, "reason": reason, "at": at[:10]})
     return sorted(rows, key=lambda r: (r["month"], r["at"]))
+
+
+@dataclass(frozen=True, slots=True)
+class StaffAppeal:
+    """One appeal the staff page lists: against which warning, the grounds and the decision."""
+
+    id: int
+    warning_id: str
+    period: str
+    level: str
+    reason: str
+    text: str
+    filed_by: str
+    filed_at: str
+    status: str
+    decided_by: str | None
+    decided_at: str | None
+    decision_note: str | None
+
+
+def appeals(conn: sqlite3.Connection, staff: str) -> list[StaffAppeal]:
+    """Every appeal against the staff member's warnings (decided or not), newest first."""
+    found = [StaffAppeal(*row) for row in conn.execute(STAFF_APPEALS_SQL, (staff,))]
+    return sorted(found, key=lambda a: a.id, reverse=True)

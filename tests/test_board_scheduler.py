@@ -203,7 +203,8 @@ def test_a_commit_that_changes_nothing_shown_is_not_laid_out_again(hub):
 def test_boards_wait_for_a_database_that_is_not_there_yet(hub, tmp_path):
     database = tmp_path / "later" / "hub.sqlite"
     config = replace(hub.config, database=database, boards=(layout("hall", lines=3),))
-    service = BoardService(config)
+    # On the hub's clock (a whole minute): the next minute is never under a second away.
+    service = BoardService(config, now=hub.clock)
     assert service.scheduler.step(0.0) == pytest.approx(1.0)  # tries again in a second
     assert service.feed.view("b1") is None
 

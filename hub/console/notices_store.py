@@ -5,33 +5,17 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from hub.notify.settings import PERSON
+from hub.notify.notices import LOG_COLUMNS, log_entries
 
 # Newest first below an id, filtered by event, status and (for a department head) department.
-NOTICES_SQL = """
-    SELECT id, event, subject, role, department, channel, title, body, status, attempts,
-           created_at, done_at, last_error
+NOTICES_SQL = f"""
+    SELECT {", ".join(LOG_COLUMNS)}
     FROM notices
     WHERE id < :before
       AND (:event = '' OR event = :event)
       AND (:status = '' OR status = :status)
       AND (:department = '' OR (department = :department AND role != 'person'))
     ORDER BY id DESC LIMIT :limit"""
-_NAMES = (
-    "id",
-    "event",
-    "subject",
-    "role",
-    "department",
-    "channel",
-    "title",
-    "body",
-    "status",
-    "attempts",
-    "created_at",
-    "done_at",
-    "last_error",
-)
 
 
 def notices(
@@ -54,12 +38,4 @@ def notices(
             "limit": limit,
         },
     )
-    log = []
-    for row in rows:
-        entry = dict(zip(_NAMES, row, strict=True))
-        person = entry["role"] == PERSON
-        entry["person"] = entry["department"] if person else None
-        if person:
-            entry["department"] = None
-        log.append(entry)
-    return log
+    return log_entries(rows)

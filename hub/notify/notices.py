@@ -13,7 +13,7 @@ same event twice queues it once. :mod:`hub.notify.sender` delivers the rows;
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -30,11 +30,8 @@ INSERT_NOTICE_SQL = (
     " status, created_at, done_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (key) DO NOTHING"
 )
-NOTICE_LOG_SQL = (
-    "SELECT id, event, subject, role, department, channel, title, body, status, attempts,"
-    " created_at, done_at, last_error FROM notices WHERE id < ? ORDER BY id DESC LIMIT ?"
-)
-_LOG_NAMES = (
+# What the notice log shows of each notice (never its target's URL).
+LOG_COLUMNS = (
     "id",
     "event",
     "subject",
@@ -48,6 +45,9 @@ _LOG_NAMES = (
     "created_at",
     "done_at",
     "last_error",
+)
+NOTICE_LOG_SQL = (
+    f"SELECT {', '.join(LOG_COLUMNS)} FROM notices WHERE id < ? ORDER BY id DESC LIMIT ?"
 )
 
 
@@ -232,10 +232,16 @@ def notice_log(
     given up, its attempts and its last error; a notice to one person (role
     ``person``) names them as ``person``.
     """
-    rows = conn.execute(NOTICE_LOG_SQL, (2**63 - 1 if before is None else before, limit))
+    return log_entries(
+        conn.execute(NOTICE_LOG_SQL, (2**63 - 1 if before is None else before, limit))
+    )
+
+
+def log_entries(rows: Iterable[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows of :data:`LOG_COLUMNS` as the log's entries."""
     log = []
     for row in rows:
-        entry = dict(zip(_LOG_NAMES, row, strict=True))
+        entry = dict(zip(LOG_COLUMNS, row, strict=True))
         # A person's notice keeps the name in the department column (role "person").
         person = entry["role"] == PERSON
         entry["person"] = entry["department"] if person else None

@@ -32,7 +32,7 @@ from hub.console import accounts
 from hub.counting import Counting
 from hub.store import Store, StoredVote
 from tests.stored_votes import Clock, CountingHub
-from tests.test_analytics import MONTH, TwoDepartments, _votes, counted_votes
+from tests.test_analytics import HOSTILE, MONTH, TwoDepartments, _votes, counted_votes
 from tests.test_console import log_in
 
 PASSWORD = "correct horse 1"
@@ -246,3 +246,19 @@ def test_a_month_with_too_few_votes_shows_nothing(app, hub, conn):
     # A manager opens anyone's page from the list.
     listing = client.get("/console/staff/")
     assert all(f'data-staff="{s}"' in listing.text for s in ("s01", "s02", "s03", "s98"))
+
+
+def test_a_staff_name_written_as_markup_stays_text_in_the_charts_and_tables(app):
+    """The pages put hub.charts' SVG in as Markup: every name inside it must be escaped."""
+    client = client_of(app, "boss")
+    charts_page = client.get(f"/console/charts/?month={MONTH}&year=2026&kind=staff&grain=month")
+    staff_page = client.get("/console/staff/s98?year=2026")
+    escaped = html.escape(HOSTILE.replace("'", ""), quote=True)  # s98's name in the directory
+    for page in (charts_page, staff_page):
+        assert page.status_code == 200
+        assert "<script>" not in page.text
+    # The ranking draws s98 in its SVG (through Markup) and in its table (autoescaped);
+    # the staff page names them in its heading, beside its SVG trend.
+    ranking_svg = charts_page.text.split('id="chart-ranking"', 1)[1].split("</svg>", 1)[0]
+    assert escaped in ranking_svg
+    assert escaped in staff_page.text and "<svg" in staff_page.text

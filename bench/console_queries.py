@@ -6,7 +6,7 @@ times, on a read-only connection, what each console page asks of the hub:
 
 - the votes list filtered by a staff member and a month (``hub.vote_pages``,
   a page of 50 from the month's start);
-- the live hall for the history's last day (``hub.analytics.live_hall``);
+- the live hall for the history's last day (``hub.console.live.read_live_hall``);
 - the heat map of a month, with its SVG (``analytics.month_heatmap`` + ``charts``);
 - the monthly report to county leaders, and its XLSX;
 - a staff member's dimension page for a month, with its SVG; the department's
@@ -32,6 +32,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -39,6 +41,7 @@ from bench.years import STAFF, ZONE, cached_database, staff_id, write_hall  # no
 from hub import analytics, charts, exports  # noqa: E402
 from hub.config import HubConfig, load_hub_config  # noqa: E402
 from hub.console import staff_store  # noqa: E402
+from hub.console.live import read_live_hall  # noqa: E402
 from hub.periods import Calendar  # noqa: E402
 from hub.vote_pages import PageQuery, read_page  # noqa: E402
 
@@ -87,7 +90,7 @@ def cases(
 
     def live() -> Any:
         now = datetime(last_day.year, last_day.month, last_day.day, 15, tzinfo=ZONE)
-        return analytics.live_hall(conn, config, now)
+        return read_live_hall(sqlite_utils.Database(conn), config, now=now)
 
     def heat() -> Any:
         month = rng.choice(months)

@@ -18,13 +18,11 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
-import sqlite_utils
-
 from device_agent.protocol import DIMENSIONS
-from hub import aggregates, duty
+from hub import aggregates
 from hub.config import HubConfig
 from hub.periods import Calendar, checked_period
 from hub.reports import monthly, ranking
@@ -48,13 +46,6 @@ DIMENSION_SQL = f"SELECT subject, {_LEVELS} FROM breakdown_counts WHERE scope = 
 STAFF_DIMENSION_SQL = (
     f"SELECT {_LEVELS} FROM breakdown_counts WHERE scope = ? AND period = ? AND subject = ?"
 )
-# Services a window ended in a time range (its evaluator's "end" events), for the response rate.
-ENDED_SQL = (
-    "SELECT count(*) FROM service_events"
-    " WHERE window = ? AND event = 'end' AND cast_at >= ? AND cast_at < ?"
-)
-# Each device's last status (the devices table: one row per device of the hall).
-DEVICES_SQL = "SELECT id, status, status_at FROM devices"
 # The warnings a month's votes raised (monthly grain), not withdrawn.
 MONTH_WARNINGS_SQL = (
     "SELECT staff, department, level FROM warnings"
@@ -525,99 +516,6 @@ def monthly_report(
         hall_warnings,
         reports,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class LiveWindow:
-    """One window today: its counted votes, who is on duty, its evaluator's last status."""
-
-    window: str
-    name: str | None
-    department: str | None
-    votes: int
-    dissatisfied: int
-    on_duty: list[str]
-    device: str | None
-    device_status: str | None
-    device_seen: str | None
-    services_ended: int = 0
-
-    @property
-    def satisfaction(self) -> float | None:
-        """Share of today's counted votes at levels 3–5."""
-        return aggregates.satisfaction(self.votes, self.dissatisfied)
-
-    @property
-    def response_rate(self) -> float | None:
-        """Counted votes per service ended today (at most 1); None when no service ended."""
-        if not self.services_ended:
-            return None
-        return min(1.0, self.votes / self.services_ended)
-
-
-@dataclass(frozen=True, slots=True)
-class LiveHall:
-    """The live hall's figures for today (the landing page), in the hall's time zone."""
-
-    day: str
-    votes: int
-    dissatisfied: int
-    windows: list[LiveWindow]
-
-    @property
-    def satisfaction(self) -> float | None:
-        """Share of today's counted votes at levels 3–5."""
-        return aggregates.satisfaction(self.votes, self.dissatisfied)
-
-
-def live_hall(
-    conn: sqlite3.Connection,
-    config: HubConfig,
-    now: datetime,
-    *,
-    department: str | None = None,
-) -> LiveHall:
-    """Every window of the hall (or of ``department``) today: votes, satisfaction, duty, device."""
-    calendar = Calendar(config.timezone)
-    day = calendar.current(now, "day")
-    counts = {s: (t, b) for s, t, b in conn.execute(GROUP_PERIOD_SQL, ("window", day))}
-    hall_row = conn.execute(GROUP_PERIOD_SQL + " AND subject = ?", ("hall", day, config.hall))
-    hall_votes, hall_bad = next(((t, b) for _, t, b in hall_row), (0, 0))
-    directory = config.directory
-    windows = [
-        w
-        for w, entry in directory.windows.items()
-        if department is None or entry.department == department
-    ]
-    since, until = calendar.bounds(day)
-    duty_now = duty.on_duty(sqlite_utils.Database(conn), directory.staff, windows, since=since)
-    evaluators = {d.window: d.id for d in directory.devices.values() if d.window is not None}
-    states = {row[0]: row[1:] for row in conn.execute(DEVICES_SQL)}
-    rows = []
-    for window in windows:
-        entry = directory.windows[window]
-        votes, bad = counts.get(window, (0, 0))
-        device = evaluators.get(window)
-        status, seen = states.get(device, (None, None)) if device else (None, None)
-        ended = conn.execute(ENDED_SQL, (window, since, until)).fetchone()[0]
-        rows.append(
-            LiveWindow(
-                window,
-                entry.name,
-                entry.department,
-                votes,
-                bad,
-                duty_now.get(window, []),
-                device,
-                status,
-                seen,
-                ended,
-            )
-        )
-    if department is not None:
-        hall_votes = sum(r.votes for r in rows)
-        hall_bad = sum(r.dissatisfied for r in rows)
-    return LiveHall(day, hall_votes, hall_bad, rows)
 
 
 def _month_dates(month: str) -> tuple[date, date]:

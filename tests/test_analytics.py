@@ -25,14 +25,16 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 from openpyxl import load_workbook
 
-from device_agent.protocol import ServiceEvent, Vote, VoteFilter, envelope_id, format_time
+from device_agent.protocol import Vote, VoteFilter
 from hub import analytics, charts, exports
 from hub.aggregates import wilson_lower_bound
 from hub.config import load_hub_config
+from hub.console.live import read_live_hall
 from hub.counting import Counting
-from hub.store import Batch, Store, StoredEvent, StoredVote
+from hub.store import Store, StoredVote
 from tests.hall import Hall, query
 from tests.recount import SHANGHAI
 from tests.stored_votes import NO_PAUSE, Clock, CountingHub, make_vote
@@ -455,48 +457,24 @@ def test_trend_and_bar_charts_print_their_values_and_escape_labels(hub, conn):
 
 
 def test_the_live_hall_shows_each_window_today(hub, conn):
+    # The console's live hall (hub.console.live) over the counters these tests fill;
+    # its response rate is tested with real service events in tests/test_console_live.py.
     now = datetime(2026, 11, 10, 12, 0, tzinfo=SHANGHAI)
     per_window: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for v in counted_votes(hub.config.database):
         if v.window and v.local.date() == now.date():
             per_window[v.window][0] += 1
             per_window[v.window][1] += v.level <= 2
-    live = analytics.live_hall(conn, hub.config, now)
+    db = sqlite_utils.Database(conn)
+    live = read_live_hall(db, hub.config, now=now)
     assert live.day == "2026-11-10"
-    assert {w.window: [w.votes, w.dissatisfied] for w in live.windows if w.votes} == per_window
-    assert [w.on_duty for w in live.windows] == [["s01"], ["s02"], ["s03"]]  # seated there
-    assert live.windows[0].device == "w01-eval"
-    tax = analytics.live_hall(conn, hub.config, now, department="tax")
-    assert [w.window for w in tax.windows] == ["w03"]
-    assert tax.votes == per_window["w03"][0]
-
-
-def test_the_live_hall_response_rate_is_votes_per_service_ended(tmp_path):
-    hub = _hub(tmp_path / "hall")
-    try:
-        events = []
-        for n, minute in enumerate((0, 10, 20, 30)):  # four services ended at w01 today
-            at = datetime(2026, 11, 10, 9, minute, tzinfo=SHANGHAI).astimezone(UTC)
-            event = ServiceEvent(
-                id=envelope_id("w01-eval", 900 + n, epoch="test0001"),
-                seq=900 + n,
-                ts=format_time(at),
-                device="w01-eval",
-                event="end",
-                window="w01",
-                staff="s01",
-            )
-            events.append(StoredEvent(event, format_time(at), format_time(at)))
-        votes = [make_vote(f"2026-11-10T09:{m:02d}:30+08:00", level=5) for m in (0, 10, 20)]
-        hub.store.commit(Batch(votes=votes, events=events))
-        conn = sqlite3.connect(hub.config.database)
-        live = analytics.live_hall(conn, hub.config, datetime(2026, 11, 10, 12, tzinfo=SHANGHAI))
-        conn.close()
-        w01 = live.windows[0]
-        assert (w01.services_ended, w01.votes, w01.response_rate) == (4, 3, 0.75)
-        assert live.windows[1].response_rate is None
-    finally:
-        hub.close()
+    shown = {w.id: [w.tally.total, w.tally.dissatisfied] for w in live.windows if w.tally.total}
+    assert shown == per_window
+    assert [list(w.on_duty) for w in live.windows] == [["s01"], ["s02"], ["s03"]]  # seated there
+    assert live.windows[0].devices[0].id == "w01-eval"
+    tax = read_live_hall(db, hub.config, now=now, department="tax")
+    assert [w.id for w in tax.windows] == ["w03"]
+    assert tax.total.total == per_window["w03"][0]
 
 
 def test_bad_periods_are_refused(hub, conn):

@@ -257,8 +257,6 @@ def hot_queries(conn: sqlite3.Connection) -> Iterator[tuple[str, str, list[Any],
     yield "analytics.dimension", analytics.DIMENSION_SQL, dimension, ONE_PERIOD
     one_staff = [*dimension, "s01"]
     yield "analytics.staff_dimension", analytics.STAFF_DIMENSION_SQL, one_staff, ONE_PERIOD
-    today = ["w01", "2026-11-19T16:00:00.000+00:00", SINCE]
-    yield "analytics.ended", analytics.ENDED_SQL, today, "cast_at>?"
     # The console's live hall, its feed of new warnings, its sessions and login limit.
     day = ["w01", "2026-11-19T16:00:00.000+00:00", "2026-11-20T16:00:00.000+00:00"]
     yield "console.live ended", console_live.ENDED_SQL, day, "cast_at>?"

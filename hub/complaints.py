@@ -1,8 +1,8 @@
 """Complaints at the hub: their table, storing them once, and the citizen's lookup.
 
 A complaint arrives from a kiosk's outbox like a vote and is stored once per
-id. Its status starts as ``received``; the handling workflow (the manager
-dashboard) moves it on with :func:`record_progress` and publishes an answer.
+id. Its status starts as ``received``; from there its case (:mod:`hub.cases`,
+opened in the same transaction) carries it along the chain to its answer.
 A citizen looks it up with the claim code and password: the answer carries
 the status and the published answer only, never the contact, and an unknown
 code costs as much time as a wrong password.
@@ -113,16 +113,3 @@ def lookup_complaint(db: sqlite_utils.Database, code: str, password: str) -> Han
         updated_at=updated_at,
         ident=ident,
     )
-
-
-def record_progress(
-    conn: sqlite3.Connection, complaint_id: str, *, status: str, answer: str | None, at: str
-) -> bool:
-    """Move a complaint to ``status`` with the answer to publish; False for an unknown id."""
-    if status not in STATUSES:
-        raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-    cursor = conn.execute(
-        "UPDATE complaints SET status = ?, answer = ?, updated_at = ? WHERE id = ?",
-        (status, answer, at, complaint_id),
-    )
-    return bool(cursor.rowcount)

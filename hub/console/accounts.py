@@ -270,12 +270,3 @@ def audit(
         " VALUES (?, ?, ?, ?, ?, ?)",
         (now_text(), user, action, target, note, address),
     )
-
-
-def audit_entries(conn: sqlite3.Connection, *, limit: int = 100) -> list[tuple[str, ...]]:
-    """The newest audit entries: (at, user, action, target, note, address)."""
-    return conn.execute(
-        "SELECT at, user, action, target, note, address FROM console_audit"
-        " ORDER BY rowid DESC LIMIT ?",
-        (limit,),
-    ).fetchall()
